@@ -1,0 +1,2 @@
+//! Log-line matching: fail2ban's tags, Python-to-Rust regex translation, the hybrid linear/backtracking engine.
+#![deny(missing_docs)]

@@ -1,0 +1,15 @@
+//! `jailor`: the command-line entry point. A thin layer over the library crates.
+use clap::Parser;
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    let args = cli::Cli::parse();
+    match cli::run(args) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("jailor: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
