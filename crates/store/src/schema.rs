@@ -1,0 +1,223 @@
+//! The schema, its versions, and the checks that a file is ours before it is changed.
+//!
+//! The schema version is SQLite's `PRAGMA user_version`; `PRAGMA application_id` marks the file
+//! as jailor's. Each entry of [`MIGRATIONS`] takes the schema from version `i` to `i + 1`; all
+//! pending ones run in one transaction at open, so a crash mid-upgrade leaves the old version.
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+
+use crate::error::{Error, ErrorKind};
+
+/// `PRAGMA application_id` of a jailor database: "JAIL" in ASCII.
+pub(crate) const APPLICATION_ID: i64 = 0x4A41_494C;
+
+/// Migration `i` takes the schema from version `i` to `i + 1`.
+pub(crate) const MIGRATIONS: &[&str] = &[
+    // 0 -> 1: bans (one record per jail and id) and log positions.
+    "PRAGMA application_id = 1245792588;
+     CREATE TABLE bans(
+         jail TEXT NOT NULL,
+         target TEXT NOT NULL,
+         time_of_ban INTEGER NOT NULL,
+         bantime INTEGER NOT NULL,
+         ban_count INTEGER NOT NULL,
+         failures INTEGER NOT NULL,
+         data TEXT NOT NULL,
+         PRIMARY KEY(jail, target)
+     ) WITHOUT ROWID;
+     CREATE INDEX bans_target ON bans(target);
+     CREATE TABLE log_positions(
+         jail TEXT NOT NULL,
+         path BLOB NOT NULL,
+         dev INTEGER NOT NULL,
+         inode INTEGER NOT NULL,
+         first_line_hash BLOB NOT NULL,
+         offset INTEGER NOT NULL,
+         PRIMARY KEY(jail, path)
+     ) WITHOUT ROWID;",
+    // 1 -> 2: journal cursors, and a history of every ban (for `<ipmatches>` and friends),
+    // started from the bans already recorded.
+    "CREATE TABLE journal_cursors(
+         jail TEXT NOT NULL PRIMARY KEY,
+         cursor TEXT NOT NULL
+     ) WITHOUT ROWID;
+     CREATE TABLE ban_events(
+         jail TEXT NOT NULL,
+         target TEXT NOT NULL,
+         time_of_ban INTEGER NOT NULL,
+         bantime INTEGER NOT NULL,
+         failures INTEGER NOT NULL,
+         data TEXT NOT NULL
+     );
+     CREATE INDEX ban_events_target ON ban_events(target, time_of_ban);
+     CREATE INDEX ban_events_time ON ban_events(time_of_ban);
+     INSERT INTO ban_events(jail, target, time_of_ban, bantime, failures, data)
+         SELECT jail, target, time_of_ban, bantime, failures, data FROM bans;",
+];
+
+/// The schema version this build writes.
+pub(crate) const LATEST: i64 = MIGRATIONS.len() as i64;
+
+/// Refuses a file that is not a fresh database or one of ours, before anything writes to it.
+///
+/// This read is also the first one: a file that is not SQLite fails here with `NotADatabase`.
+pub(crate) fn check_identity(conn: &Connection, db: &str) -> Result<(), Error> {
+    let op = "open";
+    let err = |e| Error::sqlite(op, db, e);
+    let app_id: i64 = conn
+        .pragma_query_value(None, "application_id", |r| r.get(0))
+        .map_err(err)?;
+    if app_id == APPLICATION_ID {
+        return Ok(());
+    }
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(err)?;
+    let objects: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+        .map_err(err)?;
+    if app_id == 0 && version == 0 && objects == 0 {
+        return Ok(());
+    }
+    let fail2ban = conn
+        .query_row(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'fail2banDb'",
+            [],
+            |_| Ok(()),
+        )
+        .optional()
+        .map_err(err)?
+        .is_some();
+    Err(Error::new(op, db, ErrorKind::ForeignDatabase { fail2ban }))
+}
+
+/// Runs SQLite's `quick_check`; a damaged file is `Corrupt`.
+pub(crate) fn check_integrity(conn: &Connection, db: &str) -> Result<(), Error> {
+    let op = "check the integrity of";
+    let mut stmt = conn
+        .prepare("PRAGMA quick_check")
+        .map_err(|e| Error::sqlite(op, db, e))?;
+    let problems: Vec<String> = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .and_then(|rows| rows.collect())
+        .map_err(|e| Error::sqlite(op, db, e))?;
+    if problems.len() == 1 && problems[0] == "ok" {
+        Ok(())
+    } else {
+        let mut e = Error::new(op, db, ErrorKind::Corrupt);
+        e = e.with_detail(problems.join("; "));
+        Err(e)
+    }
+}
+
+/// Brings the schema to `target` (normally [`LATEST`]) in one immediate transaction.
+pub(crate) fn migrate_to(conn: &mut Connection, db: &str, target: i64) -> Result<(), Error> {
+    let op = "upgrade the schema of";
+    let err = |e| Error::sqlite(op, db, e);
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(err)?;
+    // Read under the write lock: another process may have upgraded the file meanwhile.
+    let version: i64 = tx
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(err)?;
+    if version > LATEST {
+        return Err(Error::new(
+            "open",
+            db,
+            ErrorKind::NewerSchema {
+                found: version,
+                supported: LATEST,
+            },
+        ));
+    }
+    if version >= target {
+        return Ok(());
+    }
+    for step in &MIGRATIONS[version as usize..target as usize] {
+        tx.execute_batch(step).map_err(err)?;
+    }
+    tx.pragma_update(None, "user_version", target)
+        .map_err(err)?;
+    tx.commit().map_err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user_version(conn: &Connection) -> i64 {
+        conn.pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn application_id_literal_matches_the_constant() {
+        assert!(MIGRATIONS[0].contains(&format!("application_id = {APPLICATION_ID};")));
+    }
+
+    #[test]
+    fn each_step_raises_the_version_by_one() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for v in 1..=LATEST {
+            migrate_to(&mut conn, ":memory:", v).unwrap();
+            assert_eq!(user_version(&conn), v);
+        }
+        check_identity(&conn, ":memory:").unwrap();
+    }
+
+    #[test]
+    fn version_one_bans_reach_the_history_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite3");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            migrate_to(&mut conn, "old", 1).unwrap();
+            conn.execute(
+                "INSERT INTO bans VALUES ('sshd', '192.0.2.1', 100, 600, 2, 7, '{\"matches\":[\"x\"]}')",
+                [],
+            )
+            .unwrap();
+        }
+        let mut conn = Connection::open(&path).unwrap();
+        migrate_to(&mut conn, "old", LATEST).unwrap();
+        assert_eq!(user_version(&conn), LATEST);
+        let (jail, failures): (String, i64) = conn
+            .query_row(
+                "SELECT jail, failures FROM ban_events WHERE target = '192.0.2.1'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((jail.as_str(), failures), ("sshd", 7));
+        conn.execute("INSERT INTO journal_cursors VALUES ('j', 'c')", [])
+            .unwrap();
+    }
+
+    #[test]
+    fn a_failed_step_leaves_the_old_version() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate_to(&mut conn, ":memory:", 1).unwrap();
+        // A table the next step wants to create makes that step fail.
+        conn.execute_batch("CREATE TABLE journal_cursors(x)")
+            .unwrap();
+        let err = migrate_to(&mut conn, ":memory:", LATEST).unwrap_err();
+        assert_eq!(err.kind(), &ErrorKind::Sqlite);
+        assert_eq!(user_version(&conn), 1);
+    }
+
+    #[test]
+    fn newer_schema_is_refused() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "user_version", LATEST + 1)
+            .unwrap();
+        let err = migrate_to(&mut conn, ":memory:", LATEST).unwrap_err();
+        assert_eq!(
+            err.kind(),
+            &ErrorKind::NewerSchema {
+                found: LATEST + 1,
+                supported: LATEST
+            }
+        );
+    }
+}
