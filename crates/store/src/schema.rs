@@ -114,6 +114,13 @@ pub(crate) fn check_integrity(conn: &Connection, db: &str) -> Result<(), Error> 
 pub(crate) fn migrate_to(conn: &mut Connection, db: &str, target: i64) -> Result<(), Error> {
     let op = "upgrade the schema of";
     let err = |e| Error::sqlite(op, db, e);
+    // Only an upgrade takes the write lock, so opening never waits for another writer.
+    let current: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(err)?;
+    if current == target {
+        return Ok(());
+    }
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(err)?;
@@ -192,6 +199,30 @@ mod tests {
         assert_eq!((jail.as_str(), failures), ("sshd", 7));
         conn.execute("INSERT INTO journal_cursors VALUES ('j', 'c')", [])
             .unwrap();
+    }
+
+    #[test]
+    fn store_open_upgrades_a_version_one_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.sqlite3");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            migrate_to(&mut conn, "v1", 1).unwrap();
+            conn.execute(
+                "INSERT INTO bans VALUES ('sshd', '192.0.2.1', 100, -1, 3, 4, '{\"matches\":[\"m\"]}')",
+                [],
+            )
+            .unwrap();
+        }
+        let store = crate::Store::open(&path).unwrap();
+        let id = crate::BanId::parse("192.0.2.1");
+        let ban = store.ban("sshd", &id).unwrap().unwrap();
+        assert_eq!((ban.bantime, ban.ban_count, ban.failures), (-1, 3, 4));
+        let merged = store.merged_bans(&id, None).unwrap();
+        assert_eq!((merged.matches, merged.failures), (vec!["m".to_owned()], 4));
+        assert_eq!(store.journal_cursor("sshd").unwrap(), None);
+        let conn = Connection::open(&path).unwrap();
+        assert_eq!(user_version(&conn), LATEST);
     }
 
     #[test]
