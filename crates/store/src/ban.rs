@@ -113,3 +113,47 @@ pub struct MergedBans {
     /// Failures of the recorded bans, summed.
     pub failures: u64,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ban(time_of_ban: i64, bantime: i64) -> Ban {
+        Ban {
+            jail: "j".into(),
+            id: BanId::parse("192.0.2.1"),
+            time_of_ban,
+            bantime,
+            ban_count: 1,
+            failures: 1,
+            data: BanData::default(),
+        }
+    }
+
+    #[test]
+    fn a_ban_ends_at_its_start_plus_bantime() {
+        let b = ban(1000, 600);
+        assert_eq!(b.end(), Some(1600));
+        assert!(b.is_active(1599));
+        assert!(!b.is_active(1600));
+    }
+
+    #[test]
+    fn only_minus_one_is_permanent() {
+        assert_eq!(ban(1000, PERMANENT).end(), None);
+        assert!(ban(1000, PERMANENT).is_active(i64::MAX));
+        assert!(!ban(1000, -2).is_active(1000));
+        assert_eq!(ban(i64::MAX, 10).end(), Some(i64::MAX));
+    }
+
+    #[test]
+    fn stored_ids_parse_back_by_shape() {
+        assert_eq!(
+            BanId::parse("2001:db8::1"),
+            BanId::Ip("2001:db8::1".parse().unwrap())
+        );
+        assert_eq!(BanId::parse("198.51.100.4").to_string(), "198.51.100.4");
+        assert_eq!(BanId::parse("user@host"), BanId::Raw("user@host".into()));
+        assert_eq!(BanId::parse("1.2.3.4.5"), BanId::Raw("1.2.3.4.5".into()));
+    }
+}

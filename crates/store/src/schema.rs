@@ -141,7 +141,11 @@ pub(crate) fn migrate_to(conn: &mut Connection, db: &str, target: i64) -> Result
     if version >= target {
         return Ok(());
     }
-    for step in &MIGRATIONS[version as usize..target as usize] {
+    let (Ok(from), Ok(to)) = (usize::try_from(version), usize::try_from(target)) else {
+        let what = format!("schema version {version}");
+        return Err(Error::new(op, db, ErrorKind::InvalidValue(what)));
+    };
+    for step in &MIGRATIONS[from..to] {
         tx.execute_batch(step).map_err(err)?;
     }
     tx.pragma_update(None, "user_version", target)
@@ -235,6 +239,14 @@ mod tests {
         let err = migrate_to(&mut conn, ":memory:", LATEST).unwrap_err();
         assert_eq!(err.kind(), &ErrorKind::Sqlite);
         assert_eq!(user_version(&conn), 1);
+    }
+
+    #[test]
+    fn negative_schema_version_is_an_error_not_a_panic() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "user_version", -3).unwrap();
+        let err = migrate_to(&mut conn, ":memory:", LATEST).unwrap_err();
+        assert!(matches!(err.kind(), ErrorKind::InvalidValue(_)), "{err}");
     }
 
     #[test]

@@ -624,3 +624,17 @@ fn integrity_check_passes_on_a_used_database() {
         .unwrap();
     store.check_integrity().unwrap();
 }
+
+#[test]
+fn a_store_can_move_to_another_thread() {
+    fn assert_send<T: Send>() {}
+    assert_send::<Store>();
+    let mut store = Store::open_in_memory().unwrap();
+    let handle = std::thread::spawn(move || {
+        store
+            .add_ban(ban("sshd", ip("192.0.2.1"), T0, 600))
+            .unwrap();
+        store.current_bans(T0).unwrap().len()
+    });
+    assert_eq!(handle.join().unwrap(), 1);
+}
