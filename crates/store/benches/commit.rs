@@ -57,8 +57,7 @@ fn bans_per_second(durability: Durability, batch_size: u32, batches: u32) -> f64
             jail: "sshd".into(),
             path: PathBuf::from("/var/log/auth.log"),
             fingerprint: Fingerprint {
-                dev: 2049,
-                inode: 1234,
+                dev_inode: Some((2049, 1234)),
                 first_line_hash: vec![7; 16],
             },
             offset: u64::from(n) * 100,

@@ -8,10 +8,9 @@ use std::path::PathBuf;
 /// so that a stored offset is only reused for the same file.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Fingerprint {
-    /// The file system's device number (`st_dev`).
-    pub dev: u64,
-    /// The file's inode number (`st_ino`).
-    pub inode: u64,
+    /// The file's device and inode numbers (`st_dev`, `st_ino`), when known: a position carried
+    /// over from fail2ban's database has only the first line's digest.
+    pub dev_inode: Option<(u64, u64)>,
     /// A digest of the first line, newline included; empty while the first line is incomplete.
     pub first_line_hash: Vec<u8>,
 }

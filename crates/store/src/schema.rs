@@ -29,8 +29,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
      CREATE TABLE log_positions(
          jail TEXT NOT NULL,
          path BLOB NOT NULL,
-         dev INTEGER NOT NULL,
-         inode INTEGER NOT NULL,
+         dev INTEGER,
+         inode INTEGER,
          first_line_hash BLOB NOT NULL,
          offset INTEGER NOT NULL,
          PRIMARY KEY(jail, path)

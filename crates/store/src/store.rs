@@ -473,8 +473,8 @@ impl Db {
                         s.execute(params![
                             pos.jail,
                             pos.path.as_os_str().as_bytes(),
-                            pos.fingerprint.dev as i64,
-                            pos.fingerprint.inode as i64,
+                            pos.fingerprint.dev_inode.map(|(dev, _)| dev as i64),
+                            pos.fingerprint.dev_inode.map(|(_, inode)| inode as i64),
                             pos.fingerprint.first_line_hash,
                             offset
                         ])
@@ -553,8 +553,8 @@ impl Db {
                 Ok((
                     r.get::<_, String>(0)?,
                     r.get::<_, Vec<u8>>(1)?,
-                    r.get::<_, i64>(2)?,
-                    r.get::<_, i64>(3)?,
+                    r.get::<_, Option<i64>>(2)?,
+                    r.get::<_, Option<i64>>(3)?,
                     r.get::<_, Vec<u8>>(4)?,
                     r.get::<_, i64>(5)?,
                 ))
@@ -570,8 +570,9 @@ impl Db {
                 jail,
                 path: PathBuf::from(std::ffi::OsStr::from_bytes(&path)),
                 fingerprint: Fingerprint {
-                    dev: dev as u64,
-                    inode: inode as u64,
+                    dev_inode: dev
+                        .zip(inode)
+                        .map(|(dev, inode)| (dev as u64, inode as u64)),
                     first_line_hash,
                 },
                 offset,

@@ -85,8 +85,7 @@ fn child(path: &Path, round: u16) {
             jail: JAIL.into(),
             path: log_path(round),
             fingerprint: Fingerprint {
-                dev: 1,
-                inode: u64::from(round),
+                dev_inode: Some((1, u64::from(round))),
                 first_line_hash: vec![round as u8],
             },
             offset: committed + size,

@@ -38,8 +38,7 @@ fn position(jail: &str, path: &str, offset: u64) -> LogPosition {
         jail: jail.into(),
         path: PathBuf::from(path),
         fingerprint: Fingerprint {
-            dev: 0xfd01,
-            inode: u64::MAX - 5,
+            dev_inode: Some((0xfd01, u64::MAX - 5)),
             first_line_hash: vec![0xde, 0xad, 0xbe, 0xef],
         },
         offset,
@@ -306,6 +305,25 @@ fn positions_and_cursors_round_trip_and_replace() {
         Some("s=abc;i=2")
     );
     assert_eq!(store.journal_cursor("nginx").unwrap(), None);
+}
+
+#[test]
+fn a_fingerprint_without_dev_and_inode_round_trips() {
+    let mut store = Store::open_in_memory().unwrap();
+    let mut pos = position("sshd", "/var/log/auth.log", 12);
+    pos.fingerprint = Fingerprint {
+        dev_inode: None,
+        first_line_hash: vec![1; 16],
+    };
+    let mut batch = Batch::new();
+    batch.position(pos.clone());
+    store.commit(&batch).unwrap();
+    assert_eq!(
+        store
+            .position("sshd", Path::new("/var/log/auth.log"))
+            .unwrap(),
+        Some(pos)
+    );
 }
 
 #[test]
