@@ -1,0 +1,313 @@
+//! The hybrid engine: the linear-time `regex` crate whenever the translated pattern allows,
+//! else `fancy-regex` with a backtracking limit behind a linear "relaxed superset" prefilter.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+use crate::error::{Error, ErrorKind};
+use crate::translate::{translate, PyFlags, Translated};
+
+/// Default backtracking limit of the fallback engine (steps per search).
+pub const DEFAULT_BACKTRACK_LIMIT: usize = 1_000_000;
+
+/// Lazy-DFA cache limit per pattern. The default 2 MiB thrashes on fail2ban's patterns.
+pub(crate) const DFA_SIZE_LIMIT: usize = 16 << 20;
+
+/// A Python `re` pattern compiled for Rust.
+///
+/// Searches behave like Python's `re.search` (spans are byte offsets). Searches that need
+/// the backtracking engine and hit its limit return [`ErrorKind::LimitHit`] and are
+/// counted in [`Regex::limit_hits`]; they are never reported as a silent non-match.
+#[derive(Debug)]
+pub struct Regex {
+    python: String,
+    exec: Exec,
+    /// Fancy form of a linear pattern with a single-line `$`, for subjects with inner newlines.
+    strict: Option<(String, OnceLock<Option<fancy_regex::Regex>>)>,
+    names: Vec<Option<Box<str>>>,
+    relaxed: String,
+    backtrack_limit: usize,
+    limit_hits: AtomicU64,
+}
+
+#[derive(Debug)]
+enum Exec {
+    Linear(regex::Regex),
+    Fancy {
+        prefilter: regex::Regex,
+        exact: Box<fancy_regex::Regex>,
+    },
+}
+
+/// Reusable capture slots for one [`Regex`] (see [`Regex::captures`]).
+#[derive(Debug, Clone)]
+pub struct Captures {
+    locs: Option<regex::CaptureLocations>,
+    spans: Vec<Option<(usize, usize)>>,
+}
+
+impl Captures {
+    /// The span of group `i` (0 = whole match) of the last successful search.
+    pub fn get(&self, i: usize) -> Option<(usize, usize)> {
+        self.spans.get(i).copied().flatten()
+    }
+
+    /// Number of groups, including group 0.
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// Always false: group 0 exists.
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+}
+
+fn compile_linear(p: &str) -> Result<regex::Regex, regex::Error> {
+    regex::RegexBuilder::new(p)
+        .size_limit(64 << 20)
+        .dfa_size_limit(DFA_SIZE_LIMIT)
+        .build()
+}
+
+fn compile_fancy(p: &str, limit: usize) -> Result<fancy_regex::Regex, fancy_regex::Error> {
+    fancy_regex::RegexBuilder::new(p)
+        .backtrack_limit(limit)
+        .delegate_size_limit(64 << 20)
+        .delegate_dfa_size_limit(DFA_SIZE_LIMIT)
+        .build()
+}
+
+impl Regex {
+    /// Compiles a Python pattern (as `re.compile(pattern, flags)` would) with the default
+    /// backtracking limit.
+    pub fn new(pattern: &str, flags: PyFlags) -> Result<Regex, Error> {
+        Regex::with_backtrack_limit(pattern, flags, DEFAULT_BACKTRACK_LIMIT)
+    }
+
+    /// Compiles a Python pattern with an explicit limit for the backtracking fallback.
+    pub fn with_backtrack_limit(
+        pattern: &str,
+        flags: PyFlags,
+        backtrack_limit: usize,
+    ) -> Result<Regex, Error> {
+        let Translated {
+            linear,
+            fancy,
+            relaxed,
+            single_line_dollar,
+        } = translate(pattern, flags)?;
+        let ctx = |e: String| Error::new(ErrorKind::Compile(e)).with_context(format!("'{pattern}'"));
+        let (exec, strict) = match linear {
+            Some(lin) => {
+                let re = compile_linear(&lin).map_err(|e| ctx(e.to_string()))?;
+                let strict = single_line_dollar.then(|| (fancy, OnceLock::new()));
+                (Exec::Linear(re), strict)
+            }
+            None => {
+                let exact = compile_fancy(&fancy, backtrack_limit).map_err(|e| ctx(e.to_string()))?;
+                let prefilter = compile_linear(&relaxed).map_err(|e| ctx(e.to_string()))?;
+                (
+                    Exec::Fancy {
+                        prefilter,
+                        exact: Box::new(exact),
+                    },
+                    None,
+                )
+            }
+        };
+        let names = match &exec {
+            Exec::Linear(re) => re.capture_names().map(|n| n.map(Into::into)).collect(),
+            Exec::Fancy { exact, .. } => exact.capture_names().map(|n| n.map(Into::into)).collect(),
+        };
+        Ok(Regex {
+            python: pattern.to_owned(),
+            exec,
+            strict,
+            names,
+            relaxed,
+            backtrack_limit,
+            limit_hits: AtomicU64::new(0),
+        })
+    }
+
+    /// The Python pattern this was compiled from.
+    pub fn as_python(&self) -> &str {
+        &self.python
+    }
+
+    /// True when every search runs in linear time (no backtracking fallback).
+    pub fn is_linear(&self) -> bool {
+        matches!(self.exec, Exec::Linear(_))
+    }
+
+    /// A `regex`-crate pattern that matches at least every subject this regex matches
+    /// (the exact pattern when linear). Suitable for a `RegexSet` accept test.
+    pub fn accept_pattern(&self) -> &str {
+        match &self.exec {
+            Exec::Linear(re) => re.as_str(),
+            Exec::Fancy { .. } => &self.relaxed,
+        }
+    }
+
+    /// Group names by index (index 0, the whole match, has none).
+    pub fn group_names(&self) -> impl Iterator<Item = (usize, &str)> + '_ {
+        self.names
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| n.as_deref().map(|n| (i, n)))
+    }
+
+    /// The index of a named group.
+    pub fn group_index(&self, name: &str) -> Option<usize> {
+        self.names.iter().position(|n| n.as_deref() == Some(name))
+    }
+
+    /// Number of groups, including group 0.
+    pub fn groups_len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// How many searches hit the backtracking limit so far.
+    pub fn limit_hits(&self) -> u64 {
+        self.limit_hits.load(Ordering::Relaxed)
+    }
+
+    /// Fresh capture slots for this regex.
+    pub fn new_captures(&self) -> Captures {
+        Captures {
+            locs: match &self.exec {
+                Exec::Linear(re) => Some(re.capture_locations()),
+                Exec::Fancy { .. } => None,
+            },
+            spans: vec![None; self.names.len()],
+        }
+    }
+
+    fn strict_engine(&self, hay: &str) -> Option<&fancy_regex::Regex> {
+        let (pat, cell) = self.strict.as_ref()?;
+        let body = hay.strip_suffix('\n').unwrap_or(hay);
+        memchr::memchr(b'\n', body.as_bytes())?;
+        cell.get_or_init(|| compile_fancy(pat, self.backtrack_limit).ok())
+            .as_ref()
+    }
+
+    fn limit(&self, e: fancy_regex::Error) -> Error {
+        if matches!(e, fancy_regex::Error::RuntimeError(_)) {
+            self.limit_hits.fetch_add(1, Ordering::Relaxed);
+            Error::new(ErrorKind::LimitHit).with_context(format!("'{}'", self.python))
+        } else {
+            Error::new(ErrorKind::Compile(e.to_string()))
+        }
+    }
+
+    /// Like Python's `bool(re.search(hay))`. No allocation on the linear path.
+    pub fn is_match(&self, hay: &str) -> Result<bool, Error> {
+        if let Some(strict) = self.strict_engine(hay) {
+            return strict.is_match(hay).map_err(|e| self.limit(e));
+        }
+        match &self.exec {
+            Exec::Linear(re) => Ok(re.is_match(hay)),
+            Exec::Fancy { prefilter, exact } => {
+                if !prefilter.is_match(hay) {
+                    return Ok(false);
+                }
+                exact.is_match(hay).map_err(|e| self.limit(e))
+            }
+        }
+    }
+
+    /// Like Python's `re.search(hay)`, filling `caps` (from [`Regex::new_captures`]).
+    /// Returns whether it matched.
+    pub fn captures(&self, hay: &str, caps: &mut Captures) -> Result<bool, Error> {
+        caps.spans.iter_mut().for_each(|s| *s = None);
+        if let Some(strict) = self.strict_engine(hay) {
+            return self.fancy_captures(strict, hay, caps);
+        }
+        match &self.exec {
+            Exec::Linear(re) => {
+                let Some(locs) = caps.locs.as_mut() else {
+                    caps.locs = Some(re.capture_locations());
+                    return self.captures(hay, caps);
+                };
+                if re.captures_read(locs, hay).is_none() {
+                    return Ok(false);
+                }
+                for (i, s) in caps.spans.iter_mut().enumerate() {
+                    *s = locs.get(i);
+                }
+                Ok(true)
+            }
+            Exec::Fancy { prefilter, exact } => {
+                if !prefilter.is_match(hay) {
+                    return Ok(false);
+                }
+                self.fancy_captures(exact, hay, caps)
+            }
+        }
+    }
+
+    fn fancy_captures(
+        &self,
+        re: &fancy_regex::Regex,
+        hay: &str,
+        caps: &mut Captures,
+    ) -> Result<bool, Error> {
+        let Some(c) = re.captures(hay).map_err(|e| self.limit(e))? else {
+            return Ok(false);
+        };
+        for (i, s) in caps.spans.iter_mut().enumerate() {
+            *s = c.get(i).map(|m| (m.start(), m.end()));
+        }
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn linear_patterns_use_the_regex_crate() {
+        let re = Regex::new(r"^x (?P<ip>\d+)$", PyFlags::default()).unwrap();
+        assert!(re.is_linear());
+        let mut c = re.new_captures();
+        assert!(re.captures("x 12\n", &mut c).unwrap());
+        assert_eq!(c.get(0), Some((0, 4)));
+        assert_eq!(c.get(1), Some((2, 4)));
+        assert_eq!(re.group_index("ip"), Some(1));
+    }
+
+    #[test]
+    fn fancy_patterns_are_prefiltered_and_exact() {
+        let re = Regex::new(r"^a (?!b)(?P<w>\w+)$", PyFlags::default()).unwrap();
+        assert!(!re.is_linear());
+        assert_eq!(re.accept_pattern(), r"^a (?P<w>\w+)(?m:$)");
+        assert!(!re.is_match("a bc\n").unwrap());
+        assert!(re.is_match("a cb\n").unwrap());
+        let mut c = re.new_captures();
+        assert!(re.captures("a cb\n", &mut c).unwrap());
+        assert_eq!(c.get(1), Some((2, 4)));
+    }
+
+    #[test]
+    fn single_line_dollar_on_a_multi_line_subject_is_exact() {
+        let re = Regex::new("a$", PyFlags::default()).unwrap();
+        assert!(re.is_match("a\n").unwrap());
+        assert!(!re.is_match("a\nb\n").unwrap());
+        assert!(re.is_match("b\na\n").unwrap());
+        let mut c = re.new_captures();
+        assert!(re.captures("b\na\n", &mut c).unwrap());
+        assert_eq!(c.get(0), Some((2, 3)));
+    }
+
+    #[test]
+    fn limit_hit_is_reported_and_counted() {
+        // Exponential for a backtracker; the prefilter accepts the subject.
+        let re = Regex::with_backtrack_limit(r"^(a|a)*(?=b)c", PyFlags::default(), 1000).unwrap();
+        let hay = format!("{}c", "a".repeat(40));
+        let err = re.is_match(&hay).unwrap_err();
+        assert_eq!(err.kind(), &ErrorKind::LimitHit);
+        assert_eq!(re.limit_hits(), 1);
+    }
+}
