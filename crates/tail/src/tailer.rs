@@ -13,6 +13,7 @@ use crate::error::{Error, ErrorKind};
 use crate::fingerprint::{read_head, FileKey, Fingerprint};
 use crate::follow::{Followed, Sink, Start};
 use crate::line::{FileId, LineRef};
+use crate::seek::{seek_recent, Recency};
 use crate::stats::Stats;
 use crate::wake::{StopHandle, Waker, Woken};
 
@@ -45,7 +46,6 @@ pub struct Position {
 }
 
 /// Builds a [`Tailer`]. Obtained from [`Tailer::builder`].
-#[derive(Debug, Clone)]
 pub struct TailerBuilder {
     paths: Vec<(String, StartAt)>,
     backend: Backend,
@@ -55,6 +55,20 @@ pub struct TailerBuilder {
     read_buffer: usize,
     rotate_grace: Duration,
     positions: Vec<Position>,
+    head_seek: Option<Recency>,
+}
+
+impl std::fmt::Debug for TailerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TailerBuilder")
+            .field("paths", &self.paths)
+            .field("backend", &self.backend)
+            .field("encoding", &self.encoding)
+            .field("poll_interval", &self.poll_interval)
+            .field("max_line", &self.max_line)
+            .field("head_seek", &self.head_seek.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for TailerBuilder {
@@ -68,6 +82,7 @@ impl Default for TailerBuilder {
             read_buffer: 128 * 1024,
             rotate_grace: Duration::from_secs(5),
             positions: Vec::new(),
+            head_seek: None,
         }
     }
 }
@@ -128,6 +143,19 @@ impl TailerBuilder {
         self
     }
 
+    /// Skips the old part of files read at start, like fail2ban's `seekToTime`: for a file
+    /// that exists at start in [`StartAt::Head`] mode, or that resumes from a stored position,
+    /// a binary search (probing up to 5 lines per step with `is_recent`) finds where recent
+    /// lines begin, and reading starts shortly before it. Files that appear later are read
+    /// whole. Without this, `head` reads files from their start (or stored position).
+    pub fn head_seek(
+        mut self,
+        is_recent: impl FnMut(&[u8]) -> Option<bool> + Send + 'static,
+    ) -> Self {
+        self.head_seek = Some(Box::new(is_recent));
+        self
+    }
+
     /// Checks the settings, sets up the backend and looks at the paths once: files found now
     /// are the ones that exist "at start" for [`StartAt`].
     pub fn build(self) -> Result<Tailer, Error> {
@@ -165,6 +193,7 @@ impl TailerBuilder {
             poll_interval: self.poll_interval,
             max_line: self.max_line,
             rotate_grace: self.rotate_grace,
+            head_seek: self.head_seek,
             buf: vec![0; self.read_buffer],
             scratch: String::new(),
             stats: Stats::default(),
@@ -256,7 +285,6 @@ impl Pattern {
 ///
 /// [`poll`](Self::poll) runs one round (deterministic, for tests and custom loops);
 /// [`run`](Self::run) runs rounds every poll interval and whenever inotify reports a write.
-#[derive(Debug)]
 pub struct Tailer {
     patterns: Vec<Pattern>,
     files: Vec<Followed>,
@@ -267,12 +295,23 @@ pub struct Tailer {
     poll_interval: Duration,
     max_line: usize,
     rotate_grace: Duration,
+    head_seek: Option<Recency>,
     buf: Vec<u8>,
     scratch: String,
     stats: Stats,
     waker: Waker,
     /// Paths whose I/O error was already logged (cleared on success), to log once.
     complained: HashSet<PathBuf>,
+}
+
+impl std::fmt::Debug for Tailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tailer")
+            .field("patterns", &self.patterns)
+            .field("files", &self.files)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Tailer {
@@ -453,7 +492,7 @@ impl Tailer {
         let from = if let Some(pos) = self.stored.remove(&path) {
             if pos.fingerprint.matches(&current) && pos.offset <= size {
                 Start {
-                    offset: pos.offset,
+                    offset: self.seek(&file, pos.offset, size),
                     skipping: false,
                 }
             } else {
@@ -467,6 +506,11 @@ impl Tailer {
             }
         } else if at_start && start == StartAt::Tail {
             tail_start(&file, size, &mut self.buf)
+        } else if at_start {
+            Start {
+                offset: self.seek(&file, 0, size),
+                skipping: false,
+            }
         } else {
             Start {
                 offset: 0,
@@ -483,6 +527,14 @@ impl Tailer {
         f.watch = watch;
         self.stats.files_added += 1;
         self.files.push(f);
+    }
+
+    /// Where recent lines begin at or after `from`, with the head seek set; else `from`.
+    fn seek(&mut self, file: &File, from: u64, size: u64) -> u64 {
+        let Some(is_recent) = self.head_seek.as_mut() else {
+            return from;
+        };
+        seek_recent(file, from, size, &mut self.buf, is_recent.as_mut()).unwrap_or(from)
     }
 
     /// Reads every file, oldest first; drops gone files once drained and quiet.

@@ -154,7 +154,7 @@ fn file_disappears_and_comes_back(backend: Backend) {
     );
     live.expect(&["x-0"]);
     fs::remove_file(&log).unwrap();
-    std::thread::sleep(Duration::from_millis(600)); // longer than the rotate grace
+    std::thread::sleep(Duration::from_millis(1300)); // longer than the rotate grace
     live.quiet();
     append(&log, b"y-0\ny-1\n");
     live.expect(&["y-0", "y-1"]);

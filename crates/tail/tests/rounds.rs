@@ -339,3 +339,67 @@ fn unreadable_file_is_counted_not_fatal() {
     assert_eq!(poll_texts(&mut t), ["fine"]);
     assert_eq!(t.paths(), [good.as_path()]);
 }
+
+/// A log of numbered lines "T<n> ...", every 7th without a time.
+fn numbered_log(path: &std::path::Path, count: u32) {
+    let mut data = Vec::new();
+    for n in 0..count {
+        if n % 7 == 3 {
+            data.extend_from_slice(b"  continuation without a time\n");
+        } else {
+            data.extend_from_slice(format!("T{n:07} sshd: event {n}\n").as_bytes());
+        }
+    }
+    append(path, &data);
+}
+
+fn time_of(line: &[u8]) -> Option<u32> {
+    std::str::from_utf8(line.get(1..8)?).ok()?.parse().ok()
+}
+
+#[test]
+fn head_seek_skips_old_lines_with_few_probes() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("a.log");
+    numbered_log(&log, 200_000);
+    let probes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = probes.clone();
+    let mut t = Tailer::builder()
+        .path(log.to_str().unwrap(), StartAt::Head)
+        .head_seek(move |line| {
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            line.starts_with(b"T")
+                .then(|| time_of(line).map(|n| n >= 190_000))
+                .flatten()
+        })
+        .build()
+        .unwrap();
+    let mut lines = Vec::new();
+    while t.poll(|l| lines.push(l.bytes().to_vec())) {}
+    let times: Vec<u32> = lines.iter().filter_map(|l| time_of(l)).collect();
+    let recent: Vec<u32> = times.iter().copied().filter(|&n| n >= 190_000).collect();
+    let want: Vec<u32> = (190_000..200_000).filter(|n| n % 7 != 3).collect();
+    assert_eq!(recent, want, "every recent line, once, in order");
+    let old_bytes: usize = lines
+        .iter()
+        .filter(|l| time_of(l).is_none_or(|n| n < 190_000))
+        .map(|l| l.len() + 1)
+        .sum();
+    assert!(old_bytes <= 64 * 1024, "{old_bytes} old bytes read");
+    assert!(probes.load(std::sync::atomic::Ordering::Relaxed) < 150);
+}
+
+#[test]
+fn head_seek_does_not_apply_to_files_found_later_or_to_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("a.log");
+    let mut t = Tailer::builder()
+        .path(log.to_str().unwrap(), StartAt::Head)
+        .head_seek(|line| time_of(line).map(|n| n >= 190_000))
+        .build()
+        .unwrap();
+    numbered_log(&log, 200_000);
+    let mut n = 0;
+    while t.poll(|_| n += 1) {}
+    assert_eq!(n, 200_000, "a file created after start is read whole");
+}

@@ -68,7 +68,7 @@ impl Live {
         let mut tailer = builder
             .backend(backend)
             .poll_interval(interval)
-            .rotate_grace(Duration::from_millis(300))
+            .rotate_grace(Duration::from_millis(1000))
             .build()
             .unwrap();
         if backend == Backend::Inotify {
