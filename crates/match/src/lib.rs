@@ -5,10 +5,14 @@
 //! - [`Regex`]: the hybrid engine (the `regex` crate, else `fancy-regex` behind a prefilter).
 #![deny(missing_docs)]
 
+pub mod addr;
 mod engine;
 mod error;
+pub mod tags;
 pub mod translate;
 
 pub use engine::{Captures, Regex, DEFAULT_BACKTRACK_LIMIT};
 pub use error::{Error, ErrorKind};
+pub use addr::{parse_host, parse_ip, FailureId};
+pub use tags::{expand_tags, UseDns};
 pub use translate::PyFlags;

@@ -19,7 +19,7 @@
 //!   engine (exact when the subject has no other newline), `(?=\n?\z)` for fancy-regex;
 //! - `\s` also matches U+001C..U+001F in Python.
 //! - the IPv6 look-behind of fail2ban's `IP_6_RE` is replaced by an equivalent without it
-//!   (see [`crate::tags::IP6_PY`]).
+//!   (see [`crate::tags::IP6`]).
 
 use crate::error::{Error, ErrorKind};
 
@@ -62,10 +62,7 @@ pub struct Translated {
     pub single_line_dollar: bool,
 }
 
-/// fail2ban's `IP_6_RE` exactly as Python gets it, and our equivalent without look-behind.
-/// The look-behind `(?<=:)` always holds: every repetition of the first group ends in `:`.
-const IP6_WITH_LOOKBEHIND: &str = "(?:[0-9a-fA-F]{1,4}::?|:){1,7}(?:[0-9a-fA-F]{1,4}|(?<=:):)";
-const IP6_LINEAR: &str = "(?:[0-9a-fA-F]{1,4}::?|:){1,7}(?:[0-9a-fA-F]{1,4}|:)";
+use crate::tags::{IP6 as IP6_LINEAR, IP6_PYTHON as IP6_WITH_LOOKBEHIND};
 
 /// Translates a Python pattern compiled with `flags`.
 pub fn translate(pattern: &str, flags: PyFlags) -> Result<Translated, Error> {
