@@ -403,3 +403,13 @@ fn head_seek_does_not_apply_to_files_found_later_or_to_tail() {
     while t.poll(|_| n += 1) {}
     assert_eq!(n, 200_000, "a file created after start is read whole");
 }
+
+#[test]
+fn backend_in_use_is_reported() {
+    use jailor_tail::Backend;
+    let t = Tailer::builder().backend(Backend::Polling).build().unwrap();
+    assert_eq!(t.backend(), Backend::Polling);
+    let auto = Tailer::builder().backend(Backend::Auto).build().unwrap();
+    // Auto picks inotify where the kernel has it (it does on every Linux this runs on).
+    assert_eq!(auto.backend(), Backend::Inotify);
+}
