@@ -96,13 +96,28 @@ mod tests {
     #[test]
     fn v4_v6_mapped_brackets() {
         assert_eq!(parse_ip("192.0.2.1"), Some("192.0.2.1".parse().unwrap()));
-        assert_eq!(parse_ip("010.000.002.001"), Some("10.0.2.1".parse().unwrap()));
+        assert_eq!(
+            parse_ip("010.000.002.001"),
+            Some("10.0.2.1".parse().unwrap())
+        );
         assert_eq!(parse_ip("256.1.1.1"), None);
         assert_eq!(parse_ip("1.2.3"), None);
-        assert_eq!(parse_ip("2001:db8::1"), Some("2001:db8::1".parse().unwrap()));
-        assert_eq!(parse_ip("[2001:db8::1]"), Some("2001:db8::1".parse().unwrap()));
-        assert_eq!(parse_ip("::ffff:192.0.2.7"), Some("192.0.2.7".parse().unwrap()));
-        assert_eq!(parse_ip("::ffff:c000:207"), Some("192.0.2.7".parse().unwrap()));
+        assert_eq!(
+            parse_ip("2001:db8::1"),
+            Some("2001:db8::1".parse().unwrap())
+        );
+        assert_eq!(
+            parse_ip("[2001:db8::1]"),
+            Some("2001:db8::1".parse().unwrap())
+        );
+        assert_eq!(
+            parse_ip("::ffff:192.0.2.7"),
+            Some("192.0.2.7".parse().unwrap())
+        );
+        assert_eq!(
+            parse_ip("::ffff:c000:207"),
+            Some("192.0.2.7".parse().unwrap())
+        );
         assert_eq!(parse_ip("example.com"), None);
         assert_eq!(parse_ip("[1.2.3.4"), None);
     }
@@ -113,11 +128,26 @@ mod tests {
             parse_host("192.0.2.77", Some("24")),
             FailureId::Net("192.0.2.0/24".parse().unwrap())
         );
-        assert_eq!(parse_host("192.0.2.77", Some("32")), FailureId::Addr("192.0.2.77".parse().unwrap()));
-        assert_eq!(parse_host("2001:db8::5", Some("64")), FailureId::Net("2001:db8::/64".parse().unwrap()));
-        assert_eq!(parse_host("2001:db8::5", None), FailureId::Addr("2001:db8::5".parse().unwrap()));
-        assert_eq!(parse_host("1.2.3.4", Some("99999")), FailureId::Raw("1.2.3.4/99999".into()));
+        assert_eq!(
+            parse_host("192.0.2.77", Some("32")),
+            FailureId::Addr("192.0.2.77".parse().unwrap())
+        );
+        assert_eq!(
+            parse_host("2001:db8::5", Some("64")),
+            FailureId::Net("2001:db8::/64".parse().unwrap())
+        );
+        assert_eq!(
+            parse_host("2001:db8::5", None),
+            FailureId::Addr("2001:db8::5".parse().unwrap())
+        );
+        assert_eq!(
+            parse_host("1.2.3.4", Some("99999")),
+            FailureId::Raw("1.2.3.4/99999".into())
+        );
         assert_eq!(parse_host("host-x", None), FailureId::Raw("host-x".into()));
-        assert_eq!(FailureId::Net("10.0.0.0/8".parse().unwrap()).to_string(), "10.0.0.0/8");
+        assert_eq!(
+            FailureId::Net("10.0.0.0/8".parse().unwrap()).to_string(),
+            "10.0.0.0/8"
+        );
     }
 }

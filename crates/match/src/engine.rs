@@ -97,7 +97,8 @@ impl Regex {
             relaxed,
             single_line_dollar,
         } = translate(pattern, flags)?;
-        let ctx = |e: String| Error::new(ErrorKind::Compile(e)).with_context(format!("'{pattern}'"));
+        let ctx =
+            |e: String| Error::new(ErrorKind::Compile(e)).with_context(format!("'{pattern}'"));
         let (exec, strict) = match linear {
             Some(lin) => {
                 let re = compile_linear(&lin).map_err(|e| ctx(e.to_string()))?;
@@ -105,7 +106,8 @@ impl Regex {
                 (Exec::Linear(re), strict)
             }
             None => {
-                let exact = compile_fancy(&fancy, backtrack_limit).map_err(|e| ctx(e.to_string()))?;
+                let exact =
+                    compile_fancy(&fancy, backtrack_limit).map_err(|e| ctx(e.to_string()))?;
                 let prefilter = compile_linear(&relaxed).map_err(|e| ctx(e.to_string()))?;
                 (
                     Exec::Fancy {

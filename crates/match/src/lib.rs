@@ -3,16 +3,20 @@
 //!
 //! - [`translate`]: Python `re` syntax → Rust patterns (exact, and a linear superset).
 //! - [`Regex`]: the hybrid engine (the `regex` crate, else `fancy-regex` behind a prefilter).
+//! - [`tags`]: fail2ban's `<HOST>`/`<F-*>` expansion; [`addr`]: captured hosts → ids.
+//! - [`Filter`]: fail2ban's line processing (prefregex, failregex, ignoreregex, multi-line).
 #![deny(missing_docs)]
 
 pub mod addr;
 mod engine;
 mod error;
+mod filter;
 pub mod tags;
 pub mod translate;
 
+pub use addr::{parse_host, parse_ip, FailureId};
 pub use engine::{Captures, Regex, DEFAULT_BACKTRACK_LIMIT};
 pub use error::{Error, ErrorKind};
-pub use addr::{parse_host, parse_ip, FailureId};
+pub use filter::{Failure, Filter, FilterOptions, Resolver, Stats, Value, DEFAULT_LINE_CAP};
 pub use tags::{expand_tags, UseDns};
 pub use translate::PyFlags;

@@ -107,9 +107,11 @@ pub fn expand_tags(pattern: &str, usedns: UseDns) -> String {
             "<IP6>" | "<F-IP6/>" => out.push_str(&ip6()),
             "<DNS>" | "<F-DNS/>" => out.push_str(DNS),
             "<CIDR>" | "<F-CIDR/>" => out.push_str(r"(?P<cidr>\d+)"),
-            "<SUBNET>" | "<F-SUBNET/>" => {
-                out.push_str(&format!(r"\[?(?:{}|{})(?:/(?P<cidr>\d+))?\]?", ip4(), ip6()))
-            }
+            "<SUBNET>" | "<F-SUBNET/>" => out.push_str(&format!(
+                r"\[?(?:{}|{})(?:/(?P<cidr>\d+))?\]?",
+                ip4(),
+                ip6()
+            )),
             "<F-ID/>" => out.push_str(r"(?P<fid>\S+)"),
             "<F-PORT/>" => out.push_str(r"(?P<fport>\w+)"),
             "<SKIPLINES>" => {
@@ -236,8 +238,14 @@ mod tests {
             expand_tags("<IP4>", UseDns::No),
             r"(?:::f{4,6}:)?(?P<ip4>(?:\d{1,3}\.){3}\d{1,3})"
         );
-        assert_eq!(expand_tags("<F-IP6/>", UseDns::No), format!("(?P<ip6>{IP6})"));
-        assert_eq!(expand_tags("<ADDR>", UseDns::Yes), expand_tags("<F-ADDR/>", UseDns::No));
+        assert_eq!(
+            expand_tags("<F-IP6/>", UseDns::No),
+            format!("(?P<ip6>{IP6})")
+        );
+        assert_eq!(
+            expand_tags("<ADDR>", UseDns::Yes),
+            expand_tags("<F-ADDR/>", UseDns::No)
+        );
         assert_eq!(expand_tags("<CIDR>", UseDns::No), r"(?P<cidr>\d+)");
         assert!(expand_tags("<SUBNET>", UseDns::No).ends_with(r"(?:/(?P<cidr>\d+))?\]?"));
         assert_eq!(expand_tags("<DNS>", UseDns::No), DNS);
@@ -246,11 +254,17 @@ mod tests {
     #[test]
     fn f_groups() {
         assert_eq!(
-            expand_tags(r"<F-ID>x</F-ID> <F-USER>\S+</F-USER> <F-PORT/> <F-ID/>", UseDns::No),
+            expand_tags(
+                r"<F-ID>x</F-ID> <F-USER>\S+</F-USER> <F-PORT/> <F-ID/>",
+                UseDns::No
+            ),
             r"(?P<fid>x) (?P<user>\S+) (?P<fport>\w+) (?P<fid>\S+)"
         );
         assert_eq!(
-            expand_tags("<F-ALT_USER1>a</F-ALT_USER1><F-TUPLE_K_2>b</F-TUPLE_K_2>", UseDns::No),
+            expand_tags(
+                "<F-ALT_USER1>a</F-ALT_USER1><F-TUPLE_K_2>b</F-TUPLE_K_2>",
+                UseDns::No
+            ),
             "(?P<alt_user1>a)(?P<tuple_k_2>b)"
         );
         assert_eq!(
@@ -265,9 +279,15 @@ mod tests {
 
     #[test]
     fn unknown_and_unopened_tags_stay_literal() {
-        assert_eq!(expand_tags("</F-FOO> <W> <f-id/> <F-NOFAIL/>", UseDns::No), "</F-FOO> <W> <f-id/> <F-NOFAIL/>");
+        assert_eq!(
+            expand_tags("</F-FOO> <W> <f-id/> <F-NOFAIL/>", UseDns::No),
+            "</F-FOO> <W> <f-id/> <F-NOFAIL/>"
+        );
         // A closing tag counts as opened once its name was opened anywhere before.
-        assert_eq!(expand_tags("</F-X><F-X>a</F-X></F-X>", UseDns::No), "</F-X>(?P<x>a))");
+        assert_eq!(
+            expand_tags("</F-X><F-X>a</F-X></F-X>", UseDns::No),
+            "</F-X>(?P<x>a))"
+        );
         assert_eq!(expand_tags("a < b <> <HOST", UseDns::No), "a < b <> <HOST");
     }
 
@@ -281,7 +301,10 @@ mod tests {
 
     #[test]
     fn global_flags_become_local() {
-        assert_eq!(glob_to_local_flags("((?i)abc) (?:(?i)x)"), "(?i:abc) (?i:x)");
+        assert_eq!(
+            glob_to_local_flags("((?i)abc) (?:(?i)x)"),
+            "(?i:abc) (?i:x)"
+        );
         assert_eq!(glob_to_local_flags(r"\((?i)y)"), r"\((?i)y)");
         assert_eq!(glob_to_local_flags("(?i)abc"), "(?i)abc");
     }
@@ -303,11 +326,14 @@ mod tests {
         let alphabet = b"0123456789abcdefABCDEFg:::. [";
         let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
         for _ in 0..20_000 {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let len = (seed >> 59) as usize + 1;
             let s: String = (0..len)
                 .map(|i| {
-                    let r = seed.rotate_left(i as u32 * 7) ^ (i as u64).wrapping_mul(0x2545F4914F6CDD1D);
+                    let r = seed.rotate_left(i as u32 * 7)
+                        ^ (i as u64).wrapping_mul(0x2545F4914F6CDD1D);
                     alphabet[(r % alphabet.len() as u64) as usize] as char
                 })
                 .collect();
@@ -315,7 +341,15 @@ mod tests {
             let b = ours.find(&s).map(|m| m.range());
             assert_eq!(a, b, "{s:?}");
         }
-        for s in ["::1", "fe80::1", "2001:db8::", "::", "1:2:3:4:5:6:7:8", ":::", "a::b::"] {
+        for s in [
+            "::1",
+            "fe80::1",
+            "2001:db8::",
+            "::",
+            "1:2:3:4:5:6:7:8",
+            ":::",
+            "a::b::",
+        ] {
             assert_eq!(
                 theirs.find(s).unwrap().map(|m| m.range()),
                 ours.find(s).map(|m| m.range()),

@@ -89,7 +89,8 @@ pub fn translate(pattern: &str, flags: PyFlags) -> Result<Translated, Error> {
         prefix.push_str("(?s)");
     }
     t.out.all(&prefix);
-    t.run().map_err(|e| e.with_context(format!("'{pattern}'")))?;
+    t.run()
+        .map_err(|e| e.with_context(format!("'{pattern}'")))?;
     let Out {
         linear,
         fancy,
@@ -173,8 +174,23 @@ fn class_literal(buf: &mut String, c: char) {
 fn regex_syntax_meta(c: char) -> bool {
     matches!(
         c,
-        '\\' | '.' | '+' | '*' | '?' | '(' | ')' | '|' | '[' | ']' | '{' | '}' | '^' | '$' | '#'
-            | '&' | '-' | '~'
+        '\\' | '.'
+            | '+'
+            | '*'
+            | '?'
+            | '('
+            | ')'
+            | '|'
+            | '['
+            | ']'
+            | '{'
+            | '}'
+            | '^'
+            | '$'
+            | '#'
+            | '&'
+            | '-'
+            | '~'
     )
 }
 
@@ -347,7 +363,10 @@ impl<'a> Translator<'a> {
                 .is_some_and(|c| c == '_' || c.is_alphabetic())
             && name.chars().all(|c| c == '_' || c.is_alphanumeric());
         if !ok {
-            return Err(syntax(start, format!("bad character in group name '{name}'")));
+            return Err(syntax(
+                start,
+                format!("bad character in group name '{name}'"),
+            ));
         }
         self.pos += end + close.len_utf8();
         // `text` outlives `self`, so the name can be handed out independently.
@@ -721,7 +740,12 @@ mod tests {
         assert!(t.single_line_dollar);
         let lin = regex::Regex::new(t.linear.as_deref().unwrap()).unwrap();
         let fan = fancy_regex::Regex::new(&t.fancy).unwrap();
-        for (s, want) in [("a\n", true), ("a", true), ("a\n\n", false), ("ab\n", false)] {
+        for (s, want) in [
+            ("a\n", true),
+            ("a", true),
+            ("a\n\n", false),
+            ("ab\n", false),
+        ] {
             assert_eq!(fan.is_match(s).unwrap(), want, "{s:?}");
             if !s[..s.len().saturating_sub(1)].contains('\n') {
                 assert_eq!(lin.is_match(s), want, "{s:?}");
@@ -777,7 +801,17 @@ mod tests {
 
     #[test]
     fn bad_syntax_is_an_error_not_a_panic() {
-        for p in [r"(", r")", r"[a", r"\q", r"a++", r"(?x)a", r"(?P<1a>x)", r"\", "[z-a]"] {
+        for p in [
+            r"(",
+            r")",
+            r"[a",
+            r"\q",
+            r"a++",
+            r"(?x)a",
+            r"(?P<1a>x)",
+            r"\",
+            "[z-a]",
+        ] {
             assert!(translate(p, PyFlags::default()).is_err(), "{p}");
         }
     }

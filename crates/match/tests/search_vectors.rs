@@ -18,7 +18,8 @@ fn span(v: &Value) -> Option<(usize, usize)> {
 
 #[test]
 fn all_search_vectors_agree_with_python() {
-    let Some(corpus) = jailor_testkit::require_corpus("all_search_vectors_agree_with_python") else {
+    let Some(corpus) = jailor_testkit::require_corpus("all_search_vectors_agree_with_python")
+    else {
         return;
     };
     let text = std::fs::read_to_string(corpus.join("reference/search_vectors.jsonl")).unwrap();
@@ -57,7 +58,10 @@ fn all_search_vectors_agree_with_python() {
         if ok {
             agree += 1;
         } else if failures.len() < 10 {
-            failures.push(format!("{pattern:?} flags={flags} on {subject:?}: python {}", rec["m"]));
+            failures.push(format!(
+                "{pattern:?} flags={flags} on {subject:?}: python {}",
+                rec["m"]
+            ));
         }
     }
     println!("{agree}/{total} searches agree");

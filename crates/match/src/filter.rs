@@ -1,0 +1,774 @@
+//! fail2ban's line processing (spec §2.2): buffer, prefregex/`<F-CONTENT>`, failregexes,
+//! ignoreregexes, `<F-*>` data, multi-line ids (mlfid) and failure ids.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use crate::addr::{parse_host, parse_ip, FailureId};
+use crate::engine::{Captures, Regex, DEFAULT_BACKTRACK_LIMIT, DFA_SIZE_LIMIT};
+use crate::error::{Error, ErrorKind};
+use crate::tags::{expand_tags, UseDns};
+use crate::translate::PyFlags;
+
+/// Resolves a host name to addresses (only called when `usedns` is `yes` or `warn`).
+pub type Resolver = Arc<dyn Fn(&str) -> Vec<IpAddr> + Send + Sync>;
+
+/// Default cap on a line's length (bytes); longer lines are cut and counted.
+pub const DEFAULT_LINE_CAP: usize = 32 * 1024;
+
+const MLFID_CACHE_SIZE: usize = 100;
+const MLFID_CACHE_TTL: f64 = 300.0;
+const ID_GROUPS: [&str; 5] = ["fid", "ip4", "ip6", "dns", "mlfid"];
+
+/// Everything a [`Filter`] is built from (the filter's options, regexes unexpanded).
+#[derive(Debug, Clone)]
+pub struct FilterOptions {
+    /// `prefregex` (may contain `<F-CONTENT>…</F-CONTENT>`).
+    pub prefregex: Option<String>,
+    /// `failregex`, one regex per entry, in order.
+    pub failregex: Vec<String>,
+    /// `ignoreregex`, one regex per entry.
+    pub ignoreregex: Vec<String>,
+    /// `maxlines` (≥ 1).
+    pub maxlines: usize,
+    /// `usedns`.
+    pub usedns: UseDns,
+    /// Lines longer than this many bytes are cut (and counted in [`Stats::cut_lines`]).
+    pub line_cap: usize,
+    /// Try every failregex instead of stopping at the first match (fail2ban-regex, tests).
+    pub check_all: bool,
+    /// Step limit of the backtracking fallback engine per search.
+    pub backtrack_limit: usize,
+}
+
+impl Default for FilterOptions {
+    fn default() -> FilterOptions {
+        FilterOptions {
+            prefregex: None,
+            failregex: Vec::new(),
+            ignoreregex: Vec::new(),
+            maxlines: 1,
+            usedns: UseDns::Warn,
+            line_cap: DEFAULT_LINE_CAP,
+            check_all: false,
+            backtrack_limit: DEFAULT_BACKTRACK_LIMIT,
+        }
+    }
+}
+
+/// A captured value: text, or the tuple built from `<F-TUPLE_X_n>` groups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    /// A group's text.
+    Text(String),
+    /// `(previous value of x, tuple_x_1, tuple_x_2, …)`, as fail2ban builds it.
+    Tuple(Vec<Option<String>>),
+}
+
+impl Value {
+    /// The text, if this is one.
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Value::Text(t) => Some(t),
+            Value::Tuple(_) => None,
+        }
+    }
+}
+
+/// One failure found on a line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    /// What to count the failure against.
+    pub id: FailureId,
+    /// The address captured beside a different `<F-ID>` (fail2ban's data `ip`).
+    pub ip: Option<FailureId>,
+    /// The line's time (as given to [`Filter::process`]).
+    pub time: f64,
+    /// Index of the failregex that matched.
+    pub regex_index: usize,
+    /// `<F-USER>` (or merged `<F-ALT_USER…>`).
+    pub user: Option<String>,
+    /// Every user seen for this multi-line id.
+    pub users: Vec<String>,
+    /// `<F-NOFAIL>` (or `<F-MLFGAINED>`) matched: information only, do not count it.
+    pub nofail: bool,
+    /// `<F-ID>`.
+    pub fid: Option<String>,
+    /// Every non-empty named group (prefregex and failregex) plus alt/tuple merges.
+    pub fields: BTreeMap<String, Value>,
+    /// The matched log lines (full lines, date included), oldest first.
+    pub matches: Vec<String>,
+}
+
+/// Counters a caller can log.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Lines processed.
+    pub lines: u64,
+    /// Lines cut to [`FilterOptions::line_cap`].
+    pub cut_lines: u64,
+    /// Searches abandoned at the backtracking limit (each one also skips that regex).
+    pub limit_hits: u64,
+    /// Lines dropped by an ignoreregex.
+    pub ignored: u64,
+}
+
+#[derive(Debug)]
+struct Compiled {
+    re: Regex,
+    caps: Captures,
+}
+
+impl Compiled {
+    fn new(role: &str, index: usize, raw: &str, opts: &FilterOptions) -> Result<Compiled, Error> {
+        let ctx = || format!("{role} #{index} '{raw}'");
+        if raw.trim().is_empty() {
+            return Err(Error::new(ErrorKind::EmptyRegex).with_context(ctx()));
+        }
+        let expanded = expand_tags(raw, opts.usedns);
+        let flags = PyFlags {
+            multiline: opts.maxlines > 1,
+            ..PyFlags::default()
+        };
+        let re = Regex::with_backtrack_limit(&expanded, flags, opts.backtrack_limit)
+            .map_err(|e| e.with_context(ctx()))?;
+        let caps = re.new_captures();
+        Ok(Compiled { re, caps })
+    }
+
+    /// Captures, with a limit hit counted and treated as "no match".
+    fn search(&mut self, hay: &str, stats: &mut Stats) -> bool {
+        match self.re.captures(hay, &mut self.caps) {
+            Ok(m) => m,
+            Err(_) => {
+                stats.limit_hits += 1;
+                false
+            }
+        }
+    }
+
+    fn is_match(&self, hay: &str, stats: &mut Stats) -> bool {
+        match self.re.is_match(hay) {
+            Ok(m) => m,
+            Err(_) => {
+                stats.limit_hits += 1;
+                false
+            }
+        }
+    }
+}
+
+/// One buffered line: text before the date, the date, text after it.
+#[derive(Debug, Clone)]
+struct Line {
+    pre: String,
+    date: String,
+    post: String,
+}
+
+impl Line {
+    fn full(&self) -> String {
+        format!("{}{}{}", self.pre, self.date, self.post)
+    }
+}
+
+/// Failure data being built (fail2ban's `fail` dict).
+#[derive(Debug, Clone, Default)]
+struct Data {
+    fields: BTreeMap<String, Value>,
+    users: Option<BTreeSet<String>>,
+    matches: Option<Vec<String>>,
+    nofail_matches: Option<Vec<String>>,
+    pending: bool,
+}
+
+impl Data {
+    fn text(&self, k: &str) -> Option<&str> {
+        self.fields.get(k).and_then(Value::as_text)
+    }
+
+    /// Python truthiness of a flag group (an empty capture is false).
+    fn flag(&self, k: &str) -> bool {
+        self.fields.get(k).is_some_and(|v| match v {
+            Value::Text(t) => !t.is_empty(),
+            Value::Tuple(t) => !t.is_empty(),
+        })
+    }
+
+    fn update_users(&mut self, user: Option<String>) -> Option<&BTreeSet<String>> {
+        if let Some(u) = user.filter(|u| !u.is_empty()) {
+            self.users.get_or_insert_with(BTreeSet::new).insert(u);
+        }
+        self.users.as_ref()
+    }
+}
+
+/// A compiled fail2ban filter with its line buffer and multi-line state.
+pub struct Filter {
+    opts: FilterOptions,
+    pref: Option<Compiled>,
+    content_group: Option<usize>,
+    fail: Vec<Compiled>,
+    fail_set: Option<regex::RegexSet>,
+    ignore: Vec<Compiled>,
+    buffer: VecDeque<Line>,
+    text: String,
+    content: String,
+    mlfid: HashMap<String, (f64, Data)>,
+    resolver: Option<Resolver>,
+    stats: Stats,
+}
+
+impl std::fmt::Debug for Filter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Filter")
+            .field("opts", &self.opts)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Filter {
+    /// Expands, translates and compiles every regex. Errors name the regex (role, index,
+    /// text): an empty regex, bad syntax, or a failregex without a failure-id group.
+    pub fn new(opts: FilterOptions) -> Result<Filter, Error> {
+        if opts.maxlines == 0 {
+            return Err(ErrorKind::Option("maxlines must be > 0".into()).into());
+        }
+        if opts.line_cap < 64 {
+            return Err(ErrorKind::Option("line_cap must be ≥ 64 bytes".into()).into());
+        }
+        let pref = match &opts.prefregex {
+            Some(p) => Some(Compiled::new("prefregex", 0, p, &opts)?),
+            None => None,
+        };
+        let pref_has_id = pref
+            .as_ref()
+            .is_some_and(|p| p.re.group_names().any(|(_, n)| ID_GROUPS.contains(&n)));
+        let content_group = pref.as_ref().and_then(|p| p.re.group_index("content"));
+        let mut fail = Vec::with_capacity(opts.failregex.len());
+        for (i, raw) in opts.failregex.iter().enumerate() {
+            let c = Compiled::new("failregex", i, raw, &opts)?;
+            if !pref_has_id && !c.re.group_names().any(|(_, n)| ID_GROUPS.contains(&n)) {
+                return Err(
+                    Error::new(ErrorKind::NoFailureId(c.re.as_python().to_owned()))
+                        .with_context(format!("failregex #{i} '{raw}'")),
+                );
+            }
+            fail.push(c);
+        }
+        let ignore = opts
+            .ignoreregex
+            .iter()
+            .enumerate()
+            .map(|(i, raw)| Compiled::new("ignoreregex", i, raw, &opts))
+            .collect::<Result<Vec<_>, _>>()?;
+        // One lazy DFA over every failregex (exact or relaxed) rejects most lines at once.
+        let fail_set = regex::RegexSetBuilder::new(fail.iter().map(|c| c.re.accept_pattern()))
+            .size_limit(64 << 20)
+            .dfa_size_limit(DFA_SIZE_LIMIT)
+            .build()
+            .ok();
+        Ok(Filter {
+            opts,
+            pref,
+            content_group,
+            fail,
+            fail_set,
+            ignore,
+            buffer: VecDeque::new(),
+            text: String::new(),
+            content: String::new(),
+            mlfid: HashMap::new(),
+            resolver: None,
+            stats: Stats::default(),
+        })
+    }
+
+    /// Sets the function resolving `<HOST>` names when `usedns` is `yes`/`warn`. Without
+    /// one, names are never resolved (and give no failure).
+    pub fn set_resolver(&mut self, resolver: Resolver) {
+        self.resolver = Some(resolver);
+    }
+
+    /// The options this filter was built from.
+    pub fn options(&self) -> &FilterOptions {
+        &self.opts
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// Processes one log line already split by date detection into the text before the
+    /// date, the date text and the text after it (`("", "", line)` when no date was found).
+    /// Returns the failures it yields (usually none); nothing is allocated for a line no
+    /// failregex can match.
+    pub fn process(&mut self, pre: &str, date: &str, post: &str, time: f64) -> Vec<Failure> {
+        self.stats.lines += 1;
+        let (pre, date, post) = self.cap(pre, date, post);
+        // §2.2 step 4: the regexes see the line without its date, plus a final newline.
+        self.text.clear();
+        if self.opts.maxlines > 1 {
+            self.buffer.push_back(Line {
+                pre: pre.to_owned(),
+                date: date.to_owned(),
+                post: post.to_owned(),
+            });
+            while self.buffer.len() > self.opts.maxlines {
+                self.buffer.pop_front();
+            }
+            for (i, l) in self.buffer.iter().enumerate() {
+                if i > 0 {
+                    self.text.push('\n');
+                }
+                self.text.push_str(&l.pre);
+                self.text.push_str(&l.post);
+            }
+        } else {
+            self.text.push_str(pre);
+            self.text.push_str(post);
+        }
+        self.text.push('\n');
+        let text = std::mem::take(&mut self.text);
+        let out = self.find(&text, (pre, date, post), time);
+        self.text = text;
+        out
+    }
+
+    /// Cuts an over-long line (the text after the date first).
+    fn cap<'l>(
+        &mut self,
+        pre: &'l str,
+        date: &'l str,
+        post: &'l str,
+    ) -> (&'l str, &'l str, &'l str) {
+        let cap = self.opts.line_cap;
+        let total = pre.len() + date.len() + post.len();
+        if total <= cap {
+            return (pre, date, post);
+        }
+        self.stats.cut_lines += 1;
+        let cut = |s: &'l str, room: usize| -> &'l str {
+            let mut end = room.min(s.len());
+            while !s.is_char_boundary(end) {
+                end -= 1;
+            }
+            &s[..end]
+        };
+        let pre = cut(pre, cap);
+        let date = cut(date, cap - pre.len());
+        let post = cut(post, cap - pre.len() - date.len());
+        (pre, date, post)
+    }
+
+    fn any_ignore(&mut self, hay: &str) -> bool {
+        let stats = &mut self.stats;
+        self.ignore.iter().any(|c| c.is_match(hay, stats))
+    }
+
+    fn find(&mut self, text: &str, cur: (&str, &str, &str), time: f64) -> Vec<Failure> {
+        // §2.2 step 5: few ignoreregexes compared to failregexes are tried first.
+        if !self.ignore.is_empty()
+            && (self.ignore.len() as isize) < self.fail.len() as isize - 2
+            && self.any_ignore(text)
+        {
+            self.stats.ignored += 1;
+            return Vec::new();
+        }
+        // Step 6: prefregex.
+        let mut pre_groups: BTreeMap<String, Value> = BTreeMap::new();
+        let mut pref_span = None;
+        let use_content = if let Some(p) = self.pref.as_mut() {
+            if !p.search(text, &mut self.stats) {
+                return Vec::new();
+            }
+            pref_span = p.caps.get(0);
+            for (i, name) in p.re.group_names() {
+                if let Some((s, e)) = p.caps.get(i) {
+                    if name != "content" {
+                        pre_groups.insert(name.to_owned(), Value::Text(text[s..e].to_owned()));
+                    }
+                }
+            }
+            match self.content_group.and_then(|i| p.caps.get(i)) {
+                Some((s, e)) => {
+                    self.content.clear();
+                    self.content.push_str(&text[s..e]);
+                    self.content.push('\n');
+                    true
+                }
+                None => false,
+            }
+        } else {
+            false
+        };
+        let content = std::mem::take(&mut self.content);
+        let hay: &str = if use_content { &content } else { text };
+        let out = self.failregexes(hay, text, use_content, pref_span, pre_groups, cur, time);
+        self.content = content;
+        out
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn failregexes(
+        &mut self,
+        hay: &str,
+        text: &str,
+        use_content: bool,
+        pref_span: Option<(usize, usize)>,
+        pre_groups: BTreeMap<String, Value>,
+        cur: (&str, &str, &str),
+        time: f64,
+    ) -> Vec<Failure> {
+        let candidates: Vec<usize> = match &self.fail_set {
+            Some(set) => {
+                if !set.is_match(hay) {
+                    return Vec::new();
+                }
+                set.matches(hay).into_iter().collect()
+            }
+            None => (0..self.fail.len()).collect(),
+        };
+        let mut out = Vec::new();
+        let multi = self.opts.maxlines > 1;
+        for idx in candidates {
+            if !self.fail[idx].search(hay, &mut self.stats) {
+                continue;
+            }
+            let c = &self.fail[idx];
+            // Which buffered lines the match covers (skipped lines excluded).
+            let (matched, unmatched) = if multi {
+                let span = if use_content {
+                    pref_span
+                } else {
+                    c.caps.get(0)
+                };
+                let skips: Vec<(usize, usize)> = if use_content {
+                    Vec::new()
+                } else {
+                    c.re.group_names()
+                        .filter(|(_, n)| n.starts_with("skiplines"))
+                        .filter_map(|(i, _)| c.caps.get(i))
+                        .collect()
+                };
+                self.split_lines(text, span.unwrap_or((0, 0)), &skips)
+            } else {
+                (vec![0], Vec::new())
+            };
+            let lines: Vec<String> = if multi {
+                matched
+                    .iter()
+                    .filter_map(|&i| self.buffer.get(i))
+                    .map(Line::full)
+                    .collect()
+            } else {
+                vec![format!("{}{}{}", cur.0, cur.1, cur.2)]
+            };
+            // Step 7: ignoreregexes on the matched lines.
+            if !self.ignore.is_empty() {
+                let hit = if multi {
+                    let mut t = String::new();
+                    for &i in &matched {
+                        if let Some(l) = self.buffer.get(i) {
+                            t.push_str(&l.pre);
+                            t.push_str(&l.post);
+                            t.push('\n');
+                        }
+                    }
+                    self.any_ignore(&t)
+                } else {
+                    self.any_ignore(text)
+                };
+                if hit {
+                    self.stats.ignored += 1;
+                    if multi {
+                        self.keep_lines(&unmatched);
+                    }
+                    continue;
+                }
+            }
+            if multi {
+                self.keep_lines(&unmatched);
+            }
+            let c = &self.fail[idx];
+            let mut data = Data {
+                fields: pre_groups.clone(),
+                ..Data::default()
+            };
+            merge_groups(&mut data.fields, &c.re, &c.caps, hay);
+            let found = self.failure(idx, data, lines, time);
+            out.extend(found);
+            if !self.opts.check_all {
+                break;
+            }
+        }
+        out
+    }
+
+    /// Indexes of buffered lines touched by `span` (minus fully skipped ones), and the rest.
+    fn split_lines(
+        &self,
+        text: &str,
+        span: (usize, usize),
+        skips: &[(usize, usize)],
+    ) -> (Vec<usize>, Vec<usize>) {
+        let (mut matched, mut rest) = (Vec::new(), Vec::new());
+        let mut off = 0;
+        for (i, l) in self.buffer.iter().enumerate() {
+            let len = l.pre.len() + l.post.len();
+            let (ls, le) = (off, off + len + 1);
+            off = le;
+            let skipped = skips.iter().any(|&(s, e)| s <= ls && le <= e && s < e);
+            let touched = ls < span.1.max(span.0 + 1) && span.0 < le;
+            if touched && !skipped && ls < text.len() {
+                matched.push(i);
+            } else {
+                rest.push(i);
+            }
+        }
+        (matched, rest)
+    }
+
+    fn keep_lines(&mut self, keep: &[usize]) {
+        let old = std::mem::take(&mut self.buffer);
+        self.buffer = old
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| keep.contains(i))
+            .map(|(_, l)| l)
+            .collect();
+    }
+
+    /// Steps 8–9: multi-line merge, failure id, DNS.
+    fn failure(
+        &mut self,
+        idx: usize,
+        mut data: Data,
+        lines: Vec<String>,
+        time: f64,
+    ) -> Vec<Failure> {
+        let mlfid = data.text("mlfid").map(str::to_owned);
+        let mut keep_cached = false;
+        if let Some(id) = &mlfid {
+            let (merged, cached) = self.merge_mlfid(id, data, lines, time);
+            data = merged;
+            keep_cached = cached;
+            if data.flag("nofail") && !self.opts.check_all {
+                self.store_mlfid(id, &data, keep_cached, time);
+                return Vec::new();
+            }
+        } else {
+            data.matches.get_or_insert_with(Vec::new).extend(lines);
+        }
+        let fid = data.text("fid").map(str::to_owned);
+        let cidr = data.text("cidr").map(str::to_owned);
+        let ids: Vec<FailureId> = if let Some(ip) = data.text("ip4").or(data.text("ip6")) {
+            vec![parse_host(ip, cidr.as_deref())]
+        } else if let Some(name) = data.text("dns") {
+            self.dns(name)
+        } else if let Some(f) = &fid {
+            vec![FailureId::Raw(f.clone())]
+        } else {
+            if let Some(id) = &mlfid {
+                // A failure before its id is known: counted when the id appears.
+                data.pending = true;
+                self.store_mlfid(id, &data, keep_cached, time);
+            }
+            return Vec::new();
+        };
+        if let Some(id) = &mlfid {
+            self.store_mlfid(id, &data, keep_cached, time);
+        }
+        let users: Vec<String> = data.users.iter().flatten().cloned().collect();
+        let matches = data.matches.clone().unwrap_or_default();
+        ids.into_iter()
+            .map(|ip| {
+                let (id, ip) = match &fid {
+                    Some(f) if ip != FailureId::Raw(f.clone()) => {
+                        let id = match parse_ip(f) {
+                            Some(a) => FailureId::Addr(a),
+                            None => FailureId::Raw(f.clone()),
+                        };
+                        (id, Some(ip))
+                    }
+                    _ => (ip, None),
+                };
+                Failure {
+                    id,
+                    ip,
+                    time,
+                    regex_index: idx,
+                    user: data.text("user").map(str::to_owned),
+                    users: users.clone(),
+                    nofail: data.flag("nofail"),
+                    fid: fid.clone(),
+                    fields: data.fields.clone(),
+                    matches: matches.clone(),
+                }
+            })
+            .collect()
+    }
+
+    fn dns(&self, name: &str) -> Vec<FailureId> {
+        if let Some(ip) = parse_ip(name) {
+            return vec![FailureId::Addr(ip)];
+        }
+        match self.opts.usedns {
+            UseDns::Raw => vec![FailureId::Raw(name.to_owned())],
+            UseDns::No => Vec::new(),
+            UseDns::Yes | UseDns::Warn => match &self.resolver {
+                Some(r) => r(name).into_iter().map(FailureId::Addr).collect(),
+                None => Vec::new(),
+            },
+        }
+    }
+
+    fn store_mlfid(&mut self, id: &str, data: &Data, cached: bool, time: f64) {
+        if !cached {
+            return;
+        }
+        if !self.mlfid.contains_key(id) && self.mlfid.len() >= MLFID_CACHE_SIZE {
+            if let Some(old) = self
+                .mlfid
+                .iter()
+                .min_by(|a, b| a.1 .0.total_cmp(&b.1 .0))
+                .map(|(k, _)| k.clone())
+            {
+                self.mlfid.remove(&old);
+            }
+        }
+        self.mlfid.insert(id.to_owned(), (time, data.clone()));
+    }
+
+    /// fail2ban's `_mergeFailure`. Returns the merged data and whether it stays cached.
+    fn merge_mlfid(
+        &mut self,
+        id: &str,
+        mut fail: Data,
+        lines: Vec<String>,
+        time: f64,
+    ) -> (Data, bool) {
+        const NOFAIL: u8 = 1;
+        const FORGET: u8 = 2;
+        const PREV_NOFAIL: u8 = 4;
+        const GAINED: u8 = 8;
+        let mut flags = 0u8;
+        if fail.flag("mlfgained") {
+            flags |= GAINED | NOFAIL;
+            if !fail.flag("nofail") {
+                if let Some(v) = fail.fields.get("mlfgained").cloned() {
+                    fail.fields.insert("nofail".into(), v);
+                }
+            }
+        } else if fail.flag("nofail") {
+            flags |= NOFAIL;
+        }
+        if fail
+            .fields
+            .remove("mlfforget")
+            .is_some_and(|v| v != Value::Text(String::new()))
+        {
+            flags |= FORGET;
+        }
+        let cached = self
+            .mlfid
+            .remove(id)
+            .filter(|(t, _)| time - *t <= MLFID_CACHE_TTL)
+            .map(|(_, d)| d);
+        let user = fail.text("user").map(str::to_owned);
+        let (mut fail, keep, many_users) = match cached {
+            Some(mut prev) => {
+                let many = prev.update_users(user).is_some_and(|u| u.len() > 1);
+                let truthy = |v: Option<Value>| v.is_some_and(|v| v != Value::Text(String::new()));
+                if truthy(prev.fields.remove("nofail")) {
+                    flags |= PREV_NOFAIL;
+                }
+                if truthy(prev.fields.remove("mlfgained")) {
+                    flags |= PREV_NOFAIL;
+                }
+                if flags & GAINED != 0 {
+                    prev.pending = false;
+                }
+                if flags & PREV_NOFAIL == 0 && !prev.pending {
+                    prev.matches = None;
+                }
+                prev.fields.extend(fail.fields);
+                (prev, flags & FORGET == 0, many)
+            }
+            None => {
+                let keep = flags & FORGET == 0;
+                let many = if keep {
+                    fail.update_users(user).is_some_and(|u| u.len() > 1)
+                } else {
+                    false
+                };
+                (fail, keep, many)
+            }
+        };
+        if std::mem::take(&mut fail.pending) || many_users {
+            fail.fields.remove("nofail");
+            fail.fields.remove("mlfgained");
+            flags &= !(GAINED | NOFAIL);
+        }
+        if flags & NOFAIL == 0 {
+            let mut m = fail.nofail_matches.take().unwrap_or_default();
+            m.extend(fail.matches.take().unwrap_or_default());
+            if flags & GAINED == 0 {
+                m.extend(lines);
+            }
+            fail.matches = Some(m);
+        } else if flags & (NOFAIL | FORGET) == NOFAIL {
+            fail.nofail_matches
+                .get_or_insert_with(Vec::new)
+                .extend(lines);
+        }
+        (fail, keep)
+    }
+}
+
+/// Named groups of a failregex match into the data: non-empty groups overwrite,
+/// `alt_x[_n]` fills `x` when empty, `tuple_x[_n]` builds a tuple under `x`.
+fn merge_groups(fields: &mut BTreeMap<String, Value>, re: &Regex, caps: &Captures, hay: &str) {
+    let mut alts = Vec::new();
+    let mut tuples = Vec::new();
+    for (i, name) in re.group_names() {
+        let v = caps.get(i).map(|(s, e)| hay[s..e].to_owned());
+        if let Some(rest) = name.strip_prefix("alt_") {
+            alts.push((base_name(rest), v.clone()));
+        } else if let Some(rest) = name.strip_prefix("tuple_") {
+            tuples.push((base_name(rest), v.clone()));
+        }
+        if let Some(v) = v {
+            fields.insert(name.to_owned(), Value::Text(v));
+        }
+    }
+    for (key, v) in alts {
+        let empty = fields.get(&key).is_none_or(|x| x.as_text() == Some(""));
+        if let (true, Some(v)) = (empty, v) {
+            fields.insert(key, Value::Text(v));
+        }
+    }
+    for (key, v) in tuples {
+        let cur = fields.remove(&key);
+        let mut t = match cur {
+            Some(Value::Tuple(t)) => t,
+            Some(Value::Text(s)) => vec![Some(s)],
+            None => vec![None],
+        };
+        t.push(v);
+        fields.insert(key, Value::Tuple(t));
+    }
+}
+
+/// `user_2` → `user`, `user3` → `user3` (a trailing `_<digits>` is an index).
+fn base_name(s: &str) -> String {
+    match s.rsplit_once('_') {
+        Some((b, n)) if !b.is_empty() && !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit()) => {
+            b.to_owned()
+        }
+        _ => s.to_owned(),
+    }
+}
