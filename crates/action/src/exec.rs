@@ -99,6 +99,7 @@ impl Exec<'_> {
 
     /// Waits for the child until the timeout; then kills its group and returns `None`.
     fn wait(&self, child: &mut Child, started: Instant) -> std::io::Result<Option<ExitStatus>> {
+        let exit = PidFd::open(child.id());
         let mut pause = Duration::from_micros(200);
         loop {
             if let Some(status) = child.try_wait()? {
@@ -108,8 +109,16 @@ impl Exec<'_> {
             if elapsed >= self.timeout {
                 break;
             }
-            std::thread::sleep(pause.min(self.timeout - elapsed));
-            pause = (pause * 2).min(Duration::from_millis(20));
+            let left = self.timeout - elapsed;
+            match &exit {
+                // Wakes up the moment the child exits.
+                Some(fd) => fd.wait(left),
+                // Kernels before 5.3: poll with a growing pause.
+                None => {
+                    std::thread::sleep(pause.min(left));
+                    pause = (pause * 2).min(Duration::from_millis(20));
+                }
+            }
         }
         // The child is not reaped yet, so its pid (the group id) cannot have been reused.
         let pgid = child.id() as libc::pid_t;
@@ -122,6 +131,44 @@ impl Exec<'_> {
         signal_group(pgid, libc::SIGKILL);
         child.wait()?;
         Ok(None)
+    }
+}
+
+/// A Linux process file descriptor: readable once the process exits.
+struct PidFd(libc::c_int);
+
+impl PidFd {
+    fn open(pid: u32) -> Option<PidFd> {
+        let pid = libc::pid_t::try_from(pid).ok()?;
+        // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+        libc::c_int::try_from(fd)
+            .ok()
+            .filter(|fd| *fd >= 0)
+            .map(PidFd)
+    }
+
+    /// Blocks until the process exits, `timeout` passes, or a signal interrupts.
+    fn wait(&self, timeout: Duration) {
+        let mut fds = libc::pollfd {
+            fd: self.0,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = timeout.as_millis().clamp(1, i32::MAX as u128) as libc::c_int;
+        // SAFETY: `fds` is one valid pollfd for the duration of the call.
+        unsafe {
+            libc::poll(&mut fds, 1, ms);
+        }
+    }
+}
+
+impl Drop for PidFd {
+    fn drop(&mut self) {
+        // SAFETY: the descriptor is ours and closed once.
+        unsafe {
+            libc::close(self.0);
+        }
     }
 }
 
