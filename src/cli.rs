@@ -1,7 +1,11 @@
-//! The command-line interface: argument definitions and dispatch to the library crates.
+//! The command-line interface: argument definitions and dispatch to one file per command in
+//! `src/cmd/`.
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+use crate::cmd;
 
 /// jailor: a fail2ban-compatible intrusion-prevention daemon.
 #[derive(Debug, Parser)]
@@ -15,6 +19,21 @@ pub struct Cli {
 enum Command {
     /// Print the version.
     Version,
+    /// Print the command stream fail2ban-client would send to its server (like `fail2ban-client -d`).
+    Dump {
+        /// The configuration folder.
+        #[arg(short = 'c', long = "conf", default_value = jailor_config::DEFAULT_BASE)]
+        conf: PathBuf,
+        /// Print one JSON array of commands instead of Python-repr lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate the configuration: every enabled jail, its filter and its actions.
+    Check {
+        /// The configuration folder.
+        #[arg(short = 'c', long = "conf", default_value = jailor_config::DEFAULT_BASE)]
+        conf: PathBuf,
+    },
 }
 
 /// Runs the parsed command line.
@@ -24,5 +43,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("jailor {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)
         }
+        Command::Dump { conf, json } => cmd::dump::run(&conf, json),
+        Command::Check { conf } => cmd::check::run(&conf),
     }
 }
