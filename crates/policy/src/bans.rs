@@ -325,7 +325,10 @@ mod tests {
             }
         );
         let ban = book.get(&id("192.0.2.1")).unwrap();
-        assert_eq!((ban.ticket.time, ban.bantime(), ban.end()), (1000, 900, 1900));
+        assert_eq!(
+            (ban.ticket.time, ban.bantime(), ban.end()),
+            (1000, 900, 1900)
+        );
         // An earlier-ending ticket changes nothing.
         let out = book.add(
             BanTicket {

@@ -76,7 +76,7 @@ impl<K: Clone + Eq + Hash + Ord> Deadlines<K> {
     }
 
     /// The earliest deadline, for the event loop's sleep; `None` when there is none.
-    pub fn next(&mut self) -> Option<i64> {
+    pub fn next_deadline(&mut self) -> Option<i64> {
         while let Some(Reverse((at, generation, key))) = self.heap.peek() {
             if self.is_live(key, *generation) {
                 return Some(*at);
@@ -123,10 +123,10 @@ mod tests {
         d.set("a", 10);
         d.set("b", 20);
         d.set("a2", 10);
-        assert_eq!(d.next(), Some(10));
+        assert_eq!(d.next_deadline(), Some(10));
         assert_eq!(d.pop_due(9), vec![]);
         assert_eq!(d.pop_due(20), vec![("a", 10), ("a2", 10), ("b", 20)]);
-        assert_eq!(d.next(), Some(30));
+        assert_eq!(d.next_deadline(), Some(30));
         assert_eq!(d.len(), 1);
     }
 
@@ -139,12 +139,12 @@ mod tests {
         assert_eq!(d.cancel(&1), Some(100));
         assert_eq!(d.cancel(&1), None);
         d.set(2, 400); // prolonged ban: the old deadline must not fire
-        assert_eq!(d.next(), Some(300));
+        assert_eq!(d.next_deadline(), Some(300));
         assert_eq!(d.pop_due(350), vec![(3, 300)]);
         assert_eq!(d.get(&2), Some(400));
         assert_eq!(d.pop_due(1000), vec![(2, 400)]);
         assert!(d.is_empty());
-        assert_eq!(d.next(), None);
+        assert_eq!(d.next_deadline(), None);
     }
 
     #[test]

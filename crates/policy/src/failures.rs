@@ -83,6 +83,11 @@ pub struct WindowStats {
     pub evicted: u64,
 }
 
+/// The matched lines of one id, boxed behind one pointer so that an id without lines costs
+/// 8 bytes in its slot, not the 24 of a `Vec`.
+#[derive(Debug, Default)]
+struct MatchList(Vec<Box<str>>);
+
 /// No slot: the end of the recency list.
 const NIL: u32 = u32::MAX;
 
@@ -96,7 +101,7 @@ struct Slot {
     retry: u32,
     failures: u32,
     /// Boxed so an id without matched lines (`maxmatches = 0`) costs one null pointer.
-    matches: Option<Box<Vec<Box<str>>>>,
+    matches: Option<Box<MatchList>>,
     /// Neighbours in the recency list (least recently failing first).
     prev: u32,
     next: u32,
@@ -253,6 +258,16 @@ impl FailureWindow {
             return 0;
         }
         let before = self.slots.len();
+        let stale = self.slots.iter().filter(|s| s.time <= limit).count();
+        if stale == before {
+            self.clear();
+            return before;
+        }
+        if stale > before / 4 {
+            // Many to drop: one rebuild beats removing them one by one.
+            self.rebuild(before - stale, |s| s.time > limit);
+            return stale;
+        }
         let mut oldest = i64::MAX;
         let mut i = 0;
         while i < self.slots.len() {
@@ -265,13 +280,14 @@ impl FailureWindow {
             }
         }
         self.oldest = oldest;
+        self.release_slack();
         before - self.slots.len()
     }
 
-    /// Forgets every id (the counters stay).
+    /// Forgets every id (the counters stay) and frees their memory.
     pub fn clear(&mut self) {
-        self.slots.clear();
-        self.index.clear();
+        self.slots = Vec::new();
+        self.index = HashTable::new();
         self.head = NIL;
         self.tail = NIL;
         self.oldest = i64::MAX;
@@ -304,6 +320,51 @@ impl FailureWindow {
             at = slot.next;
             Some(ticket(slot))
         })
+    }
+
+    /// Gives memory back after a flood has passed.
+    fn release_slack(&mut self) {
+        if self.slots.capacity() > 2 * self.slots.len() + 1024 {
+            self.slots.shrink_to_fit();
+            let (slots, hasher) = (&self.slots, &self.hasher);
+            self.index
+                .shrink_to_fit(|&j| hasher.hash_one(&slots[j as usize].id));
+        }
+    }
+
+    /// Keeps the slots for which `keep` is true, in recency order, and rebuilds the index.
+    fn rebuild(&mut self, survivors: usize, keep: impl Fn(&Slot) -> bool) {
+        let mut old: Vec<Option<Slot>> = std::mem::take(&mut self.slots)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let mut at = self.head;
+        let mut slots = Vec::with_capacity(survivors);
+        while let Some(slot) = old.get_mut(at as usize).and_then(Option::take) {
+            at = slot.next;
+            if keep(&slot) {
+                slots.push(slot);
+            }
+        }
+        drop(old);
+        let n = slots.len() as u32;
+        self.oldest = i64::MAX;
+        for (i, slot) in (0u32..).zip(slots.iter_mut()) {
+            slot.prev = if i == 0 { NIL } else { i - 1 };
+            slot.next = if i + 1 == n { NIL } else { i + 1 };
+            self.oldest = self.oldest.min(slot.time);
+        }
+        self.head = if n == 0 { NIL } else { 0 };
+        self.tail = n.checked_sub(1).unwrap_or(NIL);
+        self.index = HashTable::with_capacity(slots.len());
+        for (i, slot) in (0u32..).zip(slots.iter()) {
+            let hash = self.hasher.hash_one(&slot.id);
+            let hasher = &self.hasher;
+            let all = &slots;
+            self.index
+                .insert_unique(hash, i, |&j| hasher.hash_one(&all[j as usize].id));
+        }
+        self.slots = slots;
     }
 
     fn find(&self, id: &Id) -> Option<u32> {
@@ -430,23 +491,24 @@ fn adjust_time(slot: &mut Slot, t: i64, findtime: i64) {
     slot.time = t;
 }
 
-fn push_matches(matches: &mut Option<Box<Vec<Box<str>>>>, new: &[&str], keep: usize) {
+fn push_matches(matches: &mut Option<Box<MatchList>>, new: &[&str], keep: usize) {
     if keep == 0 || new.is_empty() {
         return;
     }
     let list = matches.get_or_insert_with(Default::default);
     let skip = new.len().saturating_sub(keep);
-    list.extend(new[skip..].iter().map(|line| Box::<str>::from(*line)));
+    list.0
+        .extend(new[skip..].iter().map(|line| Box::<str>::from(*line)));
     trim(matches, keep);
 }
 
-fn trim(matches: &mut Option<Box<Vec<Box<str>>>>, keep: usize) {
+fn trim(matches: &mut Option<Box<MatchList>>, keep: usize) {
     if keep == 0 {
         *matches = None;
     } else if let Some(list) = matches {
-        if list.len() > keep {
-            let excess = list.len() - keep;
-            list.drain(..excess);
+        if list.0.len() > keep {
+            let excess = list.0.len() - keep;
+            list.0.drain(..excess);
         }
     }
 }
@@ -461,7 +523,7 @@ fn ticket(slot: &Slot) -> FailTicket {
         matches: slot
             .matches
             .iter()
-            .flat_map(|m| m.iter())
+            .flat_map(|m| m.0.iter())
             .map(|m| m.to_string())
             .collect(),
     }
@@ -471,7 +533,7 @@ fn into_ticket(slot: Slot) -> FailTicket {
     FailTicket {
         matches: slot
             .matches
-            .map(|m| m.into_iter().map(String::from).collect())
+            .map(|m| m.0.into_iter().map(String::from).collect())
             .unwrap_or_default(),
         id: slot.id,
         first_time: slot.first_time,
@@ -501,7 +563,11 @@ mod tests {
     fn slot_stays_64_bytes() {
         // 24 (id) + 8 + 8 + 4 + 4 + 8 (boxed matches) + 4 + 4 (list links).
         assert_eq!(std::mem::size_of::<Id>(), 24);
-        assert!(std::mem::size_of::<Slot>() <= 64, "{}", std::mem::size_of::<Slot>());
+        assert!(
+            std::mem::size_of::<Slot>() <= 64,
+            "{}",
+            std::mem::size_of::<Slot>()
+        );
     }
 
     #[test]
@@ -616,6 +682,34 @@ mod tests {
         assert!(w.get(&ip("192.0.2.3")).is_some());
         assert_eq!(w.cleanup(1001), 1);
         assert!(w.is_empty());
+    }
+
+    #[test]
+    fn cleanup_of_a_few_keeps_order_and_lookups() {
+        let mut w = window(600, 10);
+        for n in 0..10 {
+            // 10.0.0.3 and 10.0.0.6 fail early; the rest late.
+            let t = if n == 3 || n == 6 { 0 } else { 1000 + n };
+            w.add(&ip(&format!("10.0.0.{n}")), t, &[], 1);
+        }
+        assert_eq!(w.cleanup(1000), 2);
+        let order: Vec<String> = w.tickets().map(|t| t.id.to_string()).collect();
+        let expected: Vec<String> = [0, 1, 2, 4, 5, 7, 8, 9]
+            .iter()
+            .map(|n| format!("10.0.0.{n}"))
+            .collect();
+        assert_eq!(order, expected);
+        for n in expected {
+            assert_eq!(w.get(&ip(&n)).unwrap().id.to_string(), n);
+        }
+        // Many stale at once takes the rebuild path, with the same result.
+        assert_eq!(w.cleanup(1606), 5);
+        let order: Vec<String> = w.tickets().map(|t| t.id.to_string()).collect();
+        assert_eq!(order, ["10.0.0.7", "10.0.0.8", "10.0.0.9"]);
+        assert_eq!(
+            w.add(&ip("10.0.0.8"), 1610, &[], 1),
+            Added::Counted { retry: 2 }
+        );
     }
 
     #[test]

@@ -137,4 +137,3 @@ fn prefix_len(ip: IpAddr, suffix: &str) -> Option<u8> {
     }
     u8::try_from(ones).ok().filter(|n| *n <= max)
 }
-

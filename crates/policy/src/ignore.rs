@@ -329,14 +329,20 @@ mod tests {
     fn bad_netmask_is_not_a_network() {
         let list = IgnoreList::parse("10.0.0.0/255.0.255.0 10.0.0.0/33", &NoResolver);
         assert_eq!(list.check(&id("10.0.0.1")), None);
-        assert_eq!(list.check(&id("10.0.0.0/255.0.255.0")), Some(IgnoreReason::Raw));
+        assert_eq!(
+            list.check(&id("10.0.0.0/255.0.255.0")),
+            Some(IgnoreReason::Raw)
+        );
     }
 
     #[test]
     fn names_resolve_at_load_unresolvable_are_raw() {
         let resolver = |name: &str| -> Vec<IpAddr> {
             match name {
-                "gw.example" => vec!["192.0.2.10".parse().unwrap(), "::ffff:192.0.2.11".parse().unwrap()],
+                "gw.example" => vec![
+                    "192.0.2.10".parse().unwrap(),
+                    "::ffff:192.0.2.11".parse().unwrap(),
+                ],
                 _ => vec![],
             }
         };
@@ -345,12 +351,18 @@ mod tests {
             list.check(&id("192.0.2.11")),
             Some(IgnoreReason::Name("gw.example".into()))
         );
-        assert_eq!(list.check(&Id::Raw("session-7".into())), Some(IgnoreReason::Raw));
+        assert_eq!(
+            list.check(&Id::Raw("session-7".into())),
+            Some(IgnoreReason::Raw)
+        );
         assert_eq!(list.check(&Id::Raw("gw.example".into())), None);
         // The name stops resolving: it becomes a raw id.
         list.refresh_names(&NoResolver);
         assert_eq!(list.check(&id("192.0.2.10")), None);
-        assert_eq!(list.check(&Id::Raw("gw.example".into())), Some(IgnoreReason::Raw));
+        assert_eq!(
+            list.check(&Id::Raw("gw.example".into())),
+            Some(IgnoreReason::Raw)
+        );
         list.refresh_names(&resolver);
         assert!(list.check(&id("192.0.2.10")).is_some());
         assert!(list.remove("gw.example"));
@@ -406,8 +418,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("jailor-policy-ignore-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("trusted.list");
-        std::fs::write(&path, "# office\n192.0.2.5, 198.51.100.0/24 ; vpn\nbuild-bot # raw\n")
-            .unwrap();
+        std::fs::write(
+            &path,
+            "# office\n192.0.2.5, 198.51.100.0/24 ; vpn\nbuild-bot # raw\n",
+        )
+        .unwrap();
         let mut list = IgnoreList::parse(&format!("file:{}", path.display()), &NoResolver);
         let t0 = Instant::now();
         // Not read until refreshed.

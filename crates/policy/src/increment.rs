@@ -78,8 +78,12 @@ impl Formula {
     /// [`ErrorKind::UnsupportedFormula`] naming it.
     pub fn parse(text: &str) -> Result<Formula, Error> {
         let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-        let unsupported =
-            || Error::new("bantime.formula", ErrorKind::UnsupportedFormula(text.trim().into()));
+        let unsupported = || {
+            Error::new(
+                "bantime.formula",
+                ErrorKind::UnsupportedFormula(text.trim().into()),
+            )
+        };
         if compact == "ban.Time*math.exp(float(ban.Count+1)*banFactor)/math.exp(1*banFactor)" {
             return Ok(Formula::Exponential);
         }
@@ -163,10 +167,7 @@ impl Increment {
                 Error::new("bantime.factor", ErrorKind::InvalidNumber(text.into()))
             })?,
         };
-        let multipliers = options
-            .multipliers
-            .map(str::trim)
-            .filter(|m| !m.is_empty());
+        let multipliers = options.multipliers.map(str::trim).filter(|m| !m.is_empty());
         let growth = match multipliers {
             Some(text) => {
                 let bad = || {
@@ -272,7 +273,9 @@ mod tests {
 
     fn series(inc: &Increment, bantime: i64, counts: std::ops::Range<u64>) -> Vec<i64> {
         let mut zero = || 0.0;
-        counts.map(|n| inc.ban_time(bantime, n, &mut zero)).collect()
+        counts
+            .map(|n| inc.ban_time(bantime, n, &mut zero))
+            .collect()
     }
 
     #[test]
@@ -303,7 +306,9 @@ mod tests {
     fn exponential_formula() {
         let i = inc(IncrementOptions {
             factor: Some("2.0 / 2.885385"),
-            formula: Some("ban.Time * math.exp(float(ban.Count+1)*banFactor)/math.exp(1*banFactor)"),
+            formula: Some(
+                "ban.Time * math.exp(float(ban.Count+1)*banFactor)/math.exp(1*banFactor)",
+            ),
             ..Default::default()
         });
         // factor = 0.693147... = ln 2, so exp((n+1)f)/exp(f) = 2^n: the doubling series.
@@ -336,7 +341,7 @@ mod tests {
         let mut half = || 0.5;
         assert_eq!(i.ban_time(600, 1, &mut half), 1250);
         assert_eq!(i.ban_time(600, 3, &mut half), 3050); // 4800 capped to 3000
-        // No earlier ban: untouched, no random part.
+                                                         // No earlier ban: untouched, no random part.
         assert_eq!(i.ban_time(600, 0, &mut half), 600);
         // Permanent stays permanent.
         assert_eq!(i.ban_time(PERMANENT, 5, &mut half), PERMANENT);
@@ -361,7 +366,9 @@ mod tests {
         ] {
             let err = Formula::parse(bad).unwrap_err();
             assert!(matches!(err.kind(), ErrorKind::UnsupportedFormula(t) if t == bad));
-            assert!(err.to_string().starts_with("bantime.formula: unsupported formula"));
+            assert!(err
+                .to_string()
+                .starts_with("bantime.formula: unsupported formula"));
         }
         let err = Increment::from_options(&IncrementOptions {
             factor: Some("math.pi"),

@@ -50,7 +50,7 @@ pub use failures::{
 pub use id::Id;
 pub use ignore::{IgnoreCommand, IgnoreList, IgnoreReason, NoResolver, Resolver};
 pub use increment::{
-    repeat_offender_weight, weigh_failure, Formula, Growth, Increment, IncrementOptions,
-    PriorBans, RandomSource, SplitMix64,
+    repeat_offender_weight, weigh_failure, Formula, Growth, Increment, IncrementOptions, PriorBans,
+    RandomSource, SplitMix64,
 };
 pub use own::{interface_addresses, own_addresses};
