@@ -16,7 +16,8 @@ fn sshd_like() -> FilterOptions {
             r"^Failed \S+ for (?:invalid user )?<F-USER>.*?</F-USER> from <HOST>(?: port \d+)?\s*$"
                 .into(),
             r"^Invalid user <F-USER>.*</F-USER> from <HOST>(?! from )".into(),
-            r"^Connection closed by (?:authenticating user <F-USER>\S+</F-USER> )?<HOST>\s*$".into(),
+            r"^Connection closed by (?:authenticating user <F-USER>\S+</F-USER> )?<HOST>\s*$"
+                .into(),
             r"^(?:\s*\w+)*\s+from <HOST>\s*$".into(),
         ],
         usedns: UseDns::Warn,
@@ -29,8 +30,14 @@ fn adversarial() -> Vec<(&'static str, String)> {
     vec![
         ("spaces", " ".repeat(100_000)),
         ("a-space", "a ".repeat(50_000)),
-        ("from-ip", format!("Invalid user x{}", " from 1.2.3.4".repeat(7_500))),
-        ("failed-a", format!("Failed password for invalid user {}", "a ".repeat(50_000))),
+        (
+            "from-ip",
+            format!("Invalid user x{}", " from 1.2.3.4".repeat(7_500)),
+        ),
+        (
+            "failed-a",
+            format!("Failed password for invalid user {}", "a ".repeat(50_000)),
+        ),
         ("words", "word ".repeat(20_000)),
     ]
 }
