@@ -39,7 +39,7 @@ pub trait IgnoreCommand {
     fn ignores(&mut self, id: &Id) -> Result<bool, String>;
 }
 
-/// Why an id is ignored, for the daemon's "Ignore <ip> by ..." message.
+/// Why an id is ignored, for the daemon's `Ignore <ip> by ...` message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum IgnoreReason {
