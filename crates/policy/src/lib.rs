@@ -11,7 +11,7 @@
 //! - [`Increment`]: `bantime.increment` (factor, formula, multipliers, maxtime, rndtime), and
 //!   [`weigh_failure`] for repeat offenders. The earlier ban counts come from the store.
 //! - [`IgnoreList`]: `ignoreip`, `ignoreself` ([`own_addresses`]) and the `ignorecommand`
-//!   hook ([`IgnoreCommand`]).
+//!   hook ([`IgnoreCommand`]), with [`IgnoreCache`] for `ignorecache`.
 //! - [`Deadlines`]: one min-heap of every ban's end for the whole daemon.
 //!
 //! Times are Unix seconds (`i64`); a bantime of [`PERMANENT`] (-1) never ends.
@@ -36,6 +36,7 @@ mod error;
 mod failures;
 mod id;
 mod ignore;
+mod ignore_cache;
 mod ignore_file;
 mod increment;
 mod own;
@@ -49,6 +50,7 @@ pub use failures::{
 };
 pub use id::Id;
 pub use ignore::{IgnoreCommand, IgnoreList, IgnoreReason, NoResolver, Resolver};
+pub use ignore_cache::IgnoreCache;
 pub use increment::{
     repeat_offender_weight, weigh_failure, Formula, Growth, Increment, IncrementOptions, PriorBans,
     RandomSource, SplitMix64,
