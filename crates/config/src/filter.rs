@@ -35,6 +35,9 @@ pub struct FilterSpec {
     pub logtimezone: Option<String>,
     /// Every combined option after `<tag>` substitution (init options included), in order.
     pub options: IndexMap<String, String>,
+    /// Options whose value comes from the filter's `[Init]` section rather than `[Definition]`
+    /// (a jail's own value does not hide these from fail2ban's stream).
+    pub from_init: Vec<String>,
 }
 
 impl FilterSpec {
@@ -173,6 +176,12 @@ impl Loader {
             init.insert("logtype".into(), lt.into());
         }
         let options = combine(&cfg, &init, &HashSet::new(), false)?;
+        let defined = cfg.option_names("Definition");
+        let from_init = init
+            .keys()
+            .filter(|k| !defined.contains(k))
+            .cloned()
+            .collect();
         let journalmatch = lines(options.get("journalmatch"))
             .iter()
             .map(|l| shell_words(l))
@@ -189,6 +198,7 @@ impl Loader {
             usedns: options.get("usedns").cloned(),
             logtimezone: options.get("logtimezone").cloned(),
             options,
+            from_init,
         })
     }
 }

@@ -45,6 +45,17 @@ const FILTER_OPTIONS: [&str; 7] = [
     "journalmatch",
 ];
 
+/// The order of a filter's own options in the stream.
+const FILTER_STREAM_ORDER: [&str; 7] = [
+    "usedns",
+    "prefregex",
+    "maxlines",
+    "ignoreregex",
+    "failregex",
+    "datepattern",
+    "journalmatch",
+];
+
 const INT_OPTIONS: [&str; 2] = ["maxretry", "maxmatches"];
 const BOOL_OPTIONS: [&str; 3] = ["bantime.increment", "bantime.overalljails", "ignoreself"];
 const TIME_OPTIONS: [&str; 4] = ["findtime", "bantime", "bantime.maxtime", "bantime.rndtime"];
@@ -79,6 +90,10 @@ pub struct JailSpec {
     pub origins: IndexMap<String, Origin>,
     /// Things fail2ban would warn about (e.g. a logpath matching no file).
     pub warnings: Vec<String>,
+    /// Filter options the jail sets itself (`failregex = %(known/failregex)s ...`), as written.
+    pub filter_overrides: IndexMap<String, String>,
+    /// The filter as its files define it, before the jail's own filter options.
+    filter_own: Option<FilterSpec>,
 }
 
 impl JailSpec {
@@ -205,38 +220,24 @@ impl JailSpec {
         let j = || Value::from(self.name.as_str());
         let set = |k: &str, v: Value| -> Command { vec!["set".into(), j(), k.into(), v] };
         let mut out: Vec<Command> = vec![vec!["add".into(), j(), self.backend.as_str().into()]];
-        if let Some(f) = &self.filter {
-            if let Some(u) = &f.usedns {
-                out.push(set("usedns", u.as_str().into()));
-            }
-            if let Some(p) = f.prefregex.as_deref().filter(|p| !p.is_empty()) {
-                out.push(set("prefregex", p.into()));
-            }
-            if let Some(m) = f.maxlines() {
-                out.push(set("maxlines", m.map_or(Value::None, Value::Int)));
-            }
-            for (key, list) in [
-                ("addignoreregex", &f.ignoreregex),
-                ("addfailregex", &f.failregex),
-            ] {
-                match list.len() {
-                    0 => {}
-                    1 => out.push(set(key, list[0].as_str().into())),
-                    _ => out.push(vec![
-                        "multi-set".into(),
-                        j(),
-                        key.into(),
-                        Value::List(list.iter().map(|s| s.as_str().into()).collect()),
-                    ]),
+        if let (Some(f), Some(own)) = (&self.filter, &self.filter_own) {
+            let given = |opt: &str| self.filter_overrides.contains_key(opt);
+            // The jail's own usedns/prefregex/maxlines first, then the filter's options the jail
+            // does not set, then the jail's other filter options: fail2ban's order.
+            for opt in ["usedns", "prefregex", "maxlines"] {
+                if given(opt) {
+                    out.extend(filter_commands(&self.name, f, opt));
                 }
             }
-            if let Some(d) = &f.datepattern {
-                out.push(set("datepattern", d.as_str().into()));
+            for opt in FILTER_STREAM_ORDER {
+                if !given(opt) || own.from_init.iter().any(|k| k == opt) {
+                    out.extend(filter_commands(&self.name, own, opt));
+                }
             }
-            for words in &f.journalmatch {
-                let mut c: Command = vec!["set".into(), j(), "addjournalmatch".into()];
-                c.extend(words.iter().map(|w| Value::from(w.as_str())));
-                out.push(c);
+            for opt in ["ignoreregex", "failregex", "datepattern", "journalmatch"] {
+                if given(opt) {
+                    out.extend(filter_commands(&self.name, f, opt));
+                }
             }
         }
         for opt in JAIL_OPTIONS {
@@ -298,6 +299,59 @@ impl JailSpec {
             ]);
         }
         out
+    }
+}
+
+/// The stream commands for one filter option of `f`.
+fn filter_commands(jail: &str, f: &FilterSpec, opt: &str) -> Vec<Command> {
+    let j = || Value::from(jail);
+    let set = |k: &str, v: Value| -> Command { vec!["set".into(), j(), k.into(), v] };
+    let list = |key: &str, list: &[String]| -> Vec<Command> {
+        match list.len() {
+            0 => vec![],
+            1 => vec![set(key, list[0].as_str().into())],
+            _ => vec![vec![
+                "multi-set".into(),
+                j(),
+                key.into(),
+                Value::List(list.iter().map(|s| s.as_str().into()).collect()),
+            ]],
+        }
+    };
+    match opt {
+        "usedns" => f
+            .usedns
+            .iter()
+            .map(|u| set("usedns", u.as_str().into()))
+            .collect(),
+        "prefregex" => f
+            .prefregex
+            .iter()
+            .filter(|p| !p.is_empty())
+            .map(|p| set("prefregex", p.as_str().into()))
+            .collect(),
+        "maxlines" => f
+            .maxlines()
+            .map(|m| set("maxlines", m.map_or(Value::None, Value::Int)))
+            .into_iter()
+            .collect(),
+        "ignoreregex" => list("addignoreregex", &f.ignoreregex),
+        "failregex" => list("addfailregex", &f.failregex),
+        "datepattern" => f
+            .datepattern
+            .iter()
+            .map(|d| set("datepattern", d.as_str().into()))
+            .collect(),
+        "journalmatch" => f
+            .journalmatch
+            .iter()
+            .map(|words| {
+                let mut c: Command = vec!["set".into(), j(), "addjournalmatch".into()];
+                c.extend(words.iter().map(|w| Value::from(w.as_str())));
+                c
+            })
+            .collect(),
+        _ => vec![],
     }
 }
 
@@ -434,6 +488,7 @@ impl Loader {
             for (k, v) in &spec.options {
                 vars.insert(format!("known/{k}"), v.clone());
             }
+            jail.filter_own = Some(spec.clone());
             jail.filter = Some(spec);
         }
         if let Some(f) = jail.filter.as_mut() {
@@ -444,6 +499,7 @@ impl Loader {
                 if let Some(o) = o {
                     jail.origins.insert(opt.to_string(), o);
                 }
+                jail.filter_overrides.insert(opt.to_string(), v.clone());
                 let lines: Vec<String> = v
                     .split('\n')
                     .map(str::trim)
