@@ -1,2 +1,17 @@
 //! Date detection in log lines: fail2ban's templates, datepattern, year inference and time zones.
 #![deny(missing_docs)]
+
+mod convert;
+mod defaults;
+mod detector;
+mod directive;
+mod engine;
+mod error;
+mod fast;
+mod fields;
+mod template;
+mod zone;
+
+pub use detector::{DateDetector, DateHit, HitTime};
+pub use error::{Error, ErrorKind};
+pub use zone::Zone;

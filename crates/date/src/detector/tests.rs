@@ -1,0 +1,147 @@
+use super::*;
+
+/// 2005-08-14 10:00:00 UTC, the sample suite's "now".
+const NOW: f64 = 1_124_013_600.0;
+
+fn detector(p: Option<&str>) -> DateDetector {
+    let mut dd = DateDetector::new(p).unwrap();
+    dd.set_zone(Zone::Fixed(0));
+    dd.set_now(Some(NOW));
+    dd
+}
+
+fn hit(dd: &mut DateDetector, line: &str) -> Option<(String, HitTime)> {
+    dd.find(line).map(|h| (line[h.span].to_string(), h.time))
+}
+
+#[test]
+fn default_cache_has_31_templates_and_line_begin_17() {
+    assert_eq!(detector(None).len(), 31);
+    assert_eq!(detector(Some("{^LN-BEG}")).len(), 17);
+}
+
+#[test]
+fn syslog_without_year_takes_this_year() {
+    let mut dd = detector(None);
+    assert_eq!(
+        hit(&mut dd, "Aug 14 11:59:59 host sshd[1]: x"),
+        Some(("Aug 14 11:59:59".into(), HitTime::At(1_124_020_799.0)))
+    );
+    // More than a day in the future: last year.
+    assert_eq!(
+        hit(&mut dd, "Dec 31 23:59:59 host x"),
+        Some(("Dec 31 23:59:59".into(), HitTime::At(1_104_537_599.0)))
+    );
+}
+
+#[test]
+fn iso_with_zone_and_fraction() {
+    let mut dd = detector(None);
+    assert_eq!(
+        hit(&mut dd, "2005-08-14T11:00:00.123+02:00 host x"),
+        Some((
+            "2005-08-14T11:00:00.123+02:00".into(),
+            HitTime::At(1_124_010_000.0)
+        ))
+    );
+    assert_eq!(
+        hit(&mut dd, "[2005/08/14 09:00:00] x"),
+        Some(("2005/08/14 09:00:00".into(), HitTime::At(1_124_010_000.0)))
+    );
+}
+
+#[test]
+fn templates_found_later_in_the_line() {
+    let mut dd = detector(None);
+    assert_eq!(
+        hit(
+            &mut dd,
+            r#"1.2.3.4 - - [14/Aug/2005:09:00:00 -0100] "GET / HTTP/1.1""#
+        ),
+        Some((
+            "14/Aug/2005:09:00:00 -0100".into(),
+            HitTime::At(1_124_013_600.0)
+        ))
+    );
+}
+
+#[test]
+fn none_gives_empty_dates() {
+    let mut dd = detector(Some("{NONE}"));
+    let h = dd.find("Aug 14 11:59:59 host").unwrap();
+    assert_eq!(h.span, 0..0);
+    assert_eq!(h.time, HitTime::Empty);
+}
+
+#[test]
+fn epoch_and_tai64n() {
+    let mut dd = detector(Some("EPOCH"));
+    assert_eq!(
+        hit(&mut dd, "type=USER_AUTH msg=audit(1124013600.123:45): x"),
+        Some(("1124013600.123".into(), HitTime::At(1_124_013_600.123)))
+    );
+    let mut dd = detector(Some("{^LN-BEG}TAI64N"));
+    assert_eq!(
+        hit(&mut dd, "@4000000043a0f1f4aabbccdd x"),
+        Some((
+            "@4000000043a0f1f4aabbccdd".into(),
+            HitTime::At(1_134_621_172.0)
+        ))
+    );
+}
+
+#[test]
+fn custom_pattern_and_date_placeholder() {
+    let mut dd = detector(Some("^L %d/%m/%Y - %H:%M:%S"));
+    assert_eq!(
+        hit(&mut dd, "L 14/08/2005 - 10:00:00: x"),
+        Some(("L 14/08/2005 - 10:00:00".into(), HitTime::At(NOW)))
+    );
+    let mut dd = detector(Some(r"^[^\[]*\[({DATE})"));
+    assert_eq!(dd.len(), 17);
+    assert_eq!(
+        hit(&mut dd, "host [2005-08-14 10:00:00] x"),
+        Some(("2005-08-14 10:00:00".into(), HitTime::At(NOW)))
+    );
+}
+
+#[test]
+fn unknown_zone_abbreviation_is_invalid() {
+    let mut dd = detector(None);
+    assert_eq!(
+        hit(&mut dd, "XYZ Aug 14 10:00:00 2005 x").map(|h| h.1),
+        Some(HitTime::Invalid)
+    );
+    assert_eq!(
+        hit(&mut dd, "PDT Aug 14 03:00:00 2005 x").map(|h| h.1),
+        Some(HitTime::At(NOW))
+    );
+}
+
+#[test]
+fn hit_template_moves_forward() {
+    let mut dd = detector(None);
+    let first = dd.patterns().next().unwrap().to_string();
+    dd.find("Aug 14 11:59:59 host").unwrap();
+    assert_ne!(dd.patterns().next().unwrap(), first);
+    assert!(dd.patterns().next().unwrap().contains("%b %d %k"));
+}
+
+#[test]
+fn errors() {
+    assert_eq!(
+        DateDetector::new(Some("%Q")).unwrap_err().kind(),
+        &ErrorKind::UnknownDirective {
+            directive: "%Q".into(),
+            pattern: "%Q".into()
+        }
+    );
+    assert!(matches!(
+        DateDetector::new(Some("%H\n%H")).unwrap_err().kind(),
+        ErrorKind::Duplicate { .. }
+    ));
+    assert!(matches!(
+        DateDetector::new(Some(" \n")).unwrap_err().kind(),
+        ErrorKind::Empty
+    ));
+}

@@ -1,0 +1,376 @@
+//! Runs one template regex (Python syntax, as fail2ban builds it) with Python's `re.search`
+//! semantics.
+//!
+//! The date templates use look-around only in a few fixed shapes: the word-begin guard
+//! `(?=^|\b|\W)` in front, the word-end guard `(?=\b|\W|$)` at the end, and back-references
+//! `(?P=_sep)`. The linear `regex` crate runs a relaxed version without them (guards removed,
+//! a back-reference widened to a lazy `.*?` group), and the guards are checked in code:
+//!
+//! * the word-begin guard depends only on the match start, so a failed check just moves the
+//!   search one character on, exactly as Python's `search` would;
+//! * the word-end guard and the back-references depend on the path the match took. When the
+//!   preferred path passes them, Python would have taken the same path (the relaxed regex tries
+//!   paths in the same order and only accepts more); when it does not, Python would backtrack,
+//!   so that (rare) line goes to the backtracking engine.
+//!
+//! Patterns the `regex` crate cannot compile even then (EPOCH's conditionals, user patterns with
+//! other look-around) run on `fancy-regex` alone, with a backtrack limit.
+
+use crate::error::{Error, ErrorKind};
+use crate::fields::{DateMatch, Field};
+
+const WORD_BEGIN: &str = r"(?=^|\b|\W)";
+const WORD_END: &str = r"(?=\b|\W|$)";
+/// Backtracking budget per search; a line that exhausts it counts as "no date".
+const BACKTRACK_LIMIT: usize = 200_000;
+
+/// Python's `\w` for one character.
+pub(crate) fn is_word(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+fn char_before(s: &str, i: usize) -> Option<char> {
+    s.get(..i).and_then(|h| h.chars().next_back())
+}
+
+fn char_at(s: &str, i: usize) -> Option<char> {
+    s.get(i..).and_then(|t| t.chars().next())
+}
+
+/// Python's `\b` at byte `i`.
+fn boundary(s: &str, i: usize) -> bool {
+    char_before(s, i).is_some_and(is_word) != char_at(s, i).is_some_and(is_word)
+}
+
+/// `(?=^|\b|\W)` at byte `i`.
+pub(crate) fn begin_ok(s: &str, i: usize) -> bool {
+    i == 0 || boundary(s, i) || char_at(s, i).is_some_and(|c| !is_word(c))
+}
+
+/// `(?=\b|\W|$)` at byte `i` (the line carries no trailing newline).
+pub(crate) fn end_ok(s: &str, i: usize) -> bool {
+    i >= s.len() || boundary(s, i) || char_at(s, i).is_some_and(|c| !is_word(c))
+}
+
+/// The relaxed, linear form of a template regex.
+#[derive(Debug)]
+struct Linear {
+    re: regex::Regex,
+    locs: regex::CaptureLocations,
+    check_begin: bool,
+    check_end: bool,
+    /// (group of the widened back-reference, group it refers to).
+    backrefs: Vec<(usize, usize)>,
+    /// Field of each capture group index.
+    fields: Vec<Option<Field>>,
+}
+
+/// A compiled template regex.
+#[derive(Debug)]
+pub(crate) struct Matcher {
+    python: String,
+    linear: Option<Linear>,
+    /// Built on first need; `Err` is kept so a bad pattern is compiled only once.
+    fancy: Option<Result<(fancy_regex::Regex, Vec<Option<Field>>), String>>,
+}
+
+/// Splits leading global flags `(?iu)` off a Python regex; returns (flags, rest).
+fn split_flags(p: &str) -> (&str, &str) {
+    if let Some(rest) = p.strip_prefix("(?") {
+        let n = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
+        if n > 0 && rest.as_bytes().get(n) == Some(&b')') {
+            return (&rest[..n], &rest[n + 1..]);
+        }
+    }
+    ("", p)
+}
+
+/// Python's inline flags for Rust: `u` is the default there, `L` and `a` have no equivalent.
+fn rust_flags(flags: &str) -> Option<String> {
+    let mut out = String::new();
+    for c in flags.chars() {
+        match c {
+            'u' => {}
+            'i' | 'm' | 's' | 'x' => out.push(c),
+            _ => return None,
+        }
+    }
+    Some(if out.is_empty() {
+        out
+    } else {
+        format!("(?{out})")
+    })
+}
+
+/// Rewrites `(?P=name)` as a widened group; returns the names in order.
+fn widen_backrefs(p: &str) -> (String, Vec<String>) {
+    let mut out = String::with_capacity(p.len());
+    let mut names = Vec::new();
+    let mut rest = p;
+    while let Some(pos) = rest.find("(?P=") {
+        // An escaped `\(` is a literal, not a back-reference.
+        let escaped = rest[..pos].chars().rev().take_while(|&c| c == '\\').count() % 2 == 1;
+        let after = &rest[pos + 4..];
+        let Some(close) = after.find(')').filter(|_| !escaped) else {
+            out.push_str(&rest[..pos + 4]);
+            rest = after;
+            continue;
+        };
+        out.push_str(&rest[..pos]);
+        out.push_str(&format!("(?P<__br{}>(?s:.*?))", names.len()));
+        names.push(after[..close].to_string());
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    (out, names)
+}
+
+fn field_map<'a>(names: impl Iterator<Item = Option<&'a str>>) -> Vec<Option<Field>> {
+    names.map(|n| n.and_then(Field::from_group)).collect()
+}
+
+impl Linear {
+    fn new(python: &str) -> Option<Linear> {
+        let (flags, mut body) = split_flags(python);
+        let flags = rust_flags(flags)?;
+        let check_begin = body.starts_with(WORD_BEGIN);
+        if check_begin {
+            body = &body[WORD_BEGIN.len()..];
+        }
+        let check_end = body.ends_with(WORD_END) && !body.ends_with(&format!("\\{WORD_END}"));
+        if check_end {
+            body = &body[..body.len() - WORD_END.len()];
+        }
+        let (body, names) = widen_backrefs(body);
+        let re = regex::RegexBuilder::new(&format!("{flags}{body}"))
+            .size_limit(4 << 20)
+            .build()
+            .ok()?;
+        let mut backrefs = Vec::with_capacity(names.len());
+        for (i, name) in names.iter().enumerate() {
+            let widened = re
+                .capture_names()
+                .position(|n| n == Some(&format!("__br{i}")))?;
+            let target = re.capture_names().position(|n| n == Some(name))?;
+            backrefs.push((widened, target));
+        }
+        let fields = field_map(re.capture_names());
+        let locs = re.capture_locations();
+        Some(Linear {
+            re,
+            locs,
+            check_begin,
+            check_end,
+            backrefs,
+            fields,
+        })
+    }
+
+    /// `Ok(found)` when the answer is exact, `Err(start)` when Python would backtrack at `start`.
+    fn search(&mut self, line: &str, out: &mut DateMatch) -> Result<bool, usize> {
+        let mut from = 0;
+        loop {
+            if self
+                .re
+                .captures_read_at(&mut self.locs, line, from)
+                .is_none()
+            {
+                return Ok(false);
+            }
+            let Some((s, e)) = self.locs.get(0) else {
+                return Ok(false);
+            };
+            if self.check_begin && !begin_ok(line, s) {
+                // Python's lookahead fails at `s` whatever follows: try the next position.
+                from = s + char_at(line, s).map_or(1, char::len_utf8);
+                if from > line.len() {
+                    return Ok(false);
+                }
+                continue;
+            }
+            if self.check_end && !end_ok(line, e) {
+                return Err(s);
+            }
+            for &(widened, target) in &self.backrefs {
+                let text = |g| self.locs.get(g).map(|(a, b)| &line[a..b]);
+                if text(widened) != text(target) {
+                    return Err(s);
+                }
+            }
+            fill(
+                out,
+                s,
+                self.locs.get(1).unwrap_or((s, e)),
+                &self.fields,
+                |i| self.locs.get(i),
+            );
+            return Ok(true);
+        }
+    }
+}
+
+fn fill(
+    out: &mut DateMatch,
+    start: usize,
+    date: (usize, usize),
+    fields: &[Option<Field>],
+    get: impl Fn(usize) -> Option<(usize, usize)>,
+) {
+    *out = DateMatch {
+        start,
+        date,
+        ..DateMatch::default()
+    };
+    for (i, f) in fields.iter().enumerate() {
+        if let (Some(f), Some(span)) = (f, get(i)) {
+            out.set(*f, span);
+        }
+    }
+}
+
+/// Python syntax → fancy-regex syntax (same semantics).
+fn to_fancy(python: &str) -> String {
+    let (flags, body) = split_flags(python);
+    let flags: String = flags.chars().filter(|&c| c != 'u').collect();
+    let flags = if flags.is_empty() {
+        String::new()
+    } else {
+        format!("(?{flags})")
+    };
+    // Python's `(?(name)` tests a group; fancy-regex needs `(?(<name>)`.
+    let mut out = String::with_capacity(body.len() + 8);
+    let mut rest = body;
+    while let Some(pos) = rest.find("(?(") {
+        out.push_str(&rest[..pos + 3]);
+        rest = &rest[pos + 3..];
+        let n = rest
+            .bytes()
+            .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+            .count();
+        if n > 0 && rest.as_bytes().get(n) == Some(&b')') && !rest.as_bytes()[0].is_ascii_digit() {
+            out.push('<');
+            out.push_str(&rest[..n]);
+            out.push('>');
+            rest = &rest[n..];
+        }
+    }
+    out.push_str(rest);
+    format!("{flags}{out}")
+}
+
+impl Matcher {
+    /// Compiles `python` (a template regex in fail2ban's syntax); `pattern` names it in errors.
+    pub(crate) fn new(python: &str, pattern: &str) -> Result<Matcher, Error> {
+        let mut m = Matcher {
+            python: python.to_string(),
+            linear: Linear::new(python),
+            fancy: None,
+        };
+        if m.linear.is_none() {
+            if let Err(message) = m.fancy() {
+                return Err(ErrorKind::BadRegex {
+                    pattern: pattern.to_string(),
+                    message,
+                }
+                .into());
+            }
+        }
+        Ok(m)
+    }
+
+    /// Whether the linear engine runs this template (else every search backtracks).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn is_linear(&self) -> bool {
+        self.linear.is_some()
+    }
+
+    fn fancy(&mut self) -> Result<&(fancy_regex::Regex, Vec<Option<Field>>), String> {
+        let python = &self.python;
+        let built = self.fancy.get_or_insert_with(|| {
+            fancy_regex::RegexBuilder::new(&to_fancy(python))
+                .backtrack_limit(BACKTRACK_LIMIT)
+                .build()
+                .map(|re| {
+                    let f = field_map(re.capture_names());
+                    (re, f)
+                })
+                .map_err(|e| e.to_string())
+        });
+        built.as_ref().map_err(Clone::clone)
+    }
+
+    /// Python's `re.search(regex, line)`: fills `out` and returns true on a match.
+    pub(crate) fn search(&mut self, line: &str, out: &mut DateMatch) -> bool {
+        let from = match self.linear.as_mut().map(|l| l.search(line, out)) {
+            Some(Ok(found)) => return found,
+            Some(Err(start)) => start,
+            None => 0,
+        };
+        let Ok((re, fields)) = self.fancy() else {
+            return false;
+        };
+        // A backtrack-limit error is treated as "no date" (the line keeps its text).
+        let Ok(Some(caps)) = re.captures_from_pos(line, from) else {
+            return false;
+        };
+        let Some(whole) = caps.get(0) else {
+            return false;
+        };
+        let date = caps
+            .get(1)
+            .map_or((whole.start(), whole.end()), |g| (g.start(), g.end()));
+        fill(out, whole.start(), date, fields, |i| {
+            caps.get(i).map(|g| (g.start(), g.end()))
+        });
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn find(p: &str, s: &str) -> Option<(usize, usize)> {
+        let mut m = Matcher::new(p, p).unwrap();
+        let mut out = DateMatch::default();
+        m.search(s, &mut out).then_some(out.date)
+    }
+
+    #[test]
+    fn word_begin_guard_skips_positions_inside_words() {
+        let p = r"(?=^|\b|\W)((?P<H>\d\d):(?P<M>\d\d))(?=\b|\W|$)";
+        assert!(Matcher::new(p, p).unwrap().is_linear());
+        assert_eq!(find(p, "x112:30 12:31"), Some((8, 13)));
+        assert_eq!(find(p, "12:30"), Some((0, 5)));
+    }
+
+    #[test]
+    fn word_end_guard_falls_back_to_backtracking() {
+        // The preferred path takes the year, which is glued to a word: Python drops the year.
+        let p = r"((?P<H>\d\d):(?P<M>\d\d)(?: (?P<Y>\d{4}))?)(?=\b|\W|$)";
+        assert_eq!(find(p, "12:30 2005x"), Some((0, 5)));
+        assert_eq!(find(p, "12:30 2005 x"), Some((0, 10)));
+    }
+
+    #[test]
+    fn back_references_must_repeat_the_group() {
+        let p = r"((?P<Y>\d{4})(?P<_sep>[-/.])(?P<m>\d\d)(?P=_sep)(?P<d>\d\d))";
+        assert_eq!(find(p, "2005-01/02 2005.01.02"), Some((11, 21)));
+        assert_eq!(find(p, "2005-01-02"), Some((0, 10)));
+    }
+
+    #[test]
+    fn conditionals_run_on_the_backtracking_engine() {
+        let p = r"((?:^|(?P<square>(?<=^\[)))\d{10}\b)(?(square)(?=\]))(?=\b|\W|$)";
+        let m = Matcher::new(p, p).unwrap();
+        assert!(!m.is_linear());
+        assert_eq!(find(p, "[1234567890] x"), Some((1, 11)));
+        assert_eq!(find(p, "[1234567890 x"), None);
+        assert_eq!(find(p, "1234567890 x"), Some((0, 10)));
+    }
+
+    #[test]
+    fn bad_patterns_are_errors_not_panics() {
+        assert!(Matcher::new("((", "((").is_err());
+    }
+}
