@@ -147,11 +147,14 @@ fn strptime_fields(line: &str, m: &DateMatch, zone: &Zone, now: jiff::Timestamp)
     }
     let yday = text(Field::YearDay).map(num);
 
-    let time_of_day = hour * 3600 + minute * 60 + second;
-    let at = |d: Date| -> Option<i64> {
-        let dt = DateTime::from_parts(d, jiff::civil::time(0, 0, 0, 0));
-        Some(zone.epoch(dt)? + time_of_day)
+    // Leap seconds (60, 61) roll over as `mktime` does.
+    let (leap, second) = if second > 59 {
+        (second - 59, 59)
+    } else {
+        (0, second)
     };
+    let clock = jiff::civil::time(hour as i8, minute as i8, second as i8, 0);
+    let at = |d: Date| -> Option<i64> { Some(zone.epoch(DateTime::from_parts(d, clock))? + leap) };
     let build = |y: i64| -> Option<Date> {
         let y = i16::try_from(y).ok()?;
         if month.is_none() && day.is_none() {

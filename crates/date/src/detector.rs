@@ -228,10 +228,11 @@ impl DateDetector {
     pub fn find(&mut self, line: &str) -> Option<DateHit> {
         let i = self.match_time(line)?;
         let now = self.now_secs();
+        let kind = self.slots[i].template.kind;
         self.record(i, now);
         let m = &self.scratch;
         let ts = jiff::Timestamp::from_second(now as i64).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-        let time = match convert::convert(line, m, self.slots[i].template.kind, &self.zone, ts) {
+        let time = match convert::convert(line, m, kind, &self.zone, ts) {
             Converted::At(t) => HitTime::At(t),
             Converted::Empty => HitTime::Empty,
             Converted::Invalid => HitTime::Invalid,
