@@ -12,6 +12,9 @@ mod fields;
 mod template;
 mod zone;
 
+#[cfg(test)]
+mod reference_tests;
+
 pub use detector::{DateDetector, DateHit, HitTime};
 pub use error::{Error, ErrorKind};
 pub use zone::Zone;
