@@ -52,13 +52,17 @@ fn prepare(src: &Path, tmp: &Path) -> PathBuf {
     copy_tree(src, &etc);
     fs::create_dir_all(&logs).unwrap();
     let mut names: Vec<String> = Vec::new();
-    let mut entries: Vec<_> = fs::read_dir(&etc).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut entries: Vec<_> = fs::read_dir(&etc)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     entries.sort();
     for p in entries {
         let file = p.file_name().unwrap().to_string_lossy().into_owned();
         if file.starts_with("paths-") {
             for n in option_names(&p) {
-                let is_path = n.ends_with("_log") || (n.starts_with("syslog_") && !n.ends_with("_backend"));
+                let is_path =
+                    n.ends_with("_log") || (n.starts_with("syslog_") && !n.ends_with("_backend"));
                 if is_path && !names.contains(&n) {
                     names.push(n);
                 }
@@ -105,8 +109,17 @@ fn prepare(src: &Path, tmp: &Path) -> PathBuf {
 }
 
 fn reference_stream(client: &Path, etc: &Path) -> Vec<Value> {
-    let out = Command::new(client).arg("-c").arg(etc).arg("-d").output().unwrap();
-    assert!(out.status.success(), "fail2ban-client -d failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(client)
+        .arg("-c")
+        .arg(etc)
+        .arg("-d")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "fail2ban-client -d failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let conv = Command::new("python3")
         .arg("-c")
         .arg("import ast,json,sys; print(json.dumps([ast.literal_eval(l) for l in sys.stdin if l.startswith('[')]))")
@@ -127,7 +140,11 @@ fn our_stream(etc: &Path) -> Vec<Value> {
         .arg(etc)
         .output()
         .unwrap();
-    assert!(out.status.success(), "jailor dump failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "jailor dump failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -144,7 +161,9 @@ fn differences(reference: &[Value], ours: &[Value]) -> BTreeSet<String> {
         // Action property lists are compared pair by pair, to name the property.
         if let (Some(Value::Array(r)), Some(Value::Array(o))) = (r, o) {
             if r.len() == 5 && o.len() == 5 && r[..4] == o[..4] && r[2] == "action" {
-                let (Value::Array(rp), Value::Array(op)) = (&r[4], &o[4]) else { unreachable!() };
+                let (Value::Array(rp), Value::Array(op)) = (&r[4], &o[4]) else {
+                    unreachable!()
+                };
                 for j in 0..rp.len().max(op.len()) {
                     if rp.get(j) != op.get(j) {
                         out.insert(format!(
@@ -181,7 +200,10 @@ fn compare(test: &str, src: &Path, expected: &[&str]) {
     let reference = reference_stream(&client, &etc);
     let ours = our_stream(&etc);
     let starts = reference.iter().filter(|c| c[0] == "start").count();
-    assert!(starts > 80, "expected every jail enabled, got {starts} started jails");
+    assert!(
+        starts > 80,
+        "expected every jail enabled, got {starts} started jails"
+    );
     let got = differences(&reference, &ours);
     let want: BTreeSet<String> = expected.iter().map(|s| s.to_string()).collect();
     assert_eq!(
@@ -199,18 +221,30 @@ const ETC_VERSION_DIFFERENCES: &[&str] = &[
 
 #[test]
 fn corpus_config_dump_equals_fail2ban_client() {
-    let Some(corpus) = jailor_testkit::require_corpus("corpus_config_dump_equals_fail2ban_client") else {
+    let Some(corpus) = jailor_testkit::require_corpus("corpus_config_dump_equals_fail2ban_client")
+    else {
         return;
     };
-    compare("corpus_config_dump_equals_fail2ban_client", &corpus.join("config"), &[]);
+    compare(
+        "corpus_config_dump_equals_fail2ban_client",
+        &corpus.join("config"),
+        &[],
+    );
 }
 
 #[test]
 fn etc_fail2ban_dump_equals_fail2ban_client() {
     let etc = Path::new("/etc/fail2ban");
     if !etc.join("jail.conf").is_file() {
-        jailor_testkit::skip::<()>("etc_fail2ban_dump_equals_fail2ban_client", "/etc/fail2ban/jail.conf not found (apt-get install fail2ban)");
+        jailor_testkit::skip::<()>(
+            "etc_fail2ban_dump_equals_fail2ban_client",
+            "/etc/fail2ban/jail.conf not found (apt-get install fail2ban)",
+        );
         return;
     }
-    compare("etc_fail2ban_dump_equals_fail2ban_client", etc, ETC_VERSION_DIFFERENCES);
+    compare(
+        "etc_fail2ban_dump_equals_fail2ban_client",
+        etc,
+        ETC_VERSION_DIFFERENCES,
+    );
 }

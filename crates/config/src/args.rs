@@ -219,7 +219,7 @@ mod tests {
 
     #[test]
     fn plain_and_quoted_values() {
-        let (n, a) = extract_options(r#"act[a=1, b="x, y", c='q"r', d = e ]"#).unwrap();
+        let (n, a) = extract_options(r#"act[a=1, b="x, y", c='q"r', d= e ]"#).unwrap();
         assert_eq!(n, "act");
         let got: Vec<_> = a.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         assert_eq!(got, [("a", "1"), ("b", "x, y"), ("c", "q\"r"), ("d", "e")]);

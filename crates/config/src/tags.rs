@@ -18,7 +18,7 @@ fn next_tag(s: &str, from: usize) -> Option<(usize, usize, &str)> {
     while let Some(p) = s.get(i..).and_then(|r| r.find('<')) {
         let start = i + p;
         let body = &s[start + 1..];
-        let end = body.find(|c| c == ' ' || c == '<' || c == '>');
+        let end = body.find([' ', '<', '>']);
         match end {
             Some(e) if e > 0 && body[e..].starts_with('>') => {
                 return Some((start, start + 1 + e + 1, &body[..e]));
