@@ -31,8 +31,19 @@ fn num(s: &str) -> Option<i64> {
 }
 
 fn month_of(name: &str) -> Option<i8> {
-    let lower = name.to_lowercase();
-    let p = MONTHS.iter().position(|m| lower.starts_with(m))?;
+    let p = match name.get(..3) {
+        Some(head) if name.is_ascii() => {
+            MONTHS.iter().position(|m| head.eq_ignore_ascii_case(m))?
+        }
+        // Unicode case folding (`ſep`) is rare enough to allocate for.
+        _ => {
+            let lower = name
+                .to_lowercase()
+                .replace('ſ', "s")
+                .replace('\u{212a}', "k");
+            MONTHS.iter().position(|m| lower.starts_with(m))?
+        }
+    };
     i8::try_from(p + 1).ok()
 }
 

@@ -108,8 +108,8 @@ pub(crate) fn expand(pattern: &str, decades: Decades) -> Result<(String, bool), 
     while let Some(pos) = rest.find('%') {
         out.push_str(&rest[..pos]);
         let after = &rest[pos + 1..];
-        let key_len = if after.starts_with("Ex") {
-            2 + after[2..].chars().next().map_or(0, char::len_utf8)
+        let key_len = if let Some(ex) = after.strip_prefix("Ex") {
+            2 + ex.chars().next().map_or(0, char::len_utf8)
         } else {
             after.chars().next().map_or(0, char::len_utf8)
         };

@@ -65,13 +65,16 @@ struct Linear {
     fields: Vec<Option<Field>>,
 }
 
+/// The backtracking engine and the field of each of its groups.
+type Fancy = (fancy_regex::Regex, Vec<Option<Field>>);
+
 /// A compiled template regex.
 #[derive(Debug)]
 pub(crate) struct Matcher {
     python: String,
     linear: Option<Linear>,
     /// Built on first need; `Err` is kept so a bad pattern is compiled only once.
-    fancy: Option<Result<(fancy_regex::Regex, Vec<Option<Field>>), String>>,
+    fancy: Option<Result<Fancy, String>>,
 }
 
 /// Splits leading global flags `(?iu)` off a Python regex; returns (flags, rest).
@@ -284,7 +287,7 @@ impl Matcher {
         self.linear.is_some()
     }
 
-    fn fancy(&mut self) -> Result<&(fancy_regex::Regex, Vec<Option<Field>>), String> {
+    fn fancy(&mut self) -> Result<&Fancy, String> {
         let python = &self.python;
         let built = self.fancy.get_or_insert_with(|| {
             fancy_regex::RegexBuilder::new(&to_fancy(python))

@@ -145,3 +145,49 @@ fn errors() {
         ErrorKind::Empty
     ));
 }
+
+#[test]
+fn twelve_hour_clock_two_digit_year_and_unicode_month() {
+    let mut dd = detector(None);
+    assert_eq!(
+        hit(&mut dd, "Aug 14, 2005 12:00:00 AM x").map(|h| h.1),
+        Some(HitTime::At(NOW - 36_000.0))
+    );
+    assert_eq!(
+        hit(&mut dd, "Aug 14, 2005 01:00:00 PM x").map(|h| h.1),
+        Some(HitTime::At(NOW + 10_800.0))
+    );
+    assert_eq!(
+        hit(&mut dd, "<08/14/05@10:00:00> x").map(|h| h.1),
+        Some(HitTime::At(NOW))
+    );
+    // Python's case-insensitive `sep` also matches the long s.
+    assert_eq!(
+        hit(&mut dd, "ſep 14 10:00:00 2004 x").map(|h| h.1),
+        Some(HitTime::At(1_095_156_000.0))
+    );
+}
+
+#[test]
+fn logtimezone_applies_to_dates_without_offset() {
+    let mut dd = detector(None);
+    dd.set_zone(Zone::parse("UTC+0200").unwrap());
+    assert_eq!(
+        hit(&mut dd, "2005-08-14 12:00:00 x").map(|h| h.1),
+        Some(HitTime::At(NOW))
+    );
+    // An offset in the line wins over logtimezone.
+    assert_eq!(
+        hit(&mut dd, "2005-08-14 12:00:00Z x").map(|h| h.1),
+        Some(HitTime::At(NOW + 7200.0))
+    );
+    dd.set_zone(Zone::parse("CET-01CEST-02,M3.5.0,M10.5.0").unwrap());
+    assert_eq!(
+        hit(&mut dd, "2005-08-14 12:00:00 x").map(|h| h.1),
+        Some(HitTime::At(NOW))
+    );
+    assert_eq!(
+        hit(&mut dd, "2005-01-14 11:00:00 x").map(|h| h.1),
+        Some(HitTime::At(1_105_696_800.0))
+    );
+}
