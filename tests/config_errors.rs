@@ -102,17 +102,31 @@ fn include_of_a_folder() {
 }
 
 #[test]
-fn include_cycle() {
+fn include_cycle_is_skipped_with_a_warning_naming_the_line() {
+    // fail2ban reads such a configuration, skipping the loop; so does jailor, and says so.
     let d = config(&[
         (
             "jail.conf",
             &format!("[INCLUDES]\nbefore = a.conf\n{}", jail("")),
         ),
-        ("a.conf", "[INCLUDES]\n\nafter = b.conf\n"),
+        (
+            "a.conf",
+            "[INCLUDES]\n\nafter = b.conf\n[DEFAULT]\nfindtime = 1h\n",
+        ),
         ("b.conf", "[INCLUDES]\nbefore = a.conf\n"),
         FILTER,
     ]);
-    assert_at(&jail_error(d.path()), ErrorKind::IncludeCycle, "b.conf", 2);
+    let cfg = Loader::new(d.path()).read_all().unwrap();
+    assert_eq!(
+        cfg.jails[0].as_ref().unwrap().option("findtime"),
+        Some("1h")
+    );
+    assert_eq!(cfg.warnings.len(), 1, "{:?}", cfg.warnings);
+    let w = &cfg.warnings[0];
+    assert!(
+        w.contains("b.conf, line 2") && w.contains("include loop"),
+        "{w}"
+    );
 }
 
 #[test]
@@ -255,18 +269,19 @@ fn tag_loop_in_an_action() {
 }
 
 #[test]
-fn duplicate_action_names() {
+fn duplicate_action_names_are_a_problem_not_a_read_error() {
+    // fail2ban's client sends both; its server refuses the second: `check` reports it.
     let d = config(&[
         ("jail.conf", &jail("action = a\n         a\n")),
         ("action.d/a.conf", "[Definition]\nactionban = x\n"),
         FILTER,
     ]);
-    assert_at(
-        &jail_error(d.path()),
-        ErrorKind::DuplicateAction,
-        "jail.conf",
-        5,
-    );
+    let cfg = Loader::new(d.path()).read_all().unwrap();
+    let j = cfg.jails[0].as_ref().unwrap();
+    assert_eq!(j.actions.len(), 2);
+    let problems = j.problems();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_at(&problems[0], ErrorKind::DuplicateAction, "jail.conf", 5);
 }
 
 #[test]

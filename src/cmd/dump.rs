@@ -43,6 +43,9 @@ pub fn run(conf: &Path, json: bool) -> anyhow::Result<ExitCode> {
             writeln!(out, "{}", command_repr(c))?;
         }
     }
+    for w in &cfg.warnings {
+        eprintln!("jailor: warning: {w}");
+    }
     for j in cfg.jails.iter().flatten() {
         for w in &j.warnings {
             eprintln!("jailor: warning: jail {}: {w}", j.name);

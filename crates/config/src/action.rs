@@ -64,6 +64,8 @@ pub struct ActionSpec {
     pub properties: IndexMap<String, String>,
     /// Every combined option after substitution, helpers included.
     pub options: IndexMap<String, String>,
+    /// Things fail2ban would only warn about while reading the action's files.
+    pub warnings: Vec<String>,
 }
 
 impl ActionSpec {
@@ -203,6 +205,7 @@ impl Loader {
             commands,
             properties,
             options,
+            warnings: cfg.warnings().to_vec(),
         })
     }
 }

@@ -29,6 +29,7 @@ pub struct Config {
     known: HashMap<String, Section>,
     statics: IndexMap<String, String>,
     files: Vec<PathBuf>,
+    warnings: Vec<String>,
 }
 
 /// Splits `Name?cond` (a conditional section) into `Name` and `?cond`.
@@ -43,8 +44,10 @@ impl Config {
     /// Reads configuration `name` (e.g. `"jail"`, `"filter.d/sshd"`) under `base`, with
     /// `statics` as the last fallback for interpolation (e.g. `fail2ban_version`).
     pub fn read(base: &Path, name: &str, statics: &IndexMap<String, String>) -> Result<Config> {
-        let parsed = files::read_set(base, name)?;
-        Ok(Self::from_files(parsed, statics.clone()))
+        let (parsed, warnings) = files::read_set(base, name)?;
+        let mut cfg = Self::from_files(parsed, statics.clone());
+        cfg.warnings = warnings;
+        Ok(cfg)
     }
 
     /// Merges parsed files in order: later files override earlier ones option by option; the
@@ -78,6 +81,16 @@ impl Config {
             }
         }
         cfg
+    }
+
+    /// Things fail2ban would only warn about (an include loop, skipped).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// Records a warning.
+    pub(crate) fn warn(&mut self, w: String) {
+        self.warnings.push(w);
     }
 
     /// The files read, in order.
@@ -182,7 +195,6 @@ impl Config {
                         .known
                         .get(section)
                         .and_then(|k| k.get(&opt))
-                        .or_else(|| self.known.get(DEFAULT).and_then(|k| k.get(&opt)))
                         .or_else(|| self.default.get(&opt)),
                     "default" | DEFAULT => self.default.get(&opt),
                     _ => self.raw(sec, &opt),

@@ -23,14 +23,19 @@ pub fn read_config(
     let p = Path::new(name);
     if (name.contains('/') || name.ends_with(".conf") || name.ends_with(".local")) && p.is_file() {
         let mut parsed = Vec::new();
-        files::expand(p, &mut Vec::new(), &mut parsed)?;
+        let mut warnings = Vec::new();
+        files::expand(p, &mut Vec::new(), &mut parsed, &mut warnings)?;
         if p.extension().is_some_and(|e| e == "conf") {
             let local = p.with_extension("local");
             if local.is_file() {
-                files::expand(&local, &mut Vec::new(), &mut parsed)?;
+                files::expand(&local, &mut Vec::new(), &mut parsed, &mut warnings)?;
             }
         }
-        return Ok(Config::from_files(parsed, statics.clone()));
+        let mut cfg = Config::from_files(parsed, statics.clone());
+        for w in warnings {
+            cfg.warn(w);
+        }
+        return Ok(cfg);
     }
     Config::read(base, &format!("{dir}/{name}"), statics)
 }

@@ -84,8 +84,14 @@ fn with_local(p: &Path) -> Vec<PathBuf> {
 }
 
 /// Expands `file` into `before`-includes + file + `after`-includes, recursively, appending
-/// parsed files to `out`. `stack` holds the files being expanded, to report include cycles.
-pub fn expand(file: &Path, stack: &mut Vec<PathBuf>, out: &mut Vec<ParsedFile>) -> Result<()> {
+/// parsed files to `out`. `stack` holds the files being expanded: an include back into it is
+/// an include loop, skipped as fail2ban skips it, with a warning.
+pub fn expand(
+    file: &Path,
+    stack: &mut Vec<PathBuf>,
+    out: &mut Vec<ParsedFile>,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
     let parsed = parse_file(file)?;
     stack.push(file.to_path_buf());
     let includes = |key: &str| -> Vec<(PathBuf, usize)> {
@@ -108,7 +114,10 @@ pub fn expand(file: &Path, stack: &mut Vec<PathBuf>, out: &mut Vec<ParsedFile>) 
     };
     let before = includes("before");
     let after = includes("after");
-    let mut run = |list: Vec<(PathBuf, usize)>, out: &mut Vec<ParsedFile>| -> Result<()> {
+    let mut run = |list: Vec<(PathBuf, usize)>,
+                   out: &mut Vec<ParsedFile>,
+                   warnings: &mut Vec<String>|
+     -> Result<()> {
         for (inc, line) in list {
             if inc.is_dir() {
                 return Err(Error::new(
@@ -120,17 +129,19 @@ pub fn expand(file: &Path, stack: &mut Vec<PathBuf>, out: &mut Vec<ParsedFile>) 
             }
             for f in with_local(&inc) {
                 if stack.contains(&f) {
-                    return Err(Error::new(
+                    let e = Error::new(
                         ErrorKind::IncludeCycle,
                         format!(
-                            "[INCLUDES] of this file includes \"{}\" again, which includes this file: an include loop",
+                            "[INCLUDES] includes \"{}\", which is already being read: an include loop (skipped, as fail2ban does)",
                             f.display()
                         ),
                     )
                     .in_file(file)
-                    .at_line(line));
+                    .at_line(line);
+                    warnings.push(e.to_string());
+                    continue;
                 }
-                expand(&f, stack, out).map_err(|e| match e.kind() {
+                expand(&f, stack, out, warnings).map_err(|e| match e.kind() {
                     ErrorKind::MissingFile | ErrorKind::Io => e.in_file(&f),
                     _ => e,
                 })?;
@@ -138,16 +149,16 @@ pub fn expand(file: &Path, stack: &mut Vec<PathBuf>, out: &mut Vec<ParsedFile>) 
         }
         Ok(())
     };
-    run(before, out)?;
+    run(before, out, warnings)?;
     out.push(parsed);
-    run(after, out)?;
+    run(after, out, warnings)?;
     stack.pop();
     Ok(())
 }
 
-/// All parsed files for configuration `name` under `base`, in reading order. Fails with
-/// [`ErrorKind::MissingFile`] when none of the files exists.
-pub fn read_set(base: &Path, name: &str) -> Result<Vec<ParsedFile>> {
+/// All parsed files for configuration `name` under `base`, in reading order, and warnings.
+/// Fails with [`ErrorKind::MissingFile`] when none of the files exists.
+pub fn read_set(base: &Path, name: &str) -> Result<(Vec<ParsedFile>, Vec<String>)> {
     let set = file_set(base, name);
     if set.is_empty() {
         return Err(Error::new(
@@ -159,8 +170,9 @@ pub fn read_set(base: &Path, name: &str) -> Result<Vec<ParsedFile>> {
         ));
     }
     let mut out = Vec::new();
+    let mut warnings = Vec::new();
     for f in set {
-        expand(&f, &mut Vec::new(), &mut out)?;
+        expand(&f, &mut Vec::new(), &mut out, &mut warnings)?;
     }
-    Ok(out)
+    Ok((out, warnings))
 }

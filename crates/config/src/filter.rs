@@ -38,6 +38,8 @@ pub struct FilterSpec {
     /// Options whose value comes from the filter's `[Init]` section rather than `[Definition]`
     /// (a jail's own value does not hide these from fail2ban's stream).
     pub from_init: Vec<String>,
+    /// Things fail2ban would only warn about while reading the filter's files.
+    pub warnings: Vec<String>,
 }
 
 impl FilterSpec {
@@ -199,6 +201,7 @@ impl Loader {
             logtimezone: options.get("logtimezone").cloned(),
             options,
             from_init,
+            warnings: cfg.warnings().to_vec(),
         })
     }
 }

@@ -193,6 +193,20 @@ impl JailSpec {
                 ));
             }
         }
+        for (i, a) in self.actions.iter().enumerate() {
+            if self.actions[..i].iter().any(|b| b.actname == a.actname) {
+                out.push(at(
+                    Error::new(
+                        ErrorKind::DuplicateAction,
+                        format!(
+                            "two actions are named \"{}\" in this jail (the server refuses the second); give one a different name=... or actname=...",
+                            a.actname
+                        ),
+                    ),
+                    "action",
+                ));
+            }
+        }
         if !self.backend.starts_with("systemd") {
             for lp in &self.logpaths {
                 if lp.files.is_empty() {
@@ -411,6 +425,9 @@ fn glob_files(pattern: &str) -> Vec<PathBuf> {
     v
 }
 
+/// One enabled jail: read, or the error that made fail2ban skip it.
+pub type JailResult = std::result::Result<JailSpec, JailError>;
+
 /// A jail that could not be read; fail2ban skips it and starts the others.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JailError {
@@ -433,7 +450,12 @@ impl JailError {
 impl Loader {
     /// Reads `jail.conf` & co. and resolves every enabled jail (disabled ones are left out;
     /// broken ones come back as [`JailError`] in their place).
-    pub fn read_jails(&self) -> Result<Vec<std::result::Result<JailSpec, JailError>>> {
+    pub fn read_jails(&self) -> Result<Vec<JailResult>> {
+        Ok(self.read_jails_and_warnings()?.0)
+    }
+
+    /// [`Loader::read_jails`], with the warnings of reading the jail files themselves.
+    pub(crate) fn read_jails_and_warnings(&self) -> Result<(Vec<JailResult>, Vec<String>)> {
         let cfg = Config::read(&self.base, "jail", &self.statics())?;
         let mut out = Vec::new();
         for name in cfg.section_names() {
@@ -449,7 +471,7 @@ impl Loader {
                 })),
             }
         }
-        Ok(out)
+        Ok((out, cfg.warnings().to_vec()))
     }
 
     /// Reads one jail section; `None` when it is not enabled.
@@ -488,6 +510,7 @@ impl Loader {
             for (k, v) in &spec.options {
                 vars.insert(format!("known/{k}"), v.clone());
             }
+            jail.warnings.extend(spec.warnings.iter().cloned());
             jail.filter_own = Some(spec.clone());
             jail.filter = Some(spec);
         }
@@ -560,18 +583,7 @@ impl Loader {
                 let action = self
                     .load_action(&file, &args, name)
                     .map_err(|e| at(e, &o))?;
-                if jail.actions.iter().any(|a| a.actname == action.actname) {
-                    return Err(at(
-                        Error::new(
-                            ErrorKind::DuplicateAction,
-                            format!(
-                                "two actions are named \"{}\" in this jail; give one a different name=... or actname=...",
-                                action.actname
-                            ),
-                        ),
-                        &o,
-                    ));
-                }
+                jail.warnings.extend(action.warnings.iter().cloned());
                 jail.actions.push(action);
             }
         }

@@ -44,7 +44,7 @@ pub use config::{Config, Section, Vars, MAX_INTERPOLATION_DEPTH};
 pub use error::{Error, ErrorKind, Result};
 pub use filter::{load_filter, shell_words, FilterSpec};
 pub use ini::Entry;
-pub use jail::{JailError, JailSpec, LogPath, JAIL_OPTIONS};
+pub use jail::{JailError, JailResult, JailSpec, LogPath, JAIL_OPTIONS};
 pub use server::ServerSpec;
 pub use stream::{command_repr, python_str_repr, Command, Value};
 pub use time::parse_time;
@@ -118,10 +118,14 @@ impl Loader {
 
     /// Reads the whole configuration: server settings and every enabled jail.
     pub fn read_all(&self) -> Result<Configuration> {
+        let server = self.read_server()?;
+        let (jails, mut warnings) = self.read_jails_and_warnings()?;
+        warnings.splice(0..0, server.warnings.iter().cloned());
         Ok(Configuration {
             base: self.base.clone(),
-            server: self.read_server()?,
-            jails: self.read_jails()?,
+            server,
+            jails,
+            warnings,
         })
     }
 }
@@ -134,7 +138,10 @@ pub struct Configuration {
     /// The server settings.
     pub server: ServerSpec,
     /// Enabled jails in file order; a jail that could not be read is an `Err` in its place.
-    pub jails: Vec<std::result::Result<JailSpec, JailError>>,
+    pub jails: Vec<JailResult>,
+    /// Things fail2ban would only warn about in `fail2ban.conf` and the jail files (per-jail
+    /// warnings are in [`JailSpec::warnings`]).
+    pub warnings: Vec<String>,
 }
 
 impl Configuration {

@@ -29,6 +29,8 @@ pub struct ServerSpec {
     pub dbpurgeage: String,
     /// `[Thread] stacksize` in KiB: `Some(None)` when set but not an integer.
     pub stacksize: Option<Option<i64>>,
+    /// Things fail2ban would only warn about while reading these files.
+    pub warnings: Vec<String>,
 }
 
 impl ServerSpec {
@@ -56,6 +58,7 @@ impl ServerSpec {
             dbmaxmatches: opt_int("Definition", "dbmaxmatches")?,
             dbpurgeage: get("Definition", "dbpurgeage", "1d")?,
             stacksize: opt_int("Thread", "stacksize")?,
+            warnings: cfg.warnings().to_vec(),
         })
     }
 
