@@ -258,3 +258,29 @@ fn dialect_fixture_dump_equals_fail2ban_client() {
     }
     assert_eq!(r.len(), o.len());
 }
+
+#[test]
+fn load_filter_by_name_arguments_or_path() {
+    // As `jailor regex` will call it: a name in filter.d, name[args], or a path.
+    let by_name = jailor_config::load_filter(&fixture(), "app", "auto").unwrap();
+    assert_eq!(by_name.failregex.len(), 3, "{:?}", by_name.failregex);
+    let aggressive =
+        jailor_config::load_filter(&fixture(), "app[mode=aggressive]", "auto").unwrap();
+    assert_eq!(aggressive.failregex.len(), 4);
+    let path = fixture().join("filter.d/app.conf");
+    let by_path = jailor_config::load_filter(
+        &fixture(),
+        &format!("{}[mode=aggressive]", path.display()),
+        "auto",
+    )
+    .unwrap();
+    // The path form reads the same files (app.conf, its include, app.local).
+    assert_eq!(by_path.failregex, aggressive.failregex);
+    assert_eq!(by_path.ignoreregex.len(), 2);
+    // logtype follows the backend unless given.
+    assert_eq!(by_name.options["logtype"], "file");
+    let journal = jailor_config::load_filter(&fixture(), "app", "systemd").unwrap();
+    assert_eq!(journal.options["logtype"], "journal");
+    let e = jailor_config::load_filter(&fixture(), "nosuch", "auto").unwrap_err();
+    assert_eq!(e.kind(), jailor_config::ErrorKind::UnknownFilter);
+}

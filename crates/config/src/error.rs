@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 ///
 /// Its `Display` form is one sentence a system administrator can act on, for example
 /// `/etc/fail2ban/jail.local, line 12, section [sshd]: bad time value "1x": unknown unit "x"`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.render())]
 pub struct Error {
     kind: ErrorKind,
     message: String,
@@ -128,8 +129,15 @@ impl Error {
     }
 }
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Error {
+    /// `file, line N, section [S]: message`, leaving out what is unknown.
+    fn render(&self) -> String {
+        let mut s = String::new();
+        let _ = self.write_to(&mut s);
+        s
+    }
+
+    fn write_to(&self, f: &mut impl fmt::Write) -> fmt::Result {
         let mut wrote = false;
         if let Some(file) = &self.file {
             write!(f, "{}", file.display())?;
@@ -149,8 +157,6 @@ impl fmt::Display for Error {
         f.write_str(&self.message)
     }
 }
-
-impl std::error::Error for Error {}
 
 /// The result type of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
