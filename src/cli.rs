@@ -21,18 +21,20 @@ enum Command {
     Version,
     /// Print the command stream fail2ban-client would send to its server (like `fail2ban-client -d`).
     Dump {
-        /// The configuration folder.
-        #[arg(short = 'c', long = "conf", default_value = jailor_config::DEFAULT_BASE)]
-        conf: PathBuf,
+        /// The configuration folder (default: /etc/jailor when installed, else the embedded default;
+        /// `-c /etc/fail2ban` reads fail2ban's own configuration).
+        #[arg(short = 'c', long = "conf")]
+        conf: Option<PathBuf>,
         /// Print one JSON array of commands instead of Python-repr lines.
         #[arg(long)]
         json: bool,
     },
     /// Validate the configuration: every enabled jail, its filter and its actions.
     Check {
-        /// The configuration folder.
-        #[arg(short = 'c', long = "conf", default_value = jailor_config::DEFAULT_BASE)]
-        conf: PathBuf,
+        /// The configuration folder (default: /etc/jailor when installed, else the embedded default;
+        /// `-c /etc/fail2ban` reads fail2ban's own configuration).
+        #[arg(short = 'c', long = "conf")]
+        conf: Option<PathBuf>,
     },
 }
 
@@ -43,7 +45,15 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("jailor {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)
         }
-        Command::Dump { conf, json } => cmd::dump::run(&conf, json),
-        Command::Check { conf } => cmd::check::run(&conf),
+        Command::Dump { conf, json } => cmd::dump::run(config_base(conf)?.path(), json),
+        Command::Check { conf } => cmd::check::run(config_base(conf)?.path()),
     }
+}
+
+/// The configuration folder a command reads: `-c DIR`, else `/etc/jailor`, else the embedded
+/// default (kept alive by the returned value).
+pub fn config_base(conf: Option<PathBuf>) -> anyhow::Result<jailor_config::embedded::ConfigBase> {
+    use anyhow::Context;
+    jailor_config::embedded::ConfigBase::resolve(conf.as_deref())
+        .context("cannot write the embedded default configuration to a temporary folder")
 }

@@ -23,6 +23,7 @@ mod action;
 mod args;
 mod config;
 mod definition;
+pub mod embedded;
 mod error;
 mod files;
 mod filter;

@@ -34,9 +34,15 @@ pub struct ServerSpec {
 }
 
 impl ServerSpec {
-    /// Reads `fail2ban.conf` (and its `.d`/`.local` files) under the loader's base folder.
+    /// Reads `fail2ban.conf` (and its `.d`/`.local` files) under the loader's base folder, or
+    /// jailor's own `jailor.conf` set where the folder has one (jailor's default configuration).
     pub(crate) fn read(loader: &Loader) -> Result<ServerSpec> {
-        let cfg = Config::read(&loader.base, "fail2ban", &loader.statics())?;
+        let name = if crate::files::file_set(&loader.base, "jailor").is_empty() {
+            "fail2ban"
+        } else {
+            "jailor"
+        };
+        let cfg = Config::read(&loader.base, name, &loader.statics())?;
         let vars = Vars::new();
         let get = |sec: &str, opt: &str, default: &str| -> Result<String> {
             Ok(cfg
