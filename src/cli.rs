@@ -36,6 +36,14 @@ enum Command {
         #[arg(short = 'c', long = "conf")]
         conf: Option<PathBuf>,
     },
+    /// Run the jails: the daemon (fail2ban-server's options).
+    Server {
+        /// The configuration folder (as for `check`).
+        #[arg(short = 'c', long = "conf")]
+        conf: Option<PathBuf>,
+        #[command(flatten)]
+        args: cmd::server::ServerArgs,
+    },
 }
 
 /// Runs the parsed command line.
@@ -47,6 +55,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Dump { conf, json } => cmd::dump::run(config_base(conf)?.path(), json),
         Command::Check { conf } => cmd::check::run(config_base(conf)?.path()),
+        Command::Server { conf, args } => cmd::server::run(config_base(conf)?.path(), args),
     }
 }
 

@@ -1,0 +1,579 @@
+//! The keeper: the one thread that decides bans and unbans for every jail.
+//!
+//! It owns the ban books, the one deadline heap of all unbans, and is the only writer of the
+//! store. Readers send it ban candidates and log positions through a bounded channel; it
+//! gathers what arrives into one batch, commits it (bans and positions in one transaction),
+//! and only then logs `Ban` and hands the bans to the action workers. So a `Ban` line in the
+//! log always has its record in the store, whenever the process is killed.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use jailor_action::{Address, Ticket};
+use jailor_policy::{
+    Ban, BanBook, BanOutcome, BanTicket, Deadlines, FailTicket, Id, SplitMix64, PERMANENT,
+};
+use jailor_store::{BanData, BanId, Batch, LogPosition, Scope, Store};
+
+use crate::logf;
+use crate::settings::JailSettings;
+use crate::worker::{Counters, Job};
+
+/// What readers and the server tell the keeper.
+pub(crate) enum ToKeeper {
+    /// An id reached `maxretry`.
+    Candidate(Box<Candidate>),
+    /// Where a jail's reader stands in its files.
+    Positions {
+        jail: Arc<str>,
+        positions: Vec<jailor_tail::Position>,
+    },
+    /// A jail starts: restore its bans through its worker, then answer through the worker.
+    Register {
+        settings: Arc<JailSettings>,
+        worker: SyncSender<Job>,
+        ready: mpsc::Sender<()>,
+    },
+    /// A jail stops (its reader has stopped): commit, forget its bans, stop its worker.
+    Unregister {
+        jail: String,
+        done: mpsc::Sender<()>,
+    },
+    /// Commit and end.
+    Shutdown,
+}
+
+/// A ban candidate: the failures of one id with the data the filter captured.
+pub(crate) struct Candidate {
+    pub jail: Arc<str>,
+    pub ticket: FailTicket,
+    pub fid: Option<String>,
+    pub data: BTreeMap<String, String>,
+}
+
+struct JailState {
+    settings: Arc<JailSettings>,
+    book: BanBook,
+    worker: SyncSender<Job>,
+    /// Jobs the worker's queue had no room for, sent as room frees up.
+    backlog: VecDeque<Job>,
+    /// `<F-*>` data and fid of bans in force, for the action tickets.
+    extra: HashMap<Id, (Option<String>, BTreeMap<String, String>)>,
+}
+
+/// A ban committed in this batch, to announce after the commit.
+struct NewBan {
+    jail: String,
+    id: Id,
+    increased: Option<(u32, i64)>,
+}
+
+/// How often old records are purged (fail2ban: hourly).
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
+/// The most messages gathered into one batch.
+const BATCH_MAX: usize = 4096;
+
+/// Starts the keeper thread.
+pub(crate) fn spawn(
+    store: Arc<Mutex<Store>>,
+    purge_age: i64,
+) -> std::io::Result<(SyncSender<ToKeeper>, std::thread::JoinHandle<()>)> {
+    let (tx, rx) = mpsc::sync_channel(8192);
+    let handle = std::thread::Builder::new()
+        .name("keeper".into())
+        .spawn(move || {
+            let mut k = Keeper {
+                store,
+                jails: HashMap::new(),
+                deadlines: Deadlines::new(),
+                batch: Batch::new(),
+                announce: Vec::new(),
+                rng: SplitMix64::from_entropy(),
+                purge_age,
+                last_purge: Instant::now(),
+            };
+            k.run(rx);
+        })?;
+    Ok((tx, handle))
+}
+
+struct Keeper {
+    store: Arc<Mutex<Store>>,
+    jails: HashMap<String, JailState>,
+    deadlines: Deadlines<(String, Id)>,
+    batch: Batch,
+    announce: Vec<NewBan>,
+    rng: SplitMix64,
+    purge_age: i64,
+    last_purge: Instant,
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// The store's id for a policy id.
+pub(crate) fn ban_id(id: &Id) -> BanId {
+    match id {
+        Id::Ip(ip) => BanId::Ip(*ip),
+        other => BanId::Raw(other.to_string()),
+    }
+}
+
+fn policy_id(id: &BanId) -> Id {
+    match id {
+        BanId::Ip(ip) => Id::ip(*ip),
+        BanId::Raw(r) => Id::parse(r),
+    }
+}
+
+fn address(id: &Id) -> Option<Address> {
+    match id {
+        Id::Ip(ip) => Some(Address::host(*ip)),
+        Id::Net(n) => Address::network(n.addr(), n.prefix_len()).ok(),
+        Id::Raw(_) => None,
+    }
+}
+
+/// fail2ban's `seconds2str`: `1w 2d 3h 4m 5s` without zero parts.
+fn duration_text(mut s: i64) -> String {
+    if s < 0 {
+        return "permanent".into();
+    }
+    let mut out = Vec::new();
+    for (unit, n) in [("w", 604_800), ("d", 86_400), ("h", 3_600), ("m", 60)] {
+        if s >= n {
+            out.push(format!("{}{unit}", s / n));
+            s %= n;
+        }
+    }
+    if s > 0 || out.is_empty() {
+        out.push(format!("{s}s"));
+    }
+    out.join(" ")
+}
+
+impl Keeper {
+    fn run(&mut self, rx: Receiver<ToKeeper>) {
+        loop {
+            let wait = self.wait_time();
+            let first = match rx.recv_timeout(wait) {
+                Ok(m) => Some(m),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => Some(ToKeeper::Shutdown),
+            };
+            let mut shutdown = false;
+            let mut next = first;
+            let mut n = 0;
+            while let Some(msg) = next.take() {
+                if self.handle(msg) {
+                    shutdown = true;
+                    break;
+                }
+                n += 1;
+                if n >= BATCH_MAX {
+                    break;
+                }
+                next = rx.try_recv().ok();
+            }
+            self.commit();
+            self.unban_due();
+            self.pump_backlogs();
+            if self.last_purge.elapsed() >= PURGE_EVERY {
+                self.last_purge = Instant::now();
+                let result = lock(&self.store).purge(now(), self.purge_age);
+                if let Err(e) = result {
+                    logf!(ERROR, "fail2ban.database", "Purge failed: {e}");
+                }
+            }
+            if shutdown {
+                return;
+            }
+        }
+    }
+
+    fn wait_time(&mut self) -> Duration {
+        if self.jails.values().any(|j| !j.backlog.is_empty()) {
+            return Duration::from_millis(20);
+        }
+        let max = Duration::from_secs(1);
+        match self.deadlines.next_deadline() {
+            Some(at) => {
+                let ms = (at - now()).max(0) as u64 * 1000;
+                // Deadlines are whole seconds: wake at the start of the second.
+                let sub = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.subsec_millis() as u64);
+                Duration::from_millis(ms.saturating_sub(sub)).min(max)
+            }
+            None => max,
+        }
+    }
+
+    /// Handles one message; `true` to stop.
+    fn handle(&mut self, msg: ToKeeper) -> bool {
+        match msg {
+            ToKeeper::Candidate(c) => self.candidate(*c),
+            ToKeeper::Positions { jail, positions } => {
+                for p in positions {
+                    self.batch.position(LogPosition {
+                        jail: jail.to_string(),
+                        path: p.path,
+                        fingerprint: jailor_store::Fingerprint {
+                            dev_inode: p.fingerprint.key.map(|k| (k.dev, k.ino)),
+                            first_line_hash: p
+                                .fingerprint
+                                .first_line_md5
+                                .map(|m| m.to_vec())
+                                .unwrap_or_default(),
+                        },
+                        offset: p.offset,
+                    });
+                }
+            }
+            ToKeeper::Register {
+                settings,
+                worker,
+                ready,
+            } => self.register(settings, worker, ready),
+            ToKeeper::Unregister { jail, done } => self.unregister(&jail, done),
+            ToKeeper::Shutdown => return true,
+        }
+        false
+    }
+
+    fn register(
+        &mut self,
+        settings: Arc<JailSettings>,
+        worker: SyncSender<Job>,
+        ready: mpsc::Sender<()>,
+    ) {
+        let name = settings.name.clone();
+        let mut st = JailState {
+            book: BanBook::new(settings.bantime),
+            settings,
+            worker,
+            backlog: VecDeque::new(),
+            extra: HashMap::new(),
+        };
+        let now = now();
+        let stored = match lock(&self.store).bans_to_restore(&name, now) {
+            Ok(b) => b,
+            Err(e) => {
+                logf!(ERROR, "fail2ban.database", "[{name}] cannot read bans to restore: {e}");
+                Vec::new()
+            }
+        };
+        // fail2ban caps a restored ban at the longest ban the jail gives now.
+        let cap = match &st.settings.increment {
+            Some(inc) => inc.maxtime,
+            None => Some(st.settings.bantime),
+        }
+        .filter(|c| *c != PERMANENT);
+        for b in stored {
+            let id = policy_id(&b.id);
+            let mut bantime = b.bantime;
+            if let Some(c) = cap {
+                if bantime == PERMANENT || bantime > c {
+                    bantime = c;
+                }
+            }
+            let mut matches = b.data.matches;
+            let keep = st.settings.maxmatches;
+            if matches.len() > keep {
+                matches.drain(..matches.len() - keep);
+            }
+            let ticket = BanTicket {
+                id: id.clone(),
+                time: b.time_of_ban,
+                bantime: Some(bantime),
+                ban_count: b.ban_count,
+                failures: b.failures,
+                matches,
+            };
+            if let BanOutcome::Banned { .. } = st.book.add(ticket, now) {
+                logf!(NOTICE, "fail2ban.actions", "[{name}] Restore Ban {id}");
+                st.extra.insert(id.clone(), (None, b.data.fields));
+                schedule(&mut self.deadlines, &name, &st, &id);
+                if let Some(job) = ban_job(&st, &id, true) {
+                    dispatch(&mut st, job);
+                }
+            }
+        }
+        dispatch(&mut st, Job::Ready(ready));
+        self.jails.insert(name, st);
+    }
+
+    fn unregister(&mut self, jail: &str, done: mpsc::Sender<()>) {
+        self.commit();
+        let Some(mut st) = self.jails.remove(jail) else {
+            let _ = done.send(());
+            return;
+        };
+        for b in st.book.list() {
+            self.deadlines.cancel(&(jail.to_owned(), b.ticket.id.clone()));
+        }
+        st.backlog.push_back(Job::Stop(done));
+        // The worker may be slow (a hanging action): deliver from a helper thread so the
+        // keeper goes on for the other jails.
+        let JailState {
+            worker, backlog, ..
+        } = st;
+        let spawned = std::thread::Builder::new()
+            .name(format!("stop-{jail}"))
+            .spawn(move || {
+                for job in backlog {
+                    if worker.send(job).is_err() {
+                        break;
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            logf!(ERROR, "fail2ban.server", "[{jail}] cannot stop its actions: {e}");
+        }
+    }
+
+    fn candidate(&mut self, c: Candidate) {
+        let Some(st) = self.jails.get_mut(&*c.jail) else {
+            return;
+        };
+        let name = c.jail.to_string();
+        let id = c.ticket.id.clone();
+        let now = now();
+        let scope = match &st.settings.increment {
+            Some(inc) if inc.overalljails => Scope::AllJails,
+            _ => Scope::Jail(&name),
+        };
+        let prior = match lock(&self.store).ban_stats(&ban_id(&id), scope) {
+            Ok(s) => s.map_or(0, |s| s.ban_count),
+            Err(e) => {
+                logf!(ERROR, "fail2ban.database", "[{name}] cannot read ban counts: {e}");
+                0
+            }
+        };
+        let mut ticket = BanTicket::from_failures(c.ticket);
+        ticket.ban_count = u32::try_from(prior + 1).unwrap_or(u32::MAX);
+        let mut increased = None;
+        if let Some(inc) = &st.settings.increment {
+            let base = st.book.bantime();
+            let t = inc.ban_time(base, prior, &mut self.rng);
+            if t != base {
+                ticket.bantime = Some(t);
+                increased = Some((ticket.ban_count, t));
+            }
+        }
+        match st.book.add(ticket, now) {
+            BanOutcome::Banned { .. } => {
+                let Some(ban) = st.book.get(&id) else {
+                    return;
+                };
+                let t = &ban.ticket;
+                self.batch.ban(jailor_store::Ban {
+                    jail: name.clone(),
+                    id: ban_id(&id),
+                    time_of_ban: t.time,
+                    bantime: ban.bantime(),
+                    ban_count: t.ban_count,
+                    failures: t.failures,
+                    data: BanData {
+                        matches: t.matches.clone(),
+                        fields: c.data.clone(),
+                    },
+                });
+                st.extra.insert(id.clone(), (c.fid, c.data));
+                self.announce.push(NewBan {
+                    jail: name,
+                    id,
+                    increased,
+                });
+            }
+            BanOutcome::AlreadyBanned {
+                prolonged_to,
+                banned_since,
+            } => {
+                let age = now - banned_since;
+                if age < 3 {
+                    logf!(DEBUG, "fail2ban.actions", "[{name}] {id} already banned");
+                } else if age < 60 {
+                    logf!(NOTICE, "fail2ban.actions", "[{name}] {id} already banned");
+                } else {
+                    logf!(WARNING, "fail2ban.actions", "[{name}] {id} already banned");
+                }
+                if prolonged_to.is_some() {
+                    schedule(&mut self.deadlines, &name, st, &id);
+                }
+            }
+            BanOutcome::Expired => {
+                logf!(
+                    INFO,
+                    "fail2ban.actions",
+                    "[{name}] Ignore {id}, expired bantime"
+                );
+            }
+        }
+    }
+
+
+    /// Commits the batch; then announces its bans and hands them to the workers.
+    fn commit(&mut self) {
+        if !self.batch.is_empty() {
+            let result = lock(&self.store).commit(&self.batch);
+            if let Err(e) = result {
+                // Security first: the bans still happen; only their record is lost.
+                logf!(ERROR, "fail2ban.database", "Cannot record bans and positions: {e}");
+            }
+            self.batch.clear();
+        }
+        let announce = std::mem::take(&mut self.announce);
+        for nb in announce {
+            let Some(mut st) = self.jails.remove(&nb.jail) else {
+                continue;
+            };
+            logf!(NOTICE, "fail2ban.actions", "[{}] Ban {}", nb.jail, nb.id);
+            if let Some((count, bantime)) = nb.increased {
+                let end = st.book.get(&nb.id).map_or(0, Ban::end);
+                logf!(
+                    NOTICE,
+                    "fail2ban.observer",
+                    "[{}] Increase Ban {} ({count} # {} -> {})",
+                    nb.jail,
+                    nb.id,
+                    duration_text(bantime),
+                    crate::logging::local_time(end)
+                );
+            }
+            schedule(&mut self.deadlines, &nb.jail, &st, &nb.id);
+            match ban_job(&st, &nb.id, false) {
+                Some(job) => dispatch(&mut st, job),
+                None => logf!(
+                    WARNING,
+                    "fail2ban.actions",
+                    "[{}] {} is not an address: the actions cannot ban it",
+                    nb.jail,
+                    nb.id
+                ),
+            }
+            self.jails.insert(nb.jail, st);
+        }
+    }
+
+    fn unban_due(&mut self) {
+        let now = now();
+        for ((jail, id), _) in self.deadlines.pop_due(now) {
+            let Some(mut st) = self.jails.remove(&jail) else {
+                continue;
+            };
+            match st.book.unban_if_timed_out(&id, now) {
+                Some(ban) => {
+                    logf!(NOTICE, "fail2ban.actions", "[{jail}] Unban {id}");
+                    let extra = st.extra.remove(&id);
+                    if let Some(mut ticket) = action_ticket(&ban, extra.as_ref(), false) {
+                        ticket.restored = false;
+                        let c = counters(&st);
+                        dispatch(&mut st, Job::Unban(Box::new(ticket), c));
+                    }
+                }
+                None => schedule(&mut self.deadlines, &jail, &st, &id),
+            }
+            self.jails.insert(jail, st);
+        }
+    }
+
+    fn pump_backlogs(&mut self) {
+        for st in self.jails.values_mut() {
+            while let Some(job) = st.backlog.pop_front() {
+                match st.worker.try_send(job) {
+                    Ok(()) => {}
+                    Err(TrySendError::Full(job)) => {
+                        st.backlog.push_front(job);
+                        break;
+                    }
+                    Err(TrySendError::Disconnected(_)) => {
+                        st.backlog.clear();
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn schedule(deadlines: &mut Deadlines<(String, Id)>, jail: &str, st: &JailState, id: &Id) {
+    if let Some(due) = st.book.get(id).and_then(Ban::unban_due) {
+        deadlines.set((jail.to_owned(), id.clone()), due);
+    }
+}
+
+fn lock(store: &Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
+    store.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn counters(st: &JailState) -> Counters {
+    Counters {
+        banned: st.book.len() as u64,
+        banned_total: st.book.total(),
+    }
+}
+
+fn ban_job(st: &JailState, id: &Id, restored: bool) -> Option<Job> {
+    let ban = st.book.get(id)?;
+    let ticket = action_ticket(ban, st.extra.get(id), restored)?;
+    Some(Job::Ban(Box::new(ticket), counters(st)))
+}
+
+fn action_ticket(
+    ban: &Ban,
+    extra: Option<&(Option<String>, BTreeMap<String, String>)>,
+    restored: bool,
+) -> Option<Ticket> {
+    let address = address(&ban.ticket.id)?;
+    let mut t = Ticket::new(address, ban.ticket.time as f64);
+    t.bantime = ban.bantime();
+    t.bancount = ban.ticket.ban_count;
+    t.failures = ban.ticket.failures;
+    t.matches = ban.ticket.matches.clone();
+    t.restored = restored;
+    if let Some((fid, data)) = extra {
+        t.fid = fid.clone();
+        t.data = data.clone();
+    }
+    Some(t)
+}
+
+/// Queues a job for the worker without ever blocking the keeper.
+fn dispatch(st: &mut JailState, job: Job) {
+    if !st.backlog.is_empty() {
+        st.backlog.push_back(job);
+        return;
+    }
+    match st.worker.try_send(job) {
+        Ok(()) => {}
+        Err(TrySendError::Full(job)) => st.backlog.push_back(job),
+        Err(TrySendError::Disconnected(_)) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_print_like_fail2ban() {
+        assert_eq!(duration_text(600), "10m");
+        assert_eq!(duration_text(3_661), "1h 1m 1s");
+        assert_eq!(duration_text(0), "0s");
+        assert_eq!(duration_text(-1), "permanent");
+    }
+
+    #[test]
+    fn ids_round_trip_through_the_store() {
+        for text in ["192.0.2.1", "2001:db8::1", "10.0.0.0/8", "user@host"] {
+            let id = Id::parse(text);
+            assert_eq!(policy_id(&ban_id(&id)), id, "{text}");
+        }
+    }
+}

@@ -1,0 +1,323 @@
+//! The server log in fail2ban's format (spec §12), so tools reading fail2ban's log (the
+//! `recidive` jail first of all) read jailor's unchanged.
+//!
+//! A line is `2024-05-01 10:00:00,123 fail2ban.actions        [4242]: NOTICE  [sshd] Ban
+//! 192.0.2.1`: local time with milliseconds, the logger name padded to 24, the process id,
+//! the level padded to 7, the message. Each line is written with one `write` call, so a line
+//! that reached the log reached the kernel (nothing is buffered in the process).
+//!
+//! The library crates log through `tracing`; [`install`] routes their events here too.
+
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::net::UnixDatagram;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
+
+use crate::error::{Error, ErrorKind};
+
+/// A log level: fail2ban's numbers (Python's, plus NOTICE 25, MSG 18, TRACEDEBUG 7,
+/// HEAVYDEBUG 5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Level(pub u32);
+
+impl Level {
+    /// `CRITICAL` (50).
+    pub const CRITICAL: Level = Level(50);
+    /// `ERROR` (40).
+    pub const ERROR: Level = Level(40);
+    /// `WARNING` (30).
+    pub const WARNING: Level = Level(30);
+    /// `NOTICE` (25): bans and unbans.
+    pub const NOTICE: Level = Level(25);
+    /// `INFO` (20): found failures.
+    pub const INFO: Level = Level(20);
+    /// `DEBUG` (10).
+    pub const DEBUG: Level = Level(10);
+
+    /// Parses a `loglevel` value: a name (any case) or a number.
+    pub fn parse(text: &str) -> Option<Level> {
+        let t = text.trim();
+        if let Ok(n) = t.parse::<u32>() {
+            return Some(Level(n));
+        }
+        Some(match t.to_ascii_uppercase().as_str() {
+            "CRITICAL" | "FATAL" => Level::CRITICAL,
+            "ERROR" => Level::ERROR,
+            "WARNING" | "WARN" => Level::WARNING,
+            "NOTICE" => Level::NOTICE,
+            "INFO" => Level::INFO,
+            "MSG" => Level(18),
+            "DEBUG" => Level::DEBUG,
+            "TRACEDEBUG" | "TRACE" => Level(7),
+            "HEAVYDEBUG" | "HEAVY" => Level(5),
+            _ => return None,
+        })
+    }
+
+    /// The name fail2ban prints.
+    pub fn name(self) -> String {
+        match self.0 {
+            50 => "CRITICAL".into(),
+            40 => "ERROR".into(),
+            30 => "WARNING".into(),
+            25 => "NOTICE".into(),
+            20 => "INFO".into(),
+            18 => "MSG".into(),
+            10 => "DEBUG".into(),
+            7 => "TRACE".into(),
+            5 => "HEAVY".into(),
+            n => format!("#{n:02}-Lev."),
+        }
+    }
+
+    /// The syslog severity.
+    fn severity(self) -> u32 {
+        match self.0 {
+            50.. => 2,
+            40..=49 => 3,
+            30..=39 => 4,
+            25..=29 => 5,
+            11..=24 => 6,
+            _ => 7,
+        }
+    }
+}
+
+/// Where the log goes (`logtarget`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// `STDOUT`.
+    Stdout,
+    /// `STDERR`.
+    Stderr,
+    /// `SYSLOG` and `SYSTEMD-JOURNAL` (journald reads the syslog socket): `/dev/log`.
+    Syslog,
+    /// A file, appended to.
+    File(PathBuf),
+}
+
+impl Target {
+    /// Parses a `logtarget` value.
+    pub fn parse(text: &str) -> Target {
+        let t = text.trim();
+        match t.to_ascii_uppercase().as_str() {
+            "STDOUT" | "SYSOUT" => Target::Stdout,
+            "STDERR" => Target::Stderr,
+            "SYSLOG" | "SYSTEMD-JOURNAL" => Target::Syslog,
+            _ => Target::File(PathBuf::from(t)),
+        }
+    }
+}
+
+enum Sink {
+    Stdout,
+    Stderr,
+    Syslog(UnixDatagram),
+    File(File),
+}
+
+static LEVEL: AtomicU32 = AtomicU32::new(20);
+static SINK: Mutex<Option<Sink>> = Mutex::new(None);
+
+/// Sets the level and opens the target (re-opening a file, as fail2ban's `flushlogs` does).
+pub fn configure(level: Level, target: &Target) -> Result<(), Error> {
+    let sink = match target {
+        Target::Stdout => Sink::Stdout,
+        Target::Stderr => Sink::Stderr,
+        Target::Syslog => match UnixDatagram::unbound().and_then(|s| {
+            s.connect("/dev/log")?;
+            Ok(s)
+        }) {
+            Ok(s) => Sink::Syslog(s),
+            Err(_) => Sink::Stderr, // no syslog daemon here: stderr rather than nothing
+        },
+        Target::File(path) => {
+            let file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| {
+                    Error::from(ErrorKind::Logging(format!(
+                        "cannot open log file {}: {e}",
+                        path.display()
+                    )))
+                })?;
+            Sink::File(file)
+        }
+    };
+    LEVEL.store(level.0, Ordering::Relaxed);
+    *SINK.lock().unwrap_or_else(|p| p.into_inner()) = Some(sink);
+    Ok(())
+}
+
+/// Whether a message at `level` is written.
+pub fn enabled(level: Level) -> bool {
+    level.0 >= LEVEL.load(Ordering::Relaxed)
+}
+
+/// Writes one message from logger `name` (`fail2ban.actions`...) at `level`.
+pub fn log(level: Level, name: &str, message: fmt::Arguments<'_>) {
+    if !enabled(level) {
+        return;
+    }
+    let pid = std::process::id();
+    let mut guard = SINK.lock().unwrap_or_else(|p| p.into_inner());
+    let line = match guard.as_ref() {
+        Some(Sink::Syslog(_)) => format!(
+            "<{}>{name}[{pid}]: {} {message}",
+            3 * 8 + level.severity(),
+            level.name()
+        ),
+        _ => format!(
+            "{} {name:<24}[{pid}]: {:<7} {message}\n",
+            asctime(),
+            level.name()
+        ),
+    };
+    // A log that cannot be written must not stop the daemon: errors are dropped.
+    let _ = match guard.as_mut() {
+        Some(Sink::Stdout) | None => std::io::stdout().lock().write_all(line.as_bytes()),
+        Some(Sink::Stderr) => std::io::stderr().lock().write_all(line.as_bytes()),
+        Some(Sink::File(f)) => f.write_all(line.as_bytes()),
+        Some(Sink::Syslog(s)) => s.send(line.as_bytes()).map(|_| ()),
+    };
+}
+
+/// The local time as fail2ban's `asctime`: `YYYY-mm-dd HH:MM:SS,mmm`.
+fn asctime() -> String {
+    let now = jiff::ZonedDateTime::now();
+    format!(
+        "{},{:03}",
+        now.strftime("%Y-%m-%d %H:%M:%S"),
+        now.millisecond()
+    )
+}
+
+/// A Unix time as fail2ban prints it in `Found` lines: local `YYYY-mm-dd HH:MM:SS`.
+pub fn local_time(secs: i64) -> String {
+    match jiff::Timestamp::from_second(secs) {
+        Ok(ts) => ts
+            .to_zoned_datetime(jiff::tz::TimeZone::system())
+            .strftime("%Y-%m-%d %H:%M:%S")
+            .to_string(),
+        Err(_) => secs.to_string(),
+    }
+}
+
+/// Logs through [`log`] with `format!` syntax: `logf!(NOTICE, "fail2ban.actions", "...")`.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! logf {
+    ($level:ident, $name:expr, $($arg:tt)*) => {
+        if $crate::logging::enabled($crate::logging::Level::$level) {
+            $crate::logging::log($crate::logging::Level::$level, $name, format_args!($($arg)*))
+        }
+    };
+}
+
+/// Routes the `tracing` events of the library crates (tailing, actions) into the log, under
+/// the logger name `fail2ban.filter`. Call once; later calls do nothing.
+pub fn install_tracing() {
+    let _ = tracing::subscriber::set_global_default(Bridge);
+}
+
+struct Bridge;
+
+fn level_of(l: &tracing::Level) -> Level {
+    match *l {
+        tracing::Level::ERROR => Level::ERROR,
+        tracing::Level::WARN => Level::WARNING,
+        tracing::Level::INFO => Level::INFO,
+        tracing::Level::DEBUG => Level::DEBUG,
+        tracing::Level::TRACE => Level(7),
+    }
+}
+
+/// Collects an event's message and fields as `message (k=v, ...)`.
+#[derive(Default)]
+struct Text {
+    message: String,
+    fields: String,
+}
+
+impl tracing::field::Visit for Text {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn fmt::Debug) {
+        if field.name() == "message" {
+            self.message = format!("{value:?}");
+        } else {
+            if !self.fields.is_empty() {
+                self.fields.push_str(", ");
+            }
+            self.fields.push_str(&format!("{}={value:?}", field.name()));
+        }
+    }
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if field.name() == "message" {
+            self.message = value.to_owned();
+        } else {
+            self.record_debug(field, &value);
+        }
+    }
+}
+
+impl tracing::Subscriber for Bridge {
+    fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
+        enabled(level_of(metadata.level()))
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        let mut text = Text::default();
+        event.record(&mut text);
+        let level = level_of(event.metadata().level());
+        if text.fields.is_empty() {
+            log(level, "fail2ban.filter", format_args!("{}", text.message));
+        } else {
+            log(
+                level,
+                "fail2ban.filter",
+                format_args!("{} ({})", text.message, text.fields),
+            );
+        }
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_parse_by_name_and_number() {
+        assert_eq!(Level::parse("notice"), Some(Level::NOTICE));
+        assert_eq!(Level::parse("HEAVYDEBUG"), Some(Level(5)));
+        assert_eq!(Level::parse("17"), Some(Level(17)));
+        assert_eq!(Level::parse("loud"), None);
+        assert_eq!(Level(17).name(), "#17-Lev.");
+        assert_eq!(Level::NOTICE.name(), "NOTICE");
+    }
+
+    #[test]
+    fn targets_parse_like_fail2ban() {
+        assert_eq!(Target::parse("stdout"), Target::Stdout);
+        assert_eq!(Target::parse("SYSTEMD-JOURNAL"), Target::Syslog);
+        assert_eq!(
+            Target::parse("/var/log/x.log"),
+            Target::File("/var/log/x.log".into())
+        );
+    }
+
+    #[test]
+    fn asctime_has_milliseconds() {
+        let t = asctime();
+        assert_eq!(t.len(), 23, "{t}");
+        assert_eq!(&t[19..20], ",");
+    }
+}

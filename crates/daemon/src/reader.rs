@@ -1,0 +1,368 @@
+//! A jail's reader: tail → date → match → failure window, on its own thread, so matching
+//! never waits for an action, the store, or another jail.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use jailor_date::{DateDetector, HitTime, Zone};
+use jailor_match::{Failure, FailureId, Filter, Value};
+use jailor_policy::{
+    own_addresses, weigh_failure, Added, FailureWindow, Id, IgnoreList, IgnoreReason, NoResolver,
+    PriorBans, WindowConfig,
+};
+use jailor_store::{Scope, Store};
+use jailor_tail::{Fingerprint, FileKey, LineRef, Position, Tailer};
+
+use crate::ignore_cmd::ShellIgnore;
+use crate::keeper::{ban_id, Candidate, ToKeeper};
+use crate::logf;
+use crate::settings::JailSettings;
+
+/// A date this far from now in a line read in operation is taken as now (fail2ban).
+const LATENCY_LIMIT: f64 = 60.0;
+/// Window cleanup runs at most this often (seconds).
+const CLEANUP_EVERY: i64 = 5;
+
+fn now_f64() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// A jail's line processing state.
+pub(crate) struct Reader {
+    name: Arc<str>,
+    settings: Arc<JailSettings>,
+    detector: DateDetector,
+    filter: Filter,
+    window: FailureWindow,
+    ignore: IgnoreList,
+    ignore_cmd: Option<ShellIgnore>,
+    store: Arc<Mutex<Store>>,
+    to_keeper: SyncSender<ToKeeper>,
+    /// The last date seen, and when (fail2ban reuses it for 60 s for lines without one).
+    last_date: Option<(f64, f64)>,
+    /// All files were read to their end once: dates far from now are taken as now.
+    in_operation: bool,
+    last_positions: Vec<Position>,
+    last_cleanup: i64,
+    latency_warned_day: i64,
+    truncated_warned: bool,
+    evicted_logged: u64,
+}
+
+fn zone_of(settings: &JailSettings) -> Result<Option<Zone>, String> {
+    settings
+        .logtimezone
+        .as_deref()
+        .map(|z| Zone::parse(z).map_err(|e| format!("logtimezone: {e}")))
+        .transpose()
+}
+
+fn detector(settings: &JailSettings) -> Result<DateDetector, String> {
+    let mut d = DateDetector::new(settings.datepattern.as_deref())
+        .map_err(|e| format!("datepattern: {e}"))?;
+    if let Some(z) = zone_of(settings)? {
+        d.set_zone(z);
+    }
+    Ok(d)
+}
+
+/// Builds the reader and its tailer (the files found now are the ones "at start").
+pub(crate) fn build(
+    settings: Arc<JailSettings>,
+    store: Arc<Mutex<Store>>,
+    to_keeper: SyncSender<ToKeeper>,
+) -> Result<(Reader, Tailer), String> {
+    let name: Arc<str> = Arc::from(settings.name.as_str());
+    let filter = Filter::new(settings.filter.clone()).map_err(|e| e.to_string())?;
+    let det = detector(&settings)?;
+    let mut seek_det = detector(&settings)?;
+    let mut ignore = IgnoreList::parse(&settings.ignoreip, &NoResolver);
+    if settings.ignoreself {
+        ignore.set_own_addresses(own_addresses(&NoResolver));
+    }
+    let stored = store
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .positions(&settings.name)
+        .unwrap_or_else(|e| {
+            logf!(ERROR, "fail2ban.database", "[{name}] cannot read log positions: {e}");
+            Vec::new()
+        });
+    let positions = stored.into_iter().map(|p| Position {
+        path: p.path,
+        fingerprint: Fingerprint {
+            key: p.fingerprint.dev_inode.map(|(dev, ino)| FileKey { dev, ino }),
+            first_line_md5: <[u8; 16]>::try_from(p.fingerprint.first_line_hash.as_slice()).ok(),
+        },
+        offset: p.offset,
+    });
+    // fail2ban's seekToTime: at start, skip the part of a log older than findtime.
+    let threshold = now_f64() - settings.findtime as f64;
+    let mut builder = Tailer::builder()
+        .backend(settings.backend)
+        .encoding(settings.encoding)
+        .positions(positions)
+        .head_seek(move |bytes| {
+            let text = String::from_utf8_lossy(bytes);
+            seek_det
+                .find(&text)
+                .and_then(|h| h.epoch())
+                .map(|t| t >= threshold)
+        });
+    for (pattern, start) in &settings.logpaths {
+        builder = builder.path(pattern.clone(), *start);
+    }
+    let tailer = builder.build().map_err(|e| e.to_string())?;
+    if tailer.paths().is_empty() {
+        logf!(
+            WARNING,
+            "fail2ban.filter",
+            "[{name}] no log file found yet for {:?}; waiting for it",
+            settings.logpaths.iter().map(|l| &l.0).collect::<Vec<_>>()
+        );
+    }
+    let window = FailureWindow::new(WindowConfig {
+        findtime: settings.findtime,
+        maxretry: settings.maxretry,
+        maxmatches: settings.maxmatches,
+        max_tracked: settings.max_tracked,
+    });
+    let ignore_cmd = settings
+        .ignorecommand
+        .as_deref()
+        .map(|c| ShellIgnore::new(c, Duration::from_secs(30)));
+    Ok((
+        Reader {
+            name,
+            settings,
+            detector: det,
+            filter,
+            window,
+            ignore,
+            ignore_cmd,
+            store,
+            to_keeper,
+            last_date: None,
+            in_operation: false,
+            last_positions: Vec::new(),
+            last_cleanup: 0,
+            latency_warned_day: -1,
+            truncated_warned: false,
+            evicted_logged: 0,
+        },
+        tailer,
+    ))
+}
+
+impl Reader {
+    /// Waits until the jail's actions started and its bans were restored, then reads until
+    /// the tailer is stopped.
+    pub(crate) fn run(self, mut tailer: Tailer, ready: Receiver<()>) {
+        if ready.recv().is_err() {
+            return;
+        }
+        logf!(NOTICE, "fail2ban.jail", "Jail '{}' started", self.name);
+        let me = RefCell::new(self);
+        tailer.run(
+            |line| me.borrow_mut().line(line),
+            |t| me.borrow_mut().after_round(t),
+        );
+        me.borrow_mut().after_round(&tailer);
+    }
+
+    fn line(&mut self, line: &LineRef<'_>) {
+        if line.is_truncated() && !self.truncated_warned {
+            self.truncated_warned = true;
+            logf!(
+                WARNING,
+                "fail2ban.filter",
+                "[{}] a line in {} is longer than the limit and was cut",
+                self.name,
+                line.path().display()
+            );
+        }
+        let text = line.text();
+        let now = now_f64();
+        let recent_last = self
+            .last_date
+            .filter(|(_, seen)| now - seen < 60.0)
+            .map(|(t, _)| t);
+        let (span, mut time) = match self.detector.find(text) {
+            Some(hit) => match hit.time {
+                HitTime::At(t) => {
+                    self.last_date = Some((t, now));
+                    (hit.span, t)
+                }
+                HitTime::Empty => (hit.span, recent_last.unwrap_or(now)),
+                HitTime::Invalid => {
+                    logf!(
+                        ERROR,
+                        "fail2ban.filter",
+                        "[{}] cannot convert the date in line {:?}",
+                        self.name,
+                        text.chars().take(200).collect::<String>()
+                    );
+                    return;
+                }
+            },
+            None => {
+                let t = match recent_last {
+                    Some(t) => t,
+                    None if self.in_operation => now,
+                    None => return,
+                };
+                (0..0, t)
+            }
+        };
+        if self.in_operation {
+            if (time - now).abs() > LATENCY_LIMIT {
+                let day = (now / 86_400.0) as i64;
+                if day != self.latency_warned_day {
+                    self.latency_warned_day = day;
+                    logf!(
+                        WARNING,
+                        "fail2ban.filter",
+                        "[{}] Simulate NOW in operation since found time has too large deviation {} ~ {} +/- {}; This looks like a latency/timezone problem",
+                        self.name,
+                        time as i64,
+                        now as i64,
+                        LATENCY_LIMIT
+                    );
+                }
+                time = now;
+            }
+        } else if time < now - self.settings.findtime as f64 {
+            return;
+        }
+        let (pre, date, post) = match (text.get(..span.start), text.get(span.clone()), text.get(span.end..)) {
+            (Some(a), Some(b), Some(c)) => (a, b, c),
+            _ => ("", "", text),
+        };
+        let failures = self.filter.process(pre, date, post, time);
+        for f in failures {
+            if !f.nofail {
+                self.failure(f, now);
+            }
+        }
+    }
+
+    fn failure(&mut self, f: Failure, now: f64) {
+        let id = match &f.id {
+            FailureId::Addr(ip) => Id::ip(*ip),
+            FailureId::Net(n) => Id::Net(*n),
+            FailureId::Raw(r) => Id::parse(r),
+        };
+        let name = &*self.name;
+        let cmd = self
+            .ignore_cmd
+            .as_mut()
+            .map(|c| c as &mut dyn jailor_policy::IgnoreCommand);
+        if let Some(reason) = self.ignore.check_with(&id, cmd) {
+            let by = match reason {
+                IgnoreReason::OwnAddress => "ignoreself rule",
+                IgnoreReason::Name(_) => "dns",
+                IgnoreReason::Command => "command",
+                _ => "ip",
+            };
+            logf!(INFO, "fail2ban.filter", "[{name}] Ignore {id} by {by}");
+            return;
+        }
+        let time = f.time.min(now) as i64;
+        if (time as f64) < now - self.settings.findtime as f64 {
+            return;
+        }
+        logf!(
+            INFO,
+            "fail2ban.filter",
+            "[{name}] Found {id} - {}",
+            crate::logging::local_time(time)
+        );
+        let weight = match &self.settings.increment {
+            None => 1,
+            Some(inc) => {
+                let scope = if inc.overalljails {
+                    Scope::AllJails
+                } else {
+                    Scope::Jail(name)
+                };
+                let stats = self
+                    .store
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .ban_stats(&ban_id(&id), scope)
+                    .ok()
+                    .flatten();
+                let prior = stats.map(|s| PriorBans {
+                    ban_count: s.ban_count,
+                    last_ban: s.last_ban,
+                });
+                match weigh_failure(time, prior, self.settings.maxretry) {
+                    Some(w) => w,
+                    None => return,
+                }
+            }
+        };
+        let matches: Vec<&str> = f.matches.iter().map(String::as_str).collect();
+        if let Added::Ban(ticket) = self.window.add(&id, time, &matches, weight) {
+            let data: BTreeMap<String, String> = f
+                .fields
+                .iter()
+                .filter_map(|(k, v)| match v {
+                    Value::Text(t) => Some((k.clone(), t.clone())),
+                    Value::Tuple(_) => None,
+                })
+                .collect();
+            let candidate = Candidate {
+                jail: self.name.clone(),
+                ticket,
+                fid: f.fid.clone(),
+                data,
+            };
+            let _ = self
+                .to_keeper
+                .send(ToKeeper::Candidate(Box::new(candidate)));
+        }
+    }
+
+    fn after_round(&mut self, tailer: &Tailer) {
+        let positions = tailer.positions();
+        if !self.in_operation {
+            let at_end = positions.iter().all(|p| {
+                std::fs::metadata(&p.path).map_or(true, |m| p.offset >= m.len())
+            });
+            if at_end {
+                self.in_operation = true;
+            }
+        }
+        if positions != self.last_positions {
+            self.last_positions.clone_from(&positions);
+            let _ = self.to_keeper.send(ToKeeper::Positions {
+                jail: self.name.clone(),
+                positions,
+            });
+        }
+        let now = now_f64() as i64;
+        if now - self.last_cleanup >= CLEANUP_EVERY {
+            self.last_cleanup = now;
+            self.window.cleanup(now);
+            let evicted = self.window.stats().evicted;
+            if evicted > self.evicted_logged {
+                logf!(
+                    WARNING,
+                    "fail2ban.filter",
+                    "[{}] tracking at most {} addresses: {} evicted so far ({})",
+                    self.name,
+                    self.settings.max_tracked,
+                    evicted,
+                    crate::settings::MAX_TRACKED_OPTION
+                );
+                self.evicted_logged = evicted;
+            }
+        }
+    }
+}

@@ -1,0 +1,398 @@
+//! The server: start-up, jails, signals, reload and a clean stop.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use indexmap::IndexMap;
+use jailor_action::ActionRunner;
+use jailor_config::{Config, JailSpec, Loader, ServerSpec, Vars};
+use jailor_store::{DbFile, ErrorKind as StoreErrorKind, Store, StoreOptions};
+use jailor_tail::StopHandle;
+
+use crate::error::{Error, ErrorKind};
+use crate::keeper::{self, ToKeeper};
+use crate::logf;
+use crate::logging::{self, Level, Target};
+use crate::settings::{JailSettings, MAX_TRACKED_OPTION};
+use crate::{reader, worker};
+
+/// `jailor server`'s options, with fail2ban-server's meanings.
+#[derive(Debug, Clone, Default)]
+pub struct ServerOptions {
+    /// `-c DIR`: the configuration folder.
+    pub conf: PathBuf,
+    /// `-f`: stay in the foreground (the default is to go to the background, `-b`).
+    pub foreground: bool,
+    /// `-s SOCKET`: the control socket (default: `socket` of `fail2ban.conf`).
+    pub socket: Option<PathBuf>,
+    /// `-p PIDFILE` (default: `pidfile` of `fail2ban.conf`).
+    pub pidfile: Option<PathBuf>,
+    /// `-x`: remove a stale socket file instead of refusing to start.
+    pub force: bool,
+    /// `--logtarget`: overrides `logtarget`.
+    pub logtarget: Option<String>,
+    /// `--loglevel`: overrides `loglevel`.
+    pub loglevel: Option<String>,
+}
+
+/// The name of jailor's own database, used beside fail2ban's when `dbfile` names that one.
+pub const JAILOR_DB: &str = "jailor.sqlite3";
+
+/// Runs the server until SIGTERM or SIGINT. Returns an error only when it cannot start.
+pub fn run(opts: &ServerOptions) -> Result<(), Error> {
+    let loader = Loader::new(&opts.conf);
+    let cfg = loader.read_all().map_err(ErrorKind::Config)?;
+    let (level, target) = log_settings(&cfg.server, opts)?;
+    let socket = opts
+        .socket
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(&cfg.server.socket));
+    if socket.exists() {
+        if !opts.force {
+            return Err(ErrorKind::SocketExists(socket).into());
+        }
+        std::fs::remove_file(&socket).map_err(|source| ErrorKind::Io {
+            what: format!("removing the stale socket {}", socket.display()),
+            source,
+        })?;
+    }
+    // Check the log target before leaving the terminal, so an error is still seen.
+    logging::configure(level, &target)?;
+    if !opts.foreground {
+        nix::unistd::daemon(true, false)
+            .map_err(|e| ErrorKind::System(format!("cannot go to the background: {e}")))?;
+        logging::configure(level, &target)?;
+    }
+    logging::install_tracing();
+    let pidfile = opts
+        .pidfile
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(&cfg.server.pidfile));
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGHUP,
+    ])
+    .map_err(|e| ErrorKind::System(format!("cannot install signal handlers: {e}")))?;
+    logf!(
+        INFO,
+        "fail2ban.server",
+        "Starting jailor v{} (fail2ban {} compatible)",
+        env!("CARGO_PKG_VERSION"),
+        jailor_config::FAIL2BAN_VERSION
+    );
+    write_pidfile(&pidfile)?;
+    for w in &cfg.warnings {
+        logf!(WARNING, "fail2ban.configreader", "{w}");
+    }
+    let store = Arc::new(Mutex::new(open_store(&cfg.server)));
+    let purge_age = jailor_config::parse_time(&cfg.server.dbpurgeage)
+        .map(|t| t as i64)
+        .unwrap_or(86_400);
+    let (to_keeper, keeper_thread) = keeper::spawn(store.clone(), purge_age).map_err(|e| {
+        ErrorKind::System(format!("cannot start the keeper thread: {e}"))
+    })?;
+    let mut server = Server {
+        base: opts.conf.clone(),
+        opts: opts.clone(),
+        store,
+        to_keeper,
+        runner: ActionRunner::default(),
+        jails: Vec::new(),
+    };
+    server.start_jails(&cfg.jails);
+    logf!(INFO, "fail2ban.server", "Server ready");
+    for signal in signals.forever() {
+        if signal == signal_hook::consts::SIGHUP {
+            server.reload();
+        } else {
+            logf!(INFO, "fail2ban.server", "Shutdown in progress...");
+            break;
+        }
+    }
+    server.stop_all();
+    let _ = server.to_keeper.send(ToKeeper::Shutdown);
+    let _ = keeper_thread.join();
+    let _ = std::fs::remove_file(&pidfile);
+    logf!(INFO, "fail2ban.server", "Exiting jailor");
+    Ok(())
+}
+
+fn log_settings(server: &ServerSpec, opts: &ServerOptions) -> Result<(Level, Target), Error> {
+    let level_text = opts.loglevel.as_deref().unwrap_or(&server.loglevel);
+    let level = Level::parse(level_text)
+        .ok_or_else(|| ErrorKind::Logging(format!("unknown loglevel {level_text:?}")))?;
+    let target = Target::parse(opts.logtarget.as_deref().unwrap_or(&server.logtarget));
+    Ok((level, target))
+}
+
+fn write_pidfile(path: &Path) -> Result<(), Error> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    std::fs::write(path, format!("{}\n", std::process::id())).map_err(|source| {
+        ErrorKind::Io {
+            what: format!("writing the pidfile {}", path.display()),
+            source,
+        }
+        .into()
+    })
+}
+
+/// Opens the store `dbfile` names. jailor never writes into fail2ban's own database: for
+/// fail2ban's file it uses [`JAILOR_DB`] in the same folder.
+fn open_store(server: &ServerSpec) -> Store {
+    let options = StoreOptions {
+        max_matches: match server.dbmaxmatches {
+            Some(Some(n)) if n >= 0 => n as usize,
+            _ => StoreOptions::DEFAULT_MAX_MATCHES,
+        },
+        ..StoreOptions::default()
+    };
+    let path = match DbFile::parse(&server.dbfile) {
+        DbFile::Disabled => return Store::disabled(),
+        DbFile::Memory => {
+            return Store::open_in_memory_with(options).unwrap_or_else(|e| {
+                logf!(ERROR, "fail2ban.database", "{e}; nothing will be stored");
+                Store::disabled()
+            })
+        }
+        DbFile::Path(p) => p,
+    };
+    let ours = path.with_file_name(JAILOR_DB);
+    let mut target = path.clone();
+    if path.file_name().is_some_and(|n| n == "fail2ban.sqlite3") {
+        logf!(
+            NOTICE,
+            "fail2ban.database",
+            "dbfile {} is fail2ban's database; jailor keeps its own state in {}",
+            path.display(),
+            ours.display()
+        );
+        target = ours.clone();
+    }
+    if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    match Store::open_with(&target, options.clone()) {
+        Ok(s) => s,
+        Err(e) if matches!(e.kind(), StoreErrorKind::ForeignDatabase { fail2ban: true }) => {
+            logf!(
+                NOTICE,
+                "fail2ban.database",
+                "{} is fail2ban's database; jailor keeps its own state in {}",
+                target.display(),
+                ours.display()
+            );
+            Store::open_with(&ours, options).unwrap_or_else(|e| {
+                logf!(ERROR, "fail2ban.database", "{e}; nothing will be stored");
+                Store::disabled()
+            })
+        }
+        Err(e) => {
+            logf!(ERROR, "fail2ban.database", "{e}; nothing will be stored");
+            Store::disabled()
+        }
+    }
+}
+
+/// `maxtrackedaddresses` per jail: the jail's own value, else `[DEFAULT]` of the jail files,
+/// else `[Definition]` of `fail2ban.conf`.
+fn max_tracked_values(base: &Path, jails: &[&JailSpec]) -> HashMap<String, String> {
+    let statics: IndexMap<String, String> = IndexMap::new();
+    let vars = Vars::new();
+    let global = Config::read(base, "fail2ban", &statics)
+        .ok()
+        .and_then(|c| c.get("Definition", MAX_TRACKED_OPTION, &vars).ok().flatten())
+        .map(|(v, _)| v);
+    let jail_cfg = Config::read(base, "jail", &statics).ok();
+    let mut out = HashMap::new();
+    for j in jails {
+        let own = jail_cfg
+            .as_ref()
+            .and_then(|c| c.get(&j.name, MAX_TRACKED_OPTION, &vars).ok().flatten())
+            .map(|(v, _)| v);
+        if let Some(v) = own.or_else(|| global.clone()) {
+            out.insert(j.name.clone(), v);
+        }
+    }
+    out
+}
+
+struct RunningJail {
+    spec: JailSpec,
+    max_tracked: Option<String>,
+    stop: StopHandle,
+    reader: JoinHandle<()>,
+    worker: JoinHandle<()>,
+}
+
+struct Server {
+    base: PathBuf,
+    opts: ServerOptions,
+    store: Arc<Mutex<Store>>,
+    to_keeper: SyncSender<ToKeeper>,
+    runner: ActionRunner,
+    jails: Vec<RunningJail>,
+}
+
+impl Server {
+    fn start_jails(&mut self, jails: &[Result<JailSpec, jailor_config::JailError>]) {
+        let ok: Vec<&JailSpec> = jails.iter().filter_map(|j| j.as_ref().ok()).collect();
+        let tracked = max_tracked_values(&self.base, &ok);
+        for j in jails {
+            match j {
+                Ok(spec) => self.start_jail(spec, tracked.get(&spec.name).cloned()),
+                Err(e) => logf!(ERROR, "fail2ban.configreader", "{}", e.config_error_message()),
+            }
+        }
+    }
+
+    fn start_jail(&mut self, spec: &JailSpec, max_tracked: Option<String>) {
+        let name = &spec.name;
+        logf!(INFO, "fail2ban.jail", "Creating new jail '{name}'");
+        let settings = match JailSettings::from_spec(spec, max_tracked.as_deref()) {
+            Ok(s) => Arc::new(s),
+            Err(e) => {
+                logf!(ERROR, "fail2ban.jail", "Jail '{name}' skipped: {e}");
+                return;
+            }
+        };
+        for w in &settings.warnings {
+            logf!(WARNING, "fail2ban.jail", "[{name}] {w}");
+        }
+        let (reader, tailer) =
+            match reader::build(settings.clone(), self.store.clone(), self.to_keeper.clone()) {
+                Ok(r) => r,
+                Err(e) => {
+                    logf!(ERROR, "fail2ban.jail", "Jail '{name}' skipped: {e}");
+                    return;
+                }
+            };
+        logf!(
+            INFO,
+            "fail2ban.jail",
+            "Jail '{name}' uses {}",
+            match tailer.backend() {
+                jailor_tail::Backend::Inotify => "pyinotify",
+                _ => "poller",
+            }
+        );
+        let stop = tailer.stop_handle();
+        let (worker_tx, worker) =
+            match worker::spawn(name, settings.actions.clone(), self.runner.clone()) {
+                Ok(w) => w,
+                Err(e) => {
+                    logf!(ERROR, "fail2ban.jail", "Jail '{name}' skipped: {e}");
+                    return;
+                }
+            };
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let _ = self.to_keeper.send(ToKeeper::Register {
+            settings,
+            worker: worker_tx,
+            ready: ready_tx,
+        });
+        let spawned = std::thread::Builder::new()
+            .name(format!("reader-{name}"))
+            .spawn(move || reader.run(tailer, ready_rx));
+        match spawned {
+            Ok(reader) => self.jails.push(RunningJail {
+                spec: spec.clone(),
+                max_tracked,
+                stop,
+                reader,
+                worker,
+            }),
+            Err(e) => {
+                logf!(ERROR, "fail2ban.jail", "Jail '{name}' skipped: {e}");
+                let (done_tx, done_rx) = mpsc::channel();
+                let _ = self.to_keeper.send(ToKeeper::Unregister {
+                    jail: name.clone(),
+                    done: done_tx,
+                });
+                let _ = done_rx.recv();
+                let _ = worker.join();
+            }
+        }
+    }
+
+    fn stop_jail(&mut self, j: RunningJail) {
+        let name = j.spec.name.clone();
+        j.stop.stop();
+        let _ = j.reader.join();
+        let (done_tx, done_rx) = mpsc::channel();
+        let _ = self.to_keeper.send(ToKeeper::Unregister {
+            jail: name.clone(),
+            done: done_tx,
+        });
+        let _ = done_rx.recv();
+        let _ = j.worker.join();
+        logf!(NOTICE, "fail2ban.jail", "Jail '{name}' stopped");
+    }
+
+    fn stop_all(&mut self) {
+        // Readers first, all at once, so no new ban starts while actions are flushed.
+        for j in &self.jails {
+            j.stop.stop();
+        }
+        while let Some(j) = self.jails.pop() {
+            self.stop_jail(j);
+        }
+    }
+
+    /// SIGHUP: reads the configuration again. Jails whose settings did not change go on
+    /// untouched; changed ones restart (bans and positions come back from the store); a
+    /// broken configuration keeps everything as it is.
+    fn reload(&mut self) {
+        logf!(INFO, "fail2ban.server", "Reload all jails");
+        let cfg = match Loader::new(&self.base).read_all() {
+            Ok(c) => c,
+            Err(e) => {
+                logf!(
+                    ERROR,
+                    "fail2ban.server",
+                    "Reload failed, the running jails are kept: {e}"
+                );
+                return;
+            }
+        };
+        match log_settings(&cfg.server, &self.opts) {
+            Ok((level, target)) => {
+                if let Err(e) = logging::configure(level, &target) {
+                    logf!(ERROR, "fail2ban.server", "{e}");
+                }
+            }
+            Err(e) => logf!(ERROR, "fail2ban.server", "{e}"),
+        }
+        let ok: Vec<&JailSpec> = cfg.jails.iter().filter_map(|j| j.as_ref().ok()).collect();
+        let tracked = max_tracked_values(&self.base, &ok);
+        let running = std::mem::take(&mut self.jails);
+        let mut keep = Vec::new();
+        for j in running {
+            let same = ok.iter().any(|s| {
+                **s == j.spec && tracked.get(&s.name).cloned() == j.max_tracked
+            });
+            if same {
+                keep.push(j);
+            } else {
+                self.stop_jail(j);
+            }
+        }
+        self.jails = keep;
+        for j in &cfg.jails {
+            match j {
+                Ok(spec) => {
+                    if !self.jails.iter().any(|r| r.spec.name == spec.name) {
+                        self.start_jail(spec, tracked.get(&spec.name).cloned());
+                    }
+                }
+                Err(e) => logf!(ERROR, "fail2ban.configreader", "{}", e.config_error_message()),
+            }
+        }
+        logf!(INFO, "fail2ban.server", "Reload finished");
+    }
+}

@@ -1,0 +1,223 @@
+//! Action workers: one thread per jail runs its actions, so a slow or hanging action delays
+//! only that jail's later action calls, never matching, the store or another jail.
+
+use std::collections::BTreeMap;
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::thread::JoinHandle;
+
+use jailor_action::{Action, ActionRunner, ActionSpec, BanContext, JailInfo, Outcome, Skip, Ticket};
+
+use crate::logf;
+
+/// How many jobs wait for a jail's worker before the keeper holds them back itself.
+pub(crate) const QUEUE: usize = 1024;
+
+/// What a worker is asked to do, in order.
+pub(crate) enum Job {
+    /// Ban (run `actionban` of every action), with the jail's counters.
+    Ban(Box<Ticket>, Counters),
+    /// Unban.
+    Unban(Box<Ticket>, Counters),
+    /// Everything queued before is done: answer.
+    Ready(mpsc::Sender<()>),
+    /// Flush (or unban each ban), `actionstop` in reverse order, answer, and end.
+    Stop(mpsc::Sender<()>),
+}
+
+/// The jail's counters at the time of a job (`<jail.banned>`...).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Counters {
+    pub banned: u64,
+    pub banned_total: u64,
+}
+
+/// Starts the worker of `jail`: builds and starts its actions (`actionstart`), then runs jobs.
+pub(crate) fn spawn(
+    jail: &str,
+    specs: Vec<ActionSpec>,
+    runner: ActionRunner,
+) -> std::io::Result<(SyncSender<Job>, JoinHandle<()>)> {
+    let (tx, rx) = mpsc::sync_channel(QUEUE);
+    let name = jail.to_owned();
+    let handle = std::thread::Builder::new()
+        .name(format!("actions-{jail}"))
+        .spawn(move || Worker::new(name, &specs, &runner).run(rx))?;
+    Ok((tx, handle))
+}
+
+struct Worker {
+    jail: String,
+    actions: Vec<Action>,
+    epochs: Vec<u64>,
+    /// Bans in force, by address text: for re-bans after a repair and for the final unban.
+    held: BTreeMap<String, Ticket>,
+}
+
+impl Worker {
+    fn new(jail: String, specs: &[ActionSpec], runner: &ActionRunner) -> Worker {
+        let mut actions = Vec::new();
+        for spec in specs {
+            match Action::new(spec, runner) {
+                Ok(a) => actions.push(a),
+                Err(e) => logf!(
+                    ERROR,
+                    "fail2ban.actions",
+                    "Failed to initialize action '{}' of jail '{jail}': {e}",
+                    spec.actname
+                ),
+            }
+        }
+        for a in &actions {
+            match a.start() {
+                Ok(_) => {}
+                Err(e) => logf!(
+                    ERROR,
+                    "fail2ban.actions",
+                    "Failed to start jail '{jail}' action '{}': {e}",
+                    a.name()
+                ),
+            }
+        }
+        let epochs = actions.iter().map(Action::epoch).collect();
+        Worker {
+            jail,
+            actions,
+            epochs,
+            held: BTreeMap::new(),
+        }
+    }
+
+    fn run(mut self, rx: Receiver<Job>) {
+        while let Ok(job) = rx.recv() {
+            match job {
+                Job::Ban(ticket, counters) => self.ban(*ticket, counters),
+                Job::Unban(ticket, counters) => self.unban(&ticket, counters),
+                Job::Ready(done) => {
+                    let _ = done.send(());
+                }
+                Job::Stop(done) => {
+                    self.stop();
+                    let _ = done.send(());
+                    return;
+                }
+            }
+        }
+        // The keeper went away without a stop (it should not): still stop the actions.
+        self.stop();
+    }
+
+    fn info(&self, c: Counters) -> JailInfo {
+        let mut info = JailInfo::new(&self.jail);
+        info.banned = c.banned;
+        info.banned_total = c.banned_total;
+        info
+    }
+
+    fn ban(&mut self, ticket: Ticket, counters: Counters) {
+        let info = self.info(counters);
+        let ctx = BanContext::new(&info);
+        for i in 0..self.actions.len() {
+            let a = &self.actions[i];
+            if ticket.restored && a.norestored() {
+                continue;
+            }
+            let result = a.ban(&ticket, &ctx);
+            self.report("ban", i, &ticket, result);
+            self.reban_if_repaired(i, &ctx);
+        }
+        self.held.insert(ticket.address.to_string(), ticket);
+    }
+
+    fn unban(&mut self, ticket: &Ticket, counters: Counters) {
+        let info = self.info(counters);
+        let ctx = BanContext::new(&info);
+        let held = self.held.remove(&ticket.address.to_string());
+        let ticket = held.as_ref().unwrap_or(ticket);
+        for i in 0..self.actions.len() {
+            let result = self.actions[i].unban(ticket, &ctx);
+            self.report("unban", i, ticket, result);
+        }
+    }
+
+    /// After a repair the action's state was rebuilt: ban again what it held (fail2ban's
+    /// ban epoch).
+    fn reban_if_repaired(&mut self, i: usize, ctx: &BanContext<'_>) {
+        let epoch = self.actions[i].epoch();
+        if epoch <= self.epochs[i] {
+            return;
+        }
+        self.epochs[i] = epoch;
+        let tickets: Vec<Ticket> = self.held.values().cloned().collect();
+        for t in &tickets {
+            let result = self.actions[i].reban(t, ctx);
+            self.report("reban", i, t, result);
+        }
+    }
+
+    fn report(
+        &self,
+        what: &str,
+        i: usize,
+        ticket: &Ticket,
+        result: Result<Outcome, jailor_action::Error>,
+    ) {
+        let action = self.actions[i].name();
+        let jail = &self.jail;
+        match result {
+            Ok(Outcome::Recovered(r)) => logf!(
+                WARNING,
+                "fail2ban.actions",
+                "[{jail}] action '{action}': {} — invariant check failed, environment restored, {what} {} retried",
+                r.failure,
+                ticket.address
+            ),
+            Ok(_) => {}
+            Err(e) => logf!(
+                ERROR,
+                "fail2ban.actions",
+                "Failed to execute {what} jail '{jail}' action '{action}' info '{ticket}': {e}"
+            ),
+        }
+    }
+
+    fn stop(&mut self) {
+        let jail = self.jail.clone();
+        let counters = Counters::default();
+        let info = self.info(counters);
+        let ctx = BanContext::new(&info);
+        for a in &self.actions {
+            match a.flush() {
+                Ok(Outcome::Skipped(Skip::NotDefined)) => {
+                    for t in self.held.values() {
+                        if let Err(e) = a.unban(t, &ctx) {
+                            logf!(
+                                ERROR,
+                                "fail2ban.actions",
+                                "Failed to execute unban jail '{jail}' action '{}' info '{t}': {e}",
+                                a.name()
+                            );
+                        }
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => logf!(
+                    ERROR,
+                    "fail2ban.actions",
+                    "Failed to flush bans in jail '{jail}' action '{}': {e}",
+                    a.name()
+                ),
+            }
+        }
+        self.held.clear();
+        for a in self.actions.iter().rev() {
+            if let Err(e) = a.stop() {
+                logf!(
+                    ERROR,
+                    "fail2ban.actions",
+                    "Failed to stop jail '{jail}' action '{}': {e}",
+                    a.name()
+                );
+            }
+        }
+    }
+}
