@@ -1,0 +1,201 @@
+//! Helpers for the daemon tests: a configuration folder written by the test, the real
+//! `jailor server` binary, and polling for what it logs and what its actions write.
+#![allow(dead_code)]
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Our own test filter: a failure line is `<epoch> auth failure from <address>`.
+pub const FILTER: &str = "[Definition]\nfailregex = ^\\s*auth failure from <HOST>$\ndatepattern = ^EPOCH\n";
+
+/// An action appending `ban <ip> <bantime>` / `unban <ip>` to `<file>`.
+pub const RECORD_ACTION: &str = "[Definition]
+actionstart = echo start >> <file>
+actionstop = echo stop >> <file>
+actionban = echo \"ban <ip> <bantime>\" >> <file>
+actionunban = echo \"unban <ip>\" >> <file>
+[Init]
+file = /dev/null
+";
+
+/// A configuration folder with `fail2ban.conf`, the test filter and the recording action.
+pub struct Conf {
+    pub dir: tempfile::TempDir,
+}
+
+impl Conf {
+    /// A new folder; `jails` is the text of `jail.conf`, where `@DIR@` stands for the folder.
+    pub fn new(jails: &str) -> Conf {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Conf { dir };
+        let d = c.path().display().to_string();
+        fs::create_dir_all(c.path().join("filter.d")).unwrap();
+        fs::create_dir_all(c.path().join("action.d")).unwrap();
+        fs::write(
+            c.path().join("fail2ban.conf"),
+            format!(
+                "[Definition]\nloglevel = INFO\nlogtarget = {d}/jailor.log\nsocket = {d}/jailor.sock\npidfile = {d}/jailor.pid\ndbfile = {d}/jailor.sqlite3\n"
+            ),
+        )
+        .unwrap();
+        fs::write(c.path().join("filter.d/test.conf"), FILTER).unwrap();
+        fs::write(c.path().join("action.d/record.conf"), RECORD_ACTION).unwrap();
+        c.set_jails(jails);
+        c
+    }
+
+    /// Rewrites `jail.conf`.
+    pub fn set_jails(&self, jails: &str) {
+        let d = self.path().display().to_string();
+        fs::write(self.path().join("jail.conf"), jails.replace("@DIR@", &d)).unwrap();
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.path().join(name)
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        read(&self.file("jailor.log"))
+    }
+
+    /// What the actions wrote so far.
+    pub fn actions(&self) -> String {
+        read(&self.file("actions.txt"))
+    }
+}
+
+/// A file's text, empty when missing (lossy for invalid UTF-8).
+pub fn read(path: &Path) -> String {
+    fs::read(path)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default()
+}
+
+/// A running `jailor server -f`; killed when dropped.
+pub struct Daemon {
+    pub child: Child,
+}
+
+impl Daemon {
+    pub fn start(conf: &Conf) -> Daemon {
+        let child = Command::new(env!("CARGO_BIN_EXE_jailor"))
+            .args(["server", "-f", "-x", "-c"])
+            .arg(conf.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        Daemon { child }
+    }
+
+    /// Starts and waits until every jail in `jails` logged `Jail '<name>' started`
+    /// (counting from `already` such lines in the log before the start).
+    pub fn start_ready(conf: &Conf, jails: &[&str]) -> Daemon {
+        let before: Vec<usize> = jails
+            .iter()
+            .map(|j| count(&conf.log(), &format!("Jail '{j}' started")))
+            .collect();
+        let d = Daemon::start(conf);
+        wait_for("jails started", 20, || {
+            let log = conf.log();
+            jails
+                .iter()
+                .zip(&before)
+                .all(|(j, b)| count(&log, &format!("Jail '{j}' started")) > *b)
+        });
+        d
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([&format!("-{sig}"), &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{sig} failed");
+    }
+
+    /// SIGTERM, then waits for the process to end (it must end within 20 s).
+    pub fn stop(mut self) {
+        self.signal("TERM");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "server exited with {status}");
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("server did not stop within 20 s of SIGTERM");
+    }
+
+    /// `kill -9`.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `cond` every 20 ms for up to `secs` seconds; panics naming `what` if it never holds.
+pub fn wait_for(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("timed out after {secs} s waiting for: {what}");
+}
+
+/// Non-overlapping occurrences of `needle`.
+pub fn count(hay: &str, needle: &str) -> usize {
+    hay.matches(needle).count()
+}
+
+/// Lines of `hay` that end with `needle` (so `Ban 10.0.0.1` does not count `Ban 10.0.0.12`).
+pub fn count_lines_ending(hay: &str, needle: &str) -> usize {
+    hay.lines().filter(|l| l.ends_with(needle)).count()
+}
+
+pub fn epoch() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// One failure line of the test filter, dated now.
+pub fn failure(ip: &str) -> String {
+    format!("{} auth failure from {ip}\n", epoch())
+}
+
+/// Appends `text` to `path` in one write (creating the file).
+pub fn append(path: &Path, text: &str) {
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+}
