@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::addr::{parse_host, parse_ip, FailureId};
 use crate::engine::{Captures, Regex, DEFAULT_BACKTRACK_LIMIT, DFA_SIZE_LIMIT};
 use crate::error::{Error, ErrorKind};
+use crate::literals::LiteralPrefilter;
 use crate::tags::{expand_tags, UseDns};
 use crate::translate::PyFlags;
 
@@ -40,6 +41,10 @@ pub struct FilterOptions {
     pub check_all: bool,
     /// Step limit of the backtracking fallback engine per search.
     pub backtrack_limit: usize,
+    /// Keep every counter exact (prefregex and ignoreregex hits on lines no failregex can
+    /// match), as fail2ban-regex's report needs; off, such lines are rejected by a literal
+    /// scan alone.
+    pub exact_stats: bool,
 }
 
 impl Default for FilterOptions {
@@ -53,6 +58,7 @@ impl Default for FilterOptions {
             line_cap: DEFAULT_LINE_CAP,
             check_all: false,
             backtrack_limit: DEFAULT_BACKTRACK_LIMIT,
+            exact_stats: false,
         }
     }
 }
@@ -112,6 +118,10 @@ pub struct Stats {
     pub limit_hits: u64,
     /// Lines dropped by an ignoreregex.
     pub ignored: u64,
+    /// Lines the prefregex matched (exact only with [`FilterOptions::exact_stats`]).
+    pub pref_matched: u64,
+    /// Lines rejected by the literal prefilter without a regex search.
+    pub prefiltered: u64,
 }
 
 #[derive(Debug)]
@@ -211,7 +221,9 @@ pub struct Filter {
     content_group: Option<usize>,
     fail: Vec<Compiled>,
     fail_set: Option<regex::RegexSet>,
+    literals: Option<LiteralPrefilter>,
     ignore: Vec<Compiled>,
+    ignore_hits: Vec<u64>,
     buffer: VecDeque<Line>,
     text: String,
     content: String,
@@ -270,13 +282,22 @@ impl Filter {
             .dfa_size_limit(DFA_SIZE_LIMIT)
             .build()
             .ok();
+        // Multi-line buffers join lines: a literal could then span two of them.
+        let literals = if opts.maxlines == 1 {
+            LiteralPrefilter::new(fail.iter().map(|c| c.re.accept_pattern()))
+        } else {
+            None
+        };
+        let ignore_hits = vec![0; ignore.len()];
         Ok(Filter {
             opts,
             pref,
             content_group,
             fail,
             fail_set,
+            literals,
             ignore,
+            ignore_hits,
             buffer: VecDeque::new(),
             text: String::new(),
             content: String::new(),
@@ -300,6 +321,17 @@ impl Filter {
     /// Counters so far.
     pub fn stats(&self) -> Stats {
         self.stats
+    }
+
+    /// Lines each ignoreregex dropped, by index.
+    pub fn ignoreregex_hits(&self) -> &[u64] {
+        &self.ignore_hits
+    }
+
+    /// Whether a literal scan rejects lines before any regex runs (single-line filters whose
+    /// every failregex requires some literal).
+    pub fn has_literal_prefilter(&self) -> bool {
+        self.literals.is_some()
     }
 
     /// Processes one log line already split by date detection into the text before the
@@ -328,6 +360,23 @@ impl Filter {
                 self.text.push_str(&l.post);
             }
         } else {
+            if let Some(lit) = &self.literals {
+                let hit = if pre.is_empty() {
+                    lit.may_match(post)
+                } else {
+                    self.text.push_str(pre);
+                    self.text.push_str(post);
+                    lit.may_match(&self.text)
+                };
+                if !hit {
+                    self.stats.prefiltered += 1;
+                    if self.opts.exact_stats {
+                        self.rejected_stats(pre, post);
+                    }
+                    return Vec::new();
+                }
+                self.text.clear();
+            }
             self.text.push_str(pre);
             self.text.push_str(post);
         }
@@ -366,15 +415,40 @@ impl Filter {
 
     fn any_ignore(&mut self, hay: &str) -> bool {
         let stats = &mut self.stats;
-        self.ignore.iter().any(|c| c.is_match(hay, stats))
+        match self.ignore.iter().position(|c| c.is_match(hay, stats)) {
+            Some(i) => {
+                self.ignore_hits[i] += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The counters a full search would have updated on a line the literal scan rejected.
+    fn rejected_stats(&mut self, pre: &str, post: &str) {
+        self.text.clear();
+        self.text.push_str(pre);
+        self.text.push_str(post);
+        self.text.push('\n');
+        let text = std::mem::take(&mut self.text);
+        if self.ignore_first() && self.any_ignore(&text) {
+            self.stats.ignored += 1;
+        } else if let Some(p) = &self.pref {
+            if p.is_match(&text, &mut self.stats) {
+                self.stats.pref_matched += 1;
+            }
+        }
+        self.text = text;
+    }
+
+    /// §2.2 step 5: with few ignoreregexes compared to failregexes they are tried first.
+    fn ignore_first(&self) -> bool {
+        !self.ignore.is_empty() && (self.ignore.len() as isize) < self.fail.len() as isize - 2
     }
 
     fn find(&mut self, text: &str, cur: (&str, &str, &str), time: f64) -> Vec<Failure> {
         // §2.2 step 5: few ignoreregexes compared to failregexes are tried first.
-        if !self.ignore.is_empty()
-            && (self.ignore.len() as isize) < self.fail.len() as isize - 2
-            && self.any_ignore(text)
-        {
+        if self.ignore_first() && self.any_ignore(text) {
             self.stats.ignored += 1;
             return Vec::new();
         }
@@ -385,6 +459,7 @@ impl Filter {
             if !p.search(text, &mut self.stats) {
                 return Vec::new();
             }
+            self.stats.pref_matched += 1;
             pref_span = p.caps.get(0);
             for (i, name) in p.re.group_names() {
                 if let Some((s, e)) = p.caps.get(i) {

@@ -5,12 +5,15 @@
 //! - [`Regex`]: the hybrid engine (the `regex` crate, else `fancy-regex` behind a prefilter).
 //! - [`tags`]: fail2ban's `<HOST>`/`<F-*>` expansion; [`addr`]: captured hosts → ids.
 //! - [`Filter`]: fail2ban's line processing (prefregex, failregex, ignoreregex, multi-line).
+//! - [`Pipeline`]: a raw line through date detection and a [`Filter`].
 #![deny(missing_docs)]
 
 pub mod addr;
 mod engine;
 mod error;
 mod filter;
+mod literals;
+pub mod pipeline;
 pub mod tags;
 pub mod translate;
 
@@ -18,5 +21,6 @@ pub use addr::{parse_host, parse_ip, FailureId};
 pub use engine::{Captures, Regex, DEFAULT_BACKTRACK_LIMIT};
 pub use error::{Error, ErrorKind};
 pub use filter::{Failure, Filter, FilterOptions, Resolver, Stats, Value, DEFAULT_LINE_CAP};
+pub use pipeline::{Pipeline, Processed};
 pub use tags::{expand_tags, UseDns};
 pub use translate::PyFlags;
