@@ -24,20 +24,34 @@ fn maxretry_failures_give_one_ban_and_its_unban_after_bantime() {
     let log = conf.file("auth.log");
     // Two failures stay below maxretry.
     append(&log, &failure("192.0.2.7").repeat(2));
-    wait_for("two Found lines", 10, || count(&conf.log(), "Found 192.0.2.7 -") == 2);
+    wait_for("two Found lines", 10, || {
+        count(&conf.log(), "Found 192.0.2.7 -") == 2
+    });
     assert_eq!(count(&conf.actions(), "ban 192.0.2.7"), 0);
     // The third bans, the fourth and fifth do not ban again.
     append(&log, &failure("192.0.2.7").repeat(3));
     wait_for("the ban", 10, || conf.actions().contains("ban 192.0.2.7 2"));
     let banned_at = std::time::Instant::now();
-    wait_for("the unban", 10, || conf.actions().contains("unban 192.0.2.7"));
+    wait_for("the unban", 10, || {
+        conf.actions().contains("unban 192.0.2.7")
+    });
     let after = banned_at.elapsed();
-    assert!(after >= std::time::Duration::from_millis(900), "unbanned after {after:?}");
+    assert!(
+        after >= std::time::Duration::from_millis(900),
+        "unbanned after {after:?}"
+    );
     let log_text = conf.log();
-    assert_eq!(count_lines_ending(&log_text, "[test] Ban 192.0.2.7"), 1, "{log_text}");
+    assert_eq!(
+        count_lines_ending(&log_text, "[test] Ban 192.0.2.7"),
+        1,
+        "{log_text}"
+    );
     assert_eq!(count_lines_ending(&log_text, "[test] Unban 192.0.2.7"), 1);
     assert_eq!(
-        conf.actions().lines().filter(|l| l.starts_with("ban ")).count(),
+        conf.actions()
+            .lines()
+            .filter(|l| l.starts_with("ban "))
+            .count(),
         1,
         "{}",
         conf.actions()
@@ -48,7 +62,10 @@ fn maxretry_failures_give_one_ban_and_its_unban_after_bantime() {
     d.stop();
     assert!(!conf.file("jailor.pid").exists());
     let actions = conf.actions();
-    assert!(actions.starts_with("start\n") && actions.ends_with("stop\n"), "{actions}");
+    assert!(
+        actions.starts_with("start\n") && actions.ends_with("stop\n"),
+        "{actions}"
+    );
 }
 
 #[test]
@@ -70,15 +87,29 @@ action = record[file=\"@DIR@/actions.txt\"]
     );
     append(&conf.file("auth.log"), "");
     let _d = Daemon::start_ready(&conf, &["test"]);
-    let ips = ["198.51.100.5", "203.0.113.1", "127.0.0.1", "203.0.113.77", "192.0.2.8"];
+    let ips = [
+        "198.51.100.5",
+        "203.0.113.1",
+        "127.0.0.1",
+        "203.0.113.77",
+        "192.0.2.8",
+    ];
     let text: String = ips.iter().map(|ip| failure(ip)).collect();
     append(&conf.file("auth.log"), &text);
-    wait_for("the ban of 192.0.2.8", 10, || conf.actions().contains("ban 192.0.2.8"));
+    wait_for("the ban of 192.0.2.8", 10, || {
+        conf.actions().contains("ban 192.0.2.8")
+    });
     let log = conf.log();
     assert!(log.contains("[test] Ignore 198.51.100.5 by ip"), "{log}");
     assert!(log.contains("[test] Ignore 203.0.113.1 by ip"), "{log}");
-    assert!(log.contains("[test] Ignore 127.0.0.1 by ignoreself rule"), "{log}");
-    assert!(log.contains("[test] Ignore 203.0.113.77 by command"), "{log}");
+    assert!(
+        log.contains("[test] Ignore 127.0.0.1 by ignoreself rule"),
+        "{log}"
+    );
+    assert!(
+        log.contains("[test] Ignore 203.0.113.77 by command"),
+        "{log}"
+    );
     let bans: Vec<&str> = log.lines().filter(|l| l.contains("] Ban ")).collect();
     assert_eq!(bans.len(), 1, "{bans:?}");
     assert!(bans[0].ends_with("[test] Ban 192.0.2.8"));
@@ -118,8 +149,14 @@ action = record[file=\"@DIR@/actions.txt\"]
         }
     }
     let text = conf.log();
-    assert!(text.contains("[test] Increase Ban 192.0.2.9 (2 # 2s -> "), "{text}");
-    assert!(text.contains("[test] Increase Ban 192.0.2.9 (3 # 4s -> "), "{text}");
+    assert!(
+        text.contains("[test] Increase Ban 192.0.2.9 (2 # 2s -> "),
+        "{text}"
+    );
+    assert!(
+        text.contains("[test] Increase Ban 192.0.2.9 (3 # 4s -> "),
+        "{text}"
+    );
 }
 
 #[test]
@@ -167,6 +204,10 @@ action = record[file=\"@DIR@/recidive.txt\"]
         read(&conf.file("recidive.txt")).contains("ban 192.0.2.10 600")
     });
     let log = conf.log();
-    assert_eq!(count_lines_ending(&log, "[recidive] Ban 192.0.2.10"), 1, "{log}");
+    assert_eq!(
+        count_lines_ending(&log, "[recidive] Ban 192.0.2.10"),
+        1,
+        "{log}"
+    );
     assert_eq!(count(&log, "[recidive] Found 192.0.2.10"), 3, "{log}");
 }

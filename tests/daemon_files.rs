@@ -20,10 +20,14 @@ fn found(log: &str, jail: &str, ip: &str) -> usize {
 
 /// Waits until every address of `ips` is found once in `jail`, then checks none twice.
 fn expect_each_once(conf: &Conf, jail: &str, ips: &[String]) {
-    wait_for(&format!("{jail}: {} addresses found", ips.len()), 15, || {
-        let log = conf.log();
-        ips.iter().all(|ip| found(&log, jail, ip) >= 1)
-    });
+    wait_for(
+        &format!("{jail}: {} addresses found", ips.len()),
+        15,
+        || {
+            let log = conf.log();
+            ips.iter().all(|ip| found(&log, jail, ip) >= 1)
+        },
+    );
     let log = conf.log();
     for ip in ips {
         assert_eq!(found(&log, jail, ip), 1, "{jail} {ip}:\n{log}");
@@ -113,7 +117,9 @@ fn bad_input_is_logged_and_the_daemon_goes_on() {
     let mut raw = fs::OpenOptions::new().append(true).open(&log).unwrap();
     use std::io::Write;
     // A binary blob with NULs and no sensible lines.
-    let blob: Vec<u8> = (0..65_536u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let blob: Vec<u8> = (0..65_536u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     raw.write_all(&blob).unwrap();
     raw.write_all(b"\n").unwrap();
     raw.write_all(failure("10.9.0.1").as_bytes()).unwrap();
@@ -128,8 +134,16 @@ fn bad_input_is_logged_and_the_daemon_goes_on() {
     raw.write_all(&bad).unwrap();
     raw.write_all(failure("10.9.0.4").as_bytes()).unwrap();
     drop(raw);
-    expect_each_once(&conf, "bad", &["10.9.0.1".into(), "10.9.0.2".into(), "10.9.0.4".into()]);
-    assert!(conf.log().contains("longer than the limit"), "{}", conf.log());
+    expect_each_once(
+        &conf,
+        "bad",
+        &["10.9.0.1".into(), "10.9.0.2".into(), "10.9.0.4".into()],
+    );
+    assert!(
+        conf.log().contains("longer than the limit"),
+        "{}",
+        conf.log()
+    );
     // The log disappears and comes back.
     fs::remove_file(&log).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1500));

@@ -28,10 +28,16 @@ fn restart_restores_bans_and_counts_lines_written_while_down_once() {
     append(&log, &failure("192.0.2.20").repeat(3));
     append(&log, &failure("192.0.2.21"));
     wait_for("the ban", 10, || conf.actions().contains("ban 192.0.2.20"));
-    wait_for("the lone failure", 10, || conf.log().contains("Found 192.0.2.21 -"));
+    wait_for("the lone failure", 10, || {
+        conf.log().contains("Found 192.0.2.21 -")
+    });
     d.stop();
     // Stopping unbans through the action (it has no actionflush), then stops it.
-    assert!(conf.actions().ends_with("unban 192.0.2.20\nstop\n"), "{}", conf.actions());
+    assert!(
+        conf.actions().ends_with("unban 192.0.2.20\nstop\n"),
+        "{}",
+        conf.actions()
+    );
     // Written while the daemon is down.
     append(&log, &failure("192.0.2.22"));
     let d = Daemon::start_ready(&conf, &["test"]);
@@ -43,7 +49,11 @@ fn restart_restores_bans_and_counts_lines_written_while_down_once() {
     });
     std::thread::sleep(Duration::from_millis(500));
     let text = conf.log();
-    assert_eq!(count_lines_ending(&text, "[test] Restore Ban 192.0.2.20"), 1, "{text}");
+    assert_eq!(
+        count_lines_ending(&text, "[test] Restore Ban 192.0.2.20"),
+        1,
+        "{text}"
+    );
     assert_eq!(count(&text, "Found 192.0.2.20 -"), 3, "{text}");
     assert_eq!(count(&text, "Found 192.0.2.21 -"), 1, "{text}");
     assert_eq!(count(&text, "Found 192.0.2.22 -"), 1, "{text}");
@@ -73,13 +83,19 @@ fn kill_9_during_a_burst_loses_no_logged_ban() {
     let restored = |log: &str| -> Vec<String> {
         log[before..]
             .lines()
-            .filter_map(|l| l.split_once("[test] Restore Ban ").map(|(_, ip)| ip.to_owned()))
+            .filter_map(|l| {
+                l.split_once("[test] Restore Ban ")
+                    .map(|(_, ip)| ip.to_owned())
+            })
             .collect()
     };
     let log = conf.log();
     let back = restored(&log);
     for ip in &banned {
-        assert!(back.contains(ip), "{ip} was logged as banned but not restored");
+        assert!(
+            back.contains(ip),
+            "{ip} was logged as banned but not restored"
+        );
     }
     d.kill9();
 }
@@ -115,14 +131,23 @@ dir = /nonexistent
     append(&log, "");
     let d = Daemon::start_ready(&conf, &["test"]);
     append(&log, &failure("192.0.2.30"));
-    wait_for("the first ban", 10, || conf.log().contains("[test] Ban 192.0.2.30"));
+    wait_for("the first ban", 10, || {
+        conf.log().contains("[test] Ban 192.0.2.30")
+    });
     // While the action hangs, matching goes on: the next ban is logged at once.
     let t = Instant::now();
     append(&log, &failure("192.0.2.31"));
-    wait_for("the second ban", 10, || conf.log().contains("[test] Ban 192.0.2.31"));
-    assert!(t.elapsed() < Duration::from_millis(900), "{:?}", t.elapsed());
+    wait_for("the second ban", 10, || {
+        conf.log().contains("[test] Ban 192.0.2.31")
+    });
+    assert!(
+        t.elapsed() < Duration::from_millis(900),
+        "{:?}",
+        t.elapsed()
+    );
     wait_for("timeout, repair and the error", 20, || {
-        conf.log().contains("Failed to execute ban jail 'test' action 'stuck'")
+        conf.log()
+            .contains("Failed to execute ban jail 'test' action 'stuck'")
     });
     assert!(read(&conf.file("repairs.txt")).contains("repair"));
     d.kill9();
@@ -144,7 +169,9 @@ fn sighup_reloads_and_a_broken_configuration_keeps_the_jails() {
     // A broken jail.conf: the running jail stays.
     std::fs::write(conf.file("jail.conf"), "[test\nenabled = true\n").unwrap();
     d.signal("HUP");
-    wait_for("the reload error", 10, || conf.log().contains("Reload failed"));
+    wait_for("the reload error", 10, || {
+        conf.log().contains("Reload failed")
+    });
     append(&log, &failure("192.0.2.40").repeat(3));
     wait_for("a ban after the failed reload", 10, || {
         conf.actions().contains("ban 192.0.2.40")

@@ -9,7 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Our own test filter: a failure line is `<epoch> auth failure from <address>`.
-pub const FILTER: &str = "[Definition]\nfailregex = ^\\s*auth failure from <HOST>$\ndatepattern = ^EPOCH\n";
+pub const FILTER: &str =
+    "[Definition]\nfailregex = ^\\s*auth failure from <HOST>$\ndatepattern = ^EPOCH\n";
 
 /// An action appending `ban <ip> <bantime>` / `unban <ip>` to `<file>`.
 pub const RECORD_ACTION: &str = "[Definition]

@@ -264,7 +264,11 @@ impl Keeper {
         let stored = match lock(&self.store).bans_to_restore(&name, now) {
             Ok(b) => b,
             Err(e) => {
-                logf!(ERROR, "fail2ban.database", "[{name}] cannot read bans to restore: {e}");
+                logf!(
+                    ERROR,
+                    "fail2ban.database",
+                    "[{name}] cannot read bans to restore: {e}"
+                );
                 Vec::new()
             }
         };
@@ -315,7 +319,8 @@ impl Keeper {
             return;
         };
         for b in st.book.list() {
-            self.deadlines.cancel(&(jail.to_owned(), b.ticket.id.clone()));
+            self.deadlines
+                .cancel(&(jail.to_owned(), b.ticket.id.clone()));
         }
         st.backlog.push_back(Job::Stop(done));
         // The worker may be slow (a hanging action): deliver from a helper thread so the
@@ -333,7 +338,11 @@ impl Keeper {
                 }
             });
         if let Err(e) = spawned {
-            logf!(ERROR, "fail2ban.server", "[{jail}] cannot stop its actions: {e}");
+            logf!(
+                ERROR,
+                "fail2ban.server",
+                "[{jail}] cannot stop its actions: {e}"
+            );
         }
     }
 
@@ -351,7 +360,11 @@ impl Keeper {
         let prior = match lock(&self.store).ban_stats(&ban_id(&id), scope) {
             Ok(s) => s.map_or(0, |s| s.ban_count),
             Err(e) => {
-                logf!(ERROR, "fail2ban.database", "[{name}] cannot read ban counts: {e}");
+                logf!(
+                    ERROR,
+                    "fail2ban.database",
+                    "[{name}] cannot read ban counts: {e}"
+                );
                 0
             }
         };
@@ -417,14 +430,17 @@ impl Keeper {
         }
     }
 
-
     /// Commits the batch; then announces its bans and hands them to the workers.
     fn commit(&mut self) {
         if !self.batch.is_empty() {
             let result = lock(&self.store).commit(&self.batch);
             if let Err(e) = result {
                 // Security first: the bans still happen; only their record is lost.
-                logf!(ERROR, "fail2ban.database", "Cannot record bans and positions: {e}");
+                logf!(
+                    ERROR,
+                    "fail2ban.database",
+                    "Cannot record bans and positions: {e}"
+                );
             }
             self.batch.clear();
         }

@@ -14,7 +14,7 @@ use jailor_policy::{
     PriorBans, WindowConfig,
 };
 use jailor_store::{Scope, Store};
-use jailor_tail::{Fingerprint, FileKey, LineRef, Position, Tailer};
+use jailor_tail::{FileKey, Fingerprint, LineRef, Position, Tailer};
 
 use crate::ignore_cmd::ShellIgnore;
 use crate::keeper::{ban_id, Candidate, ToKeeper};
@@ -90,13 +90,20 @@ pub(crate) fn build(
         .unwrap_or_else(|p| p.into_inner())
         .positions(&settings.name)
         .unwrap_or_else(|e| {
-            logf!(ERROR, "fail2ban.database", "[{name}] cannot read log positions: {e}");
+            logf!(
+                ERROR,
+                "fail2ban.database",
+                "[{name}] cannot read log positions: {e}"
+            );
             Vec::new()
         });
     let positions = stored.into_iter().map(|p| Position {
         path: p.path,
         fingerprint: Fingerprint {
-            key: p.fingerprint.dev_inode.map(|(dev, ino)| FileKey { dev, ino }),
+            key: p
+                .fingerprint
+                .dev_inode
+                .map(|(dev, ino)| FileKey { dev, ino }),
             first_line_md5: <[u8; 16]>::try_from(p.fingerprint.first_line_hash.as_slice()).ok(),
         },
         offset: p.offset,
@@ -239,7 +246,11 @@ impl Reader {
         } else if time < now - self.settings.findtime as f64 {
             return;
         }
-        let (pre, date, post) = match (text.get(..span.start), text.get(span.clone()), text.get(span.end..)) {
+        let (pre, date, post) = match (
+            text.get(..span.start),
+            text.get(span.clone()),
+            text.get(span.end..),
+        ) {
             (Some(a), Some(b), Some(c)) => (a, b, c),
             _ => ("", "", text),
         };
@@ -332,9 +343,9 @@ impl Reader {
     fn after_round(&mut self, tailer: &Tailer) {
         let positions = tailer.positions();
         if !self.in_operation {
-            let at_end = positions.iter().all(|p| {
-                std::fs::metadata(&p.path).map_or(true, |m| p.offset >= m.len())
-            });
+            let at_end = positions
+                .iter()
+                .all(|p| std::fs::metadata(&p.path).map_or(true, |m| p.offset >= m.len()));
             if at_end {
                 self.in_operation = true;
             }

@@ -92,9 +92,8 @@ pub fn run(opts: &ServerOptions) -> Result<(), Error> {
     let purge_age = jailor_config::parse_time(&cfg.server.dbpurgeage)
         .map(|t| t as i64)
         .unwrap_or(86_400);
-    let (to_keeper, keeper_thread) = keeper::spawn(store.clone(), purge_age).map_err(|e| {
-        ErrorKind::System(format!("cannot start the keeper thread: {e}"))
-    })?;
+    let (to_keeper, keeper_thread) = keeper::spawn(store.clone(), purge_age)
+        .map_err(|e| ErrorKind::System(format!("cannot start the keeper thread: {e}")))?;
     let mut server = Server {
         base: opts.conf.clone(),
         opts: opts.clone(),
@@ -206,7 +205,11 @@ fn max_tracked_values(base: &Path, jails: &[&JailSpec]) -> HashMap<String, Strin
     let vars = Vars::new();
     let global = Config::read(base, "fail2ban", &statics)
         .ok()
-        .and_then(|c| c.get("Definition", MAX_TRACKED_OPTION, &vars).ok().flatten())
+        .and_then(|c| {
+            c.get("Definition", MAX_TRACKED_OPTION, &vars)
+                .ok()
+                .flatten()
+        })
         .map(|(v, _)| v);
     let jail_cfg = Config::read(base, "jail", &statics).ok();
     let mut out = HashMap::new();
@@ -246,7 +249,12 @@ impl Server {
         for j in jails {
             match j {
                 Ok(spec) => self.start_jail(spec, tracked.get(&spec.name).cloned()),
-                Err(e) => logf!(ERROR, "fail2ban.configreader", "{}", e.config_error_message()),
+                Err(e) => logf!(
+                    ERROR,
+                    "fail2ban.configreader",
+                    "{}",
+                    e.config_error_message()
+                ),
             }
         }
     }
@@ -373,9 +381,9 @@ impl Server {
         let running = std::mem::take(&mut self.jails);
         let mut keep = Vec::new();
         for j in running {
-            let same = ok.iter().any(|s| {
-                **s == j.spec && tracked.get(&s.name).cloned() == j.max_tracked
-            });
+            let same = ok
+                .iter()
+                .any(|s| **s == j.spec && tracked.get(&s.name).cloned() == j.max_tracked);
             if same {
                 keep.push(j);
             } else {
@@ -390,7 +398,12 @@ impl Server {
                         self.start_jail(spec, tracked.get(&spec.name).cloned());
                     }
                 }
-                Err(e) => logf!(ERROR, "fail2ban.configreader", "{}", e.config_error_message()),
+                Err(e) => logf!(
+                    ERROR,
+                    "fail2ban.configreader",
+                    "{}",
+                    e.config_error_message()
+                ),
             }
         }
         logf!(INFO, "fail2ban.server", "Reload finished");

@@ -56,7 +56,12 @@ impl JailSettings {
     /// for the jail, if any. Errors are one line each, for the log.
     pub fn from_spec(spec: &JailSpec, max_tracked: Option<&str>) -> Result<JailSettings, String> {
         let name = spec.name.clone();
-        if spec.backend.trim().to_ascii_lowercase().starts_with("systemd") {
+        if spec
+            .backend
+            .trim()
+            .to_ascii_lowercase()
+            .starts_with("systemd")
+        {
             return Err(format!(
                 "backend '{}': reading the systemd journal is not supported yet; the jail is skipped",
                 spec.backend
@@ -103,7 +108,11 @@ impl JailSettings {
             None => DEFAULT_MAX_TRACKED,
             Some(v) => match parse_int(v) {
                 Some(n) if n > 0 => n as usize,
-                _ => return Err(format!("{MAX_TRACKED_OPTION} = \"{v}\" is not a positive number")),
+                _ => {
+                    return Err(format!(
+                        "{MAX_TRACKED_OPTION} = \"{v}\" is not a positive number"
+                    ))
+                }
             },
         };
         let encoding = match spec.option("logencoding") {
@@ -144,7 +153,11 @@ impl JailSettings {
             .logpaths
             .iter()
             .map(|lp| {
-                let start = if lp.tail { StartAt::Tail } else { StartAt::Head };
+                let start = if lp.tail {
+                    StartAt::Tail
+                } else {
+                    StartAt::Head
+                };
                 (lp.pattern.clone(), start)
             })
             .collect::<Vec<_>>();

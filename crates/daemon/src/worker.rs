@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::thread::JoinHandle;
 
-use jailor_action::{Action, ActionRunner, ActionSpec, BanContext, JailInfo, Outcome, Skip, Ticket};
+use jailor_action::{
+    Action, ActionRunner, ActionSpec, BanContext, JailInfo, Outcome, Skip, Ticket,
+};
 
 use crate::logf;
 
