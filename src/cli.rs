@@ -36,6 +36,8 @@ enum Command {
         #[arg(short = 'c', long = "conf")]
         conf: Option<PathBuf>,
     },
+    /// Test a filter or failregex on a log file or line (fail2ban-regex's equivalent).
+    Regex(cmd::regex::RegexArgs),
     /// Run the jails: the daemon (fail2ban-server's options).
     Server {
         /// The configuration folder (as for `check`).
@@ -54,6 +56,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Dump { conf, json } => cmd::dump::run(config_base(conf)?.path(), json),
+        Command::Regex(args) => cmd::regex::run(args),
         Command::Check { conf } => cmd::check::run(config_base(conf)?.path()),
         Command::Server { conf, args } => cmd::server::run(config_base(conf)?.path(), args),
     }

@@ -89,7 +89,7 @@ pub struct Failure {
     pub id: FailureId,
     /// The address captured beside a different `<F-ID>` (fail2ban's data `ip`).
     pub ip: Option<FailureId>,
-    /// The line's time (as given to [`Filter::process`]).
+    /// The line's time (as given to [`Filter::process`]; NaN when the line had none).
     pub time: f64,
     /// Index of the failregex that matched.
     pub regex_index: usize,

@@ -14,7 +14,9 @@ const LAST_DATE_MAX_AGE: f64 = 60.0;
 /// What became of one line.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Processed {
-    /// The time given to the filter (`None`: the line had no usable date and was skipped).
+    /// The line's time: its own date, else a recent last date (or "now" in operation);
+    /// `None` when there is none (the filter still ran, its failures carry a NaN time, as
+    /// fail2ban's carry `None`).
     pub time: Option<f64>,
     /// Byte range of the date text in the line, when a template matched.
     pub date: Option<Range<usize>>,
@@ -81,7 +83,7 @@ impl Pipeline {
     }
 
     /// The last date when it is recent enough to stand in for a missing one, else "now" in
-    /// operation, else nothing.
+    /// operation, else nothing (fail2ban-regex prints such a failure's time as `None`).
     fn fallback_time(&self) -> Option<f64> {
         let now = self.now();
         match self.last_date {
@@ -101,17 +103,12 @@ impl Pipeline {
                     (Some(h.span.clone()), Some(t))
                 }
                 HitTime::Empty => (Some(h.span.clone()), self.fallback_time()),
-                HitTime::Invalid => (Some(h.span.clone()), None),
+                // fail2ban logs "failed to parse timeText" and goes on without a date.
+                HitTime::Invalid => (Some(h.span.clone()), self.fallback_time()),
             },
             None => (None, self.fallback_time()),
         };
-        let Some(t) = time else {
-            return Processed {
-                time: None,
-                date: span,
-                failures: Vec::new(),
-            };
-        };
+        let t = time.unwrap_or(f64::NAN);
         let failures = match &span {
             Some(r) if r.end <= line.len() && r.start <= r.end => match (
                 line.get(..r.start),
@@ -124,7 +121,7 @@ impl Pipeline {
             _ => self.filter.process("", "", line, t),
         };
         Processed {
-            time: Some(t),
+            time,
             date: span,
             failures,
         }
