@@ -331,7 +331,9 @@ fn render(fmt: &str, f: &Failure) -> String {
         }
     };
     let field = |k: &str| -> String {
-        let key = k.strip_prefix("F-").map_or(k.to_owned(), str::to_ascii_lowercase);
+        let key = k
+            .strip_prefix("F-")
+            .map_or(k.to_owned(), str::to_ascii_lowercase);
         let key = match key.as_str() {
             "id" => "fid".to_owned(),
             "port" => "fport".to_owned(),
@@ -530,7 +532,8 @@ pub fn run(args: RegexArgs) -> anyhow::Result<ExitCode> {
             }
         }
         Input::File(path, size) => {
-            let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+            let file =
+                File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
             let mut progress = Progress::new(*size);
             read_lines(file, encoding, |line, n| {
                 progress.add(n);
