@@ -159,7 +159,10 @@ mod tests {
 
     #[test]
     fn prefilter_never_rejects_a_match() {
-        let pats = [r"^Failed (?i:password) for \S+", r"(?:refused|denied) connect"];
+        let pats = [
+            r"^Failed (?i:password) for \S+",
+            r"(?:refused|denied) connect",
+        ];
         let pf = LiteralPrefilter::new(pats).unwrap();
         let regs: Vec<regex::Regex> = pats.iter().map(|p| regex::Regex::new(p).unwrap()).collect();
         for line in [

@@ -110,14 +110,12 @@ impl Pipeline {
         };
         let t = time.unwrap_or(f64::NAN);
         let failures = match &span {
-            Some(r) if r.end <= line.len() && r.start <= r.end => match (
-                line.get(..r.start),
-                line.get(r.clone()),
-                line.get(r.end..),
-            ) {
-                (Some(pre), Some(date), Some(post)) => self.filter.process(pre, date, post, t),
-                _ => self.filter.process("", "", line, t),
-            },
+            Some(r) if r.end <= line.len() && r.start <= r.end => {
+                match (line.get(..r.start), line.get(r.clone()), line.get(r.end..)) {
+                    (Some(pre), Some(date), Some(post)) => self.filter.process(pre, date, post, t),
+                    _ => self.filter.process("", "", line, t),
+                }
+            }
             _ => self.filter.process("", "", line, t),
         };
         Processed {
