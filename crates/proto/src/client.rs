@@ -49,9 +49,7 @@ impl Client {
         })?;
         match hello.refused {
             None => {}
-            Some(Refusal::PermissionDenied) => {
-                return Err(ErrorKind::PermissionDenied(path).into())
-            }
+            Some(Refusal::PermissionDenied) => return Err(ErrorKind::PermissionDenied(path).into()),
             Some(_) => {
                 return Err(ErrorKind::Io(format!(
                     "{}: the daemon has too many connections open",

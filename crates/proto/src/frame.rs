@@ -28,15 +28,20 @@ pub const MAX_RESPONSE_FRAME: u32 = 64 << 20;
 /// # Errors
 /// [`ErrorKind::FrameTooLarge`] when the JSON is longer than `cap` (nothing is written), or an
 /// I/O error.
-pub fn write_frame<W: Write, T: Serialize>(writer: &mut W, value: &T, cap: u32) -> Result<(), Error> {
+pub fn write_frame<W: Write, T: Serialize>(
+    writer: &mut W,
+    value: &T,
+    cap: u32,
+) -> Result<(), Error> {
     let body = serde_json::to_vec(value).map_err(|e| ErrorKind::Malformed(e.to_string()))?;
-    let len = u32::try_from(body.len())
-        .ok()
-        .filter(|&n| n <= cap)
-        .ok_or(ErrorKind::FrameTooLarge {
-            size: body.len() as u64,
-            cap: u64::from(cap),
-        })?;
+    let len =
+        u32::try_from(body.len())
+            .ok()
+            .filter(|&n| n <= cap)
+            .ok_or(ErrorKind::FrameTooLarge {
+                size: body.len() as u64,
+                cap: u64::from(cap),
+            })?;
     let mut buf = Vec::with_capacity(body.len() + 4);
     buf.extend_from_slice(&len.to_be_bytes());
     buf.extend_from_slice(&body);

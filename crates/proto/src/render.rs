@@ -97,7 +97,11 @@ fn server_status(s: &ServerStatus, jails: Option<&Vec<JailStatus>>) -> String {
         out.push_str("`- Status for the jails:\n");
         for (i, j) in jails.iter().enumerate() {
             let last = i + 1 == jails.len();
-            let (head, pad) = if last { ("`-", "      ") } else { ("|-", "   |  ") };
+            let (head, pad) = if last {
+                ("`-", "      ")
+            } else {
+                ("|-", "   |  ")
+            };
             let _ = writeln!(out, "   {head} Jail: {}", j.jail);
             jail_status(&mut out, j, pad);
         }
@@ -141,7 +145,12 @@ fn jail_status(out: &mut String, j: &JailStatus, pad: &str) {
 
 /// The `stats` table, laid out as fail2ban-client draws it.
 fn stats_table(rows: &[JailStats]) -> String {
-    let jw = rows.iter().map(|r| r.jail.chars().count()).max().unwrap_or(0).max(4);
+    let jw = rows
+        .iter()
+        .map(|r| r.jail.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(4);
     let bw = rows
         .iter()
         .map(|r| r.backend.chars().count())
@@ -290,9 +299,7 @@ fn regexes(response: &Response) -> String {
 
 fn log_paths(response: &Response) -> String {
     match response {
-        Response::List(files) if !files.is_empty() => {
-            tree("Current monitored log file(s):", files)
-        }
+        Response::List(files) if !files.is_empty() => tree("Current monitored log file(s):", files),
         Response::List(_) => "No file is currently monitored".into(),
         other => value(other),
     }
@@ -328,7 +335,10 @@ fn jail_query(jail: &str, query: &JailQuery, response: &Response) -> String {
             format!("No actions for jail {jail}")
         }
         (JailQuery::Actions, Response::List(a)) => {
-            format!("The jail {jail} has the following actions:\n{}", a.join(", "))
+            format!(
+                "The jail {jail} has the following actions:\n{}",
+                a.join(", ")
+            )
         }
         (JailQuery::ActionProperties { action }, Response::List(p)) => format!(
             "The jail {jail} action {action} has the following properties:\n{}",

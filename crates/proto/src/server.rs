@@ -212,10 +212,7 @@ impl RunningServer {
         };
         self.stop.store(true, Ordering::Release);
         // On Linux, shutting a listening socket down wakes a blocked accept().
-        let _ = nix::sys::socket::shutdown(
-            self.wake.as_raw_fd(),
-            nix::sys::socket::Shutdown::Both,
-        );
+        let _ = nix::sys::socket::shutdown(self.wake.as_raw_fd(), nix::sys::socket::Shutdown::Both);
         let _ = UnixStream::connect(&self.path);
         let _ = thread.join();
         let same = std::fs::metadata(&self.path).map(|m| Some(m.ino()) == self.ino);
@@ -307,10 +304,11 @@ fn serve_connection(mut stream: UnixStream, handler: &dyn Handler) {
                 return;
             }
         };
-        let reply = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            handler.handle(request)
-        }))
-        .unwrap_or_else(|_| Response::error(FailureKind::Failed, "internal error in the daemon"));
+        let reply =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler.handle(request)))
+                .unwrap_or_else(|_| {
+                    Response::error(FailureKind::Failed, "internal error in the daemon")
+                });
         let sent = match write_frame(&mut stream, &reply, MAX_RESPONSE_FRAME) {
             Err(e) if matches!(e.kind(), ErrorKind::FrameTooLarge { .. }) => write_frame(
                 &mut stream,

@@ -45,9 +45,7 @@ impl Request {
         };
         Ok(match first {
             "ping" => Request::Ping,
-            "echo" => Request::Echo {
-                words: owned(rest),
-            },
+            "echo" => Request::Echo { words: owned(rest) },
             "version" => Request::Version,
             "stats" | "statistic" | "statistics" => Request::Stats,
             "flushlogs" => Request::FlushLogs,
@@ -259,9 +257,9 @@ fn parse_reload(rest: &[&str], restart_cmd: bool) -> Result<Request, Error> {
 }
 
 fn parse_int(word: &str) -> Result<u64, Error> {
-    word.trim()
-        .parse()
-        .map_err(|_| Error::invalid_value(format!("invalid literal for int() with base 10: '{word}'")))
+    word.trim().parse().map_err(|_| {
+        Error::invalid_value(format!("invalid literal for int() with base 10: '{word}'"))
+    })
 }
 
 fn parse_float(word: &str) -> Result<f64, Error> {
@@ -278,7 +276,9 @@ fn parse_bool(word: &str) -> Result<bool, Error> {
     match word.to_ascii_lowercase().as_str() {
         "true" | "yes" | "on" | "1" => Ok(true),
         "false" | "no" | "off" | "0" => Ok(false),
-        _ => Err(Error::invalid_value(format!("Invalid boolean value '{word}'"))),
+        _ => Err(Error::invalid_value(format!(
+            "Invalid boolean value '{word}'"
+        ))),
     }
 }
 
@@ -303,9 +303,7 @@ fn parse_set(rest: &[&str]) -> Result<Request, Error> {
                 Some(ServerOption::LogTarget) => ServerSetting::LogTarget(value),
                 Some(ServerOption::SyslogSocket) => ServerSetting::SyslogSocket(value),
                 Some(ServerOption::DbFile) => ServerSetting::DbFile(value),
-                Some(ServerOption::DbMaxMatches) => {
-                    ServerSetting::DbMaxMatches(parse_int(&value)?)
-                }
+                Some(ServerOption::DbMaxMatches) => ServerSetting::DbMaxMatches(parse_int(&value)?),
                 Some(ServerOption::DbPurgeAge) | None => ServerSetting::DbPurgeAge(value),
             };
             Ok(Request::SetServer { setting })
