@@ -109,29 +109,36 @@ impl DateDetector {
                 .into(),
         );
         let mut slots: Vec<Slot> = Vec::new();
-        let mut add = |pattern: &str, weight: f64, from_set: bool| -> Result<(), Error> {
-            if slots.iter().any(|s| s.template.pattern == pattern) {
-                if from_set {
-                    return Ok(());
+        // `from_set`: one of a set of templates (a duplicate is skipped, not an error);
+        // `builtin`: one of fail2ban's defaults, compiled only when a line needs it.
+        let mut add =
+            |pattern: &str, weight: f64, from_set: bool, builtin: bool| -> Result<(), Error> {
+                if slots.iter().any(|s| s.template.pattern == pattern) {
+                    if from_set {
+                        return Ok(());
+                    }
+                    return Err(ErrorKind::Duplicate {
+                        pattern: pattern.to_string(),
+                    }
+                    .into());
                 }
-                return Err(ErrorKind::Duplicate {
-                    pattern: pattern.to_string(),
-                }
-                .into());
-            }
-            let template = Template::new(pattern, weight, decades)?;
-            slots.push(Slot {
-                template,
-                hits: 0,
-                last_used: 0.0,
-                distance: 0,
-            });
-            Ok(())
-        };
+                let template = if builtin {
+                    Template::builtin(pattern, weight, decades)?
+                } else {
+                    Template::new(pattern, weight, decades)?
+                };
+                slots.push(Slot {
+                    template,
+                    hits: 0,
+                    last_used: 0.0,
+                    distance: 0,
+                });
+                Ok(())
+            };
         match datepattern {
             None => {
                 for (p, w) in defaults::cache() {
-                    add(&p, w, true)?;
+                    add(&p, w, true, true)?;
                 }
             }
             Some(text) => {
@@ -139,21 +146,21 @@ impl DateDetector {
                     match line {
                         "{^LN-BEG}" => {
                             for (p, w) in defaults::line_begin() {
-                                add(&p, w, true)?;
+                                add(&p, w, true, true)?;
                             }
                         }
                         "{DEFAULT}" => {
                             for (p, w) in defaults::cache() {
-                                add(&p, w, true)?;
+                                add(&p, w, true, true)?;
                             }
                         }
-                        "{NONE}" => add("{UNB}^", 1.0, false)?,
+                        "{NONE}" => add("{UNB}^", 1.0, false, false)?,
                         p if p.contains("{DATE}") => {
                             for sub in defaults::date_substitutes() {
-                                add(&p.replace("{DATE}", sub), 1.0, true)?;
+                                add(&p.replace("{DATE}", sub), 1.0, true, false)?;
                             }
                         }
-                        p => add(p, 1.0, false)?,
+                        p => add(p, 1.0, false, false)?,
                     }
                 }
             }

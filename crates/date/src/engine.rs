@@ -16,6 +16,9 @@
 //! Patterns the `regex` crate cannot compile even then (EPOCH's conditionals, user patterns with
 //! other look-around) run on `fancy-regex` alone, with a backtrack limit.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+
 use crate::error::{Error, ErrorKind};
 use crate::fields::{DateMatch, Field};
 
@@ -56,7 +59,6 @@ pub(crate) fn end_ok(s: &str, i: usize) -> bool {
 #[derive(Debug)]
 struct Linear {
     re: regex::Regex,
-    locs: regex::CaptureLocations,
     check_begin: bool,
     check_end: bool,
     /// (group of the widened back-reference, group it refers to).
@@ -68,13 +70,69 @@ struct Linear {
 /// The backtracking engine and the field of each of its groups.
 type Fancy = (fancy_regex::Regex, Vec<Option<Field>>);
 
-/// A compiled template regex.
+/// The compiled forms of one template regex, shared by every detector of the process.
+///
+/// Each engine is built on first need: most lines are decided by a template's hand-written
+/// parser or by the template tried first, so most of the 31 default regexes are never run.
+/// Both engines are safe to share between threads (`regex` keeps one scratch cache per
+/// thread in a pool), so ten jails with the default templates hold one copy, not ten.
+#[derive(Debug)]
+struct Compiled {
+    python: String,
+    linear: OnceLock<Option<Linear>>,
+    /// `Err` is kept so a bad pattern is compiled only once.
+    fancy: OnceLock<Result<Fancy, String>>,
+}
+
+impl Compiled {
+    fn linear(&self) -> Option<&Linear> {
+        self.linear
+            .get_or_init(|| Linear::new(&self.python))
+            .as_ref()
+    }
+
+    fn fancy(&self) -> Result<&Fancy, &str> {
+        let built = self.fancy.get_or_init(|| {
+            fancy_regex::RegexBuilder::new(&to_fancy(&self.python))
+                .backtrack_limit(BACKTRACK_LIMIT)
+                .build()
+                .map(|re| {
+                    let f = field_map(re.capture_names());
+                    (re, f)
+                })
+                .map_err(|e| e.to_string())
+        });
+        built.as_ref().map_err(String::as_str)
+    }
+}
+
+/// The process-wide table of compiled template regexes, by regex text. Entries are weak:
+/// a template no detector uses any more (after a reload) frees its engines.
+fn shared(python: &str) -> Arc<Compiled> {
+    static TABLE: OnceLock<Mutex<HashMap<String, Weak<Compiled>>>> = OnceLock::new();
+    let mut table = TABLE
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    if let Some(c) = table.get(python).and_then(Weak::upgrade) {
+        return c;
+    }
+    table.retain(|_, w| w.strong_count() > 0);
+    let c = Arc::new(Compiled {
+        python: python.to_string(),
+        linear: OnceLock::new(),
+        fancy: OnceLock::new(),
+    });
+    table.insert(python.to_string(), Arc::downgrade(&c));
+    c
+}
+
+/// A template regex as one detector uses it: the shared engines and this detector's own
+/// capture slots.
 #[derive(Debug)]
 pub(crate) struct Matcher {
-    python: String,
-    linear: Option<Linear>,
-    /// Built on first need; `Err` is kept so a bad pattern is compiled only once.
-    fancy: Option<Result<Fancy, String>>,
+    compiled: Arc<Compiled>,
+    locs: Option<regex::CaptureLocations>,
 }
 
 /// Splits leading global flags `(?iu)` off a Python regex; returns (flags, rest).
@@ -158,10 +216,8 @@ impl Linear {
             backrefs.push((widened, target));
         }
         let fields = field_map(re.capture_names());
-        let locs = re.capture_locations();
         Some(Linear {
             re,
-            locs,
             check_begin,
             check_end,
             backrefs,
@@ -170,17 +226,18 @@ impl Linear {
     }
 
     /// `Ok(found)` when the answer is exact, `Err(start)` when Python would backtrack at `start`.
-    fn search(&mut self, line: &str, out: &mut DateMatch) -> Result<bool, usize> {
+    fn search(
+        &self,
+        locs: &mut regex::CaptureLocations,
+        line: &str,
+        out: &mut DateMatch,
+    ) -> Result<bool, usize> {
         let mut from = 0;
         loop {
-            if self
-                .re
-                .captures_read_at(&mut self.locs, line, from)
-                .is_none()
-            {
+            if self.re.captures_read_at(locs, line, from).is_none() {
                 return Ok(false);
             }
-            let Some((s, e)) = self.locs.get(0) else {
+            let Some((s, e)) = locs.get(0) else {
                 return Ok(false);
             };
             if self.check_begin && !begin_ok(line, s) {
@@ -195,18 +252,14 @@ impl Linear {
                 return Err(s);
             }
             for &(widened, target) in &self.backrefs {
-                let text = |g| self.locs.get(g).map(|(a, b)| &line[a..b]);
+                let text = |g| locs.get(g).map(|(a, b)| &line[a..b]);
                 if text(widened) != text(target) {
                     return Err(s);
                 }
             }
-            fill(
-                out,
-                s,
-                self.locs.get(1).unwrap_or((s, e)),
-                &self.fields,
-                |i| self.locs.get(i),
-            );
+            fill(out, s, locs.get(1).unwrap_or((s, e)), &self.fields, |i| {
+                locs.get(i)
+            });
             return Ok(true);
         }
     }
@@ -262,18 +315,15 @@ fn to_fancy(python: &str) -> String {
 }
 
 impl Matcher {
-    /// Compiles `python` (a template regex in fail2ban's syntax); `pattern` names it in errors.
+    /// Compiles `python` (a template regex in fail2ban's syntax) now, so a bad pattern is an
+    /// error here; `pattern` names it in errors.
     pub(crate) fn new(python: &str, pattern: &str) -> Result<Matcher, Error> {
-        let mut m = Matcher {
-            python: python.to_string(),
-            linear: Linear::new(python),
-            fancy: None,
-        };
-        if m.linear.is_none() {
-            if let Err(message) = m.fancy() {
+        let m = Matcher::lazy(python);
+        if m.compiled.linear().is_none() {
+            if let Err(message) = m.compiled.fancy() {
                 return Err(ErrorKind::BadRegex {
                     pattern: pattern.to_string(),
-                    message,
+                    message: message.to_string(),
                 }
                 .into());
             }
@@ -281,35 +331,35 @@ impl Matcher {
         Ok(m)
     }
 
+    /// A matcher for a regex known to compile (fail2ban's default templates): nothing is
+    /// built until the first search needs it.
+    pub(crate) fn lazy(python: &str) -> Matcher {
+        Matcher {
+            compiled: shared(python),
+            locs: None,
+        }
+    }
+
     /// Whether the linear engine runs this template (else every search backtracks).
     #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn is_linear(&self) -> bool {
-        self.linear.is_some()
-    }
-
-    fn fancy(&mut self) -> Result<&Fancy, String> {
-        let python = &self.python;
-        let built = self.fancy.get_or_insert_with(|| {
-            fancy_regex::RegexBuilder::new(&to_fancy(python))
-                .backtrack_limit(BACKTRACK_LIMIT)
-                .build()
-                .map(|re| {
-                    let f = field_map(re.capture_names());
-                    (re, f)
-                })
-                .map_err(|e| e.to_string())
-        });
-        built.as_ref().map_err(Clone::clone)
+        self.compiled.linear().is_some()
     }
 
     /// Python's `re.search(regex, line)`: fills `out` and returns true on a match.
     pub(crate) fn search(&mut self, line: &str, out: &mut DateMatch) -> bool {
-        let from = match self.linear.as_mut().map(|l| l.search(line, out)) {
-            Some(Ok(found)) => return found,
-            Some(Err(start)) => start,
+        let c = &*self.compiled;
+        let from = match c.linear() {
+            Some(l) => {
+                let locs = self.locs.get_or_insert_with(|| l.re.capture_locations());
+                match l.search(locs, line, out) {
+                    Ok(found) => return found,
+                    Err(start) => start,
+                }
+            }
             None => 0,
         };
-        let Ok((re, fields)) = self.fancy() else {
+        let Ok((re, fields)) = c.fancy() else {
             return false;
         };
         // A backtrack-limit error is treated as "no date" (the line keeps its text).
@@ -370,6 +420,37 @@ mod tests {
         assert_eq!(find(p, "[1234567890] x"), Some((1, 11)));
         assert_eq!(find(p, "[1234567890 x"), None);
         assert_eq!(find(p, "1234567890 x"), Some((0, 10)));
+    }
+
+    #[test]
+    fn detectors_share_one_lazily_built_engine() {
+        let p = r"(?=^|\b|\W)((?P<H>\d\d):(?P<M>\d\d)!shared)(?=\b|\W|$)";
+        let mut a = Matcher::lazy(p);
+        let b = Matcher::lazy(p);
+        assert!(Arc::ptr_eq(&a.compiled, &b.compiled));
+        assert!(a.compiled.linear.get().is_none(), "built before any search");
+        let mut out = DateMatch::default();
+        assert!(a.search("at 12:30!shared", &mut out));
+        assert_eq!(out.date, (3, 15));
+        assert!(b.compiled.linear.get().is_some_and(Option::is_some));
+        // Another thread searches with the same engine and its own capture slots.
+        let mut c = Matcher::lazy(p);
+        let found = std::thread::spawn(move || {
+            let mut out = DateMatch::default();
+            c.search("x 09:15!shared", &mut out).then_some(out.date)
+        })
+        .join()
+        .unwrap();
+        assert_eq!(found, Some((2, 14)));
+    }
+
+    #[test]
+    fn an_unused_template_is_freed() {
+        let p = r"((?P<H>\d\d)h(?P<M>\d\d)!freed)";
+        let weak = Arc::downgrade(&Matcher::new(p, p).unwrap().compiled);
+        assert!(weak.upgrade().is_none());
+        let again = Matcher::lazy(p);
+        assert!(again.compiled.linear.get().is_none());
     }
 
     #[test]

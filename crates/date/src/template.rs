@@ -167,8 +167,17 @@ fn special_regex(kind: Kind, anchored: bool) -> String {
 }
 
 impl Template {
-    /// Builds the template for one `datepattern` line.
+    /// Builds the template for one `datepattern` line; its regex is compiled (and checked) now.
     pub(crate) fn new(pattern: &str, weight: f64, decades: Decades) -> Result<Template, Error> {
+        Template::build(pattern, weight, decades, false)
+    }
+
+    /// Builds one of fail2ban's default templates, whose regex is compiled on first use.
+    pub(crate) fn builtin(pattern: &str, weight: f64, decades: Decades) -> Result<Template, Error> {
+        Template::build(pattern, weight, decades, true)
+    }
+
+    fn build(pattern: &str, weight: f64, decades: Decades, lazy: bool) -> Result<Template, Error> {
         let (kind, regex, line_begin) = match special(pattern) {
             Some((kind, anchored)) => (kind, special_regex(kind, anchored), anchored),
             None => {
@@ -176,7 +185,11 @@ impl Template {
                 (Kind::Strptime, re, lb)
             }
         };
-        let matcher = Matcher::new(&regex, pattern)?;
+        let matcher = if lazy {
+            Matcher::lazy(&regex)
+        } else {
+            Matcher::new(&regex, pattern)?
+        };
         let fast = Fast::for_pattern(pattern, decades);
         Ok(Template {
             pattern: pattern.to_string(),
