@@ -62,6 +62,14 @@ pub enum ErrorKind {
     /// An unban failed and `actioncheck` failed; without `actionrepair_on_unban` jailor does
     /// not try to repair for an unban (fail2ban's "Unban is impossible").
     UnbanImpossible(Box<Failure>),
+    /// `nft` could not be started, or it rejected a transaction (the text is its exit status
+    /// and first error line); a failed transaction changed nothing in the kernel.
+    Nft(String),
+    /// `nft` printed something jailor cannot read (a listing that is not the JSON it expects).
+    NftOutput(String),
+    /// A mail could not be built (an invalid sender or recipient) or sent (the text is the
+    /// SMTP or connection error).
+    Mail(String),
 }
 
 /// A command that did not succeed: which one, for which family, and what it printed.
@@ -124,6 +132,9 @@ impl fmt::Display for ErrorKind {
             ErrorKind::UnbanImpossible(failure) => {
                 write!(f, "unban is impossible (invariant check failed): {failure}")
             }
+            ErrorKind::Nft(detail) => write!(f, "nft failed: {detail}"),
+            ErrorKind::NftOutput(detail) => write!(f, "unexpected nft output: {detail}"),
+            ErrorKind::Mail(detail) => write!(f, "mail not sent: {detail}"),
         }
     }
 }
@@ -163,6 +174,14 @@ impl Error {
             action: None,
             kind,
             source: None,
+        }
+    }
+
+    pub(crate) fn with_source(kind: ErrorKind, err: std::io::Error) -> Error {
+        Error {
+            action: None,
+            kind,
+            source: Some(err),
         }
     }
 

@@ -16,6 +16,9 @@
 //! The result says what happened ([`Outcome`], [`ErrorKind`]); the caller records a ban
 //! whatever it is.
 //!
+//! jailor's own actions live in [`native`]: the nftables action `jailor-nftables`
+//! ([`native::nft`]) and mail over SMTP ([`native::mail`]).
+//!
 //! # Safety
 //!
 //! Commands run as `/bin/sh -c <script>`, each in its own process group, killed (SIGTERM,
@@ -63,6 +66,7 @@ mod exec;
 mod family;
 mod hostnames;
 mod kind;
+pub mod native;
 mod runner;
 mod shell_context;
 mod substitute;
