@@ -14,7 +14,7 @@ pub const DEFAULT_MAXRETRY: u32 = 3;
 pub const DEFAULT_MAXMATCHES: usize = 5;
 /// jailor's default bound on the ids one jail tracks at a time.
 ///
-/// At about 64 bytes per id without matched lines (see [`FailureWindow`]) this is under 100 MB
+/// At about 72 bytes per id without matched lines (see [`FailureWindow`]) this is under 100 MB
 /// even with the table's slack.
 pub const DEFAULT_MAX_TRACKED: usize = 1_000_000;
 
@@ -83,16 +83,52 @@ pub struct WindowStats {
     pub evicted: u64,
 }
 
-/// The matched lines of one id, boxed behind one pointer so that an id without lines costs
-/// 8 bytes in its slot, not the 24 of a `Vec`.
-#[derive(Debug, Default)]
-struct MatchList(Vec<Box<str>>);
+/// The matched lines of one id, packed into one allocation: each line is its length (4 bytes,
+/// little-endian) then its text. A million ids with one line each then cost one heap block
+/// apiece, not three (list, its buffer, the line), which halves their memory.
+#[derive(Debug)]
+struct MatchList(Box<[u8]>);
+
+impl MatchList {
+    /// Packs `lines`; `None` when there are none.
+    fn pack<'a>(lines: impl Iterator<Item = &'a str> + Clone) -> Option<MatchList> {
+        let size: usize = lines.clone().map(|l| 4 + l.len()).sum();
+        if size == 0 {
+            return None;
+        }
+        let mut buf = Vec::with_capacity(size);
+        for line in lines {
+            // A line over 4 GiB cannot come from a capped reader; cut it rather than wrap.
+            let len = u32::try_from(line.len()).unwrap_or(u32::MAX);
+            buf.extend_from_slice(&len.to_le_bytes());
+            buf.extend_from_slice(&line.as_bytes()[..len as usize]);
+        }
+        Some(MatchList(buf.into_boxed_slice()))
+    }
+
+    /// The lines, oldest first.
+    fn lines(&self) -> impl Iterator<Item = &str> + Clone {
+        let mut rest: &[u8] = &self.0;
+        std::iter::from_fn(move || {
+            let (len, tail) = rest.split_first_chunk::<4>()?;
+            let len = (u32::from_le_bytes(*len) as usize).min(tail.len());
+            let (line, tail) = tail.split_at(len);
+            rest = tail;
+            // Packed from `&str`, cut only at a length that fits: valid unless cut mid-char.
+            Some(std::str::from_utf8(line).unwrap_or_default())
+        })
+    }
+
+    fn len(&self) -> usize {
+        self.lines().count()
+    }
+}
 
 /// No slot: the end of the recency list.
 const NIL: u32 = u32::MAX;
 
-/// One tracked id. Kept small: 64 bytes on 64-bit targets (checked by a test), so a million
-/// tracked addresses take about 64 MB plus the index (5 bytes a bucket).
+/// One tracked id. Kept small: 72 bytes on 64-bit targets (checked by a test), so a million
+/// tracked addresses take about 72 MB plus the index (5 bytes a bucket) and their lines.
 #[derive(Debug)]
 struct Slot {
     id: Id,
@@ -100,8 +136,8 @@ struct Slot {
     time: i64,
     retry: u32,
     failures: u32,
-    /// Boxed so an id without matched lines (`maxmatches = 0`) costs one null pointer.
-    matches: Option<Box<MatchList>>,
+    /// One packed block; an id without matched lines (`maxmatches = 0`) has none.
+    matches: Option<MatchList>,
     /// Neighbours in the recency list (least recently failing first).
     prev: u32,
     next: u32,
@@ -491,25 +527,28 @@ fn adjust_time(slot: &mut Slot, t: i64, findtime: i64) {
     slot.time = t;
 }
 
-fn push_matches(matches: &mut Option<Box<MatchList>>, new: &[&str], keep: usize) {
+fn push_matches(matches: &mut Option<MatchList>, new: &[&str], keep: usize) {
     if keep == 0 || new.is_empty() {
         return;
     }
-    let list = matches.get_or_insert_with(Default::default);
     let skip = new.len().saturating_sub(keep);
-    list.0
-        .extend(new[skip..].iter().map(|line| Box::<str>::from(*line)));
-    trim(matches, keep);
+    let new = new[skip..].iter().copied();
+    let old = matches.as_ref().map_or(0, MatchList::len);
+    let drop = (old + new.len()).saturating_sub(keep);
+    let packed = match matches {
+        Some(list) => MatchList::pack(list.lines().skip(drop).chain(new)),
+        None => MatchList::pack(new),
+    };
+    *matches = packed;
 }
 
-fn trim(matches: &mut Option<Box<MatchList>>, keep: usize) {
-    if keep == 0 {
-        *matches = None;
-    } else if let Some(list) = matches {
-        if list.0.len() > keep {
-            let excess = list.0.len() - keep;
-            list.0.drain(..excess);
-        }
+fn trim(matches: &mut Option<MatchList>, keep: usize) {
+    let Some(list) = matches else {
+        return;
+    };
+    let n = list.len();
+    if n > keep {
+        *matches = MatchList::pack(list.lines().skip(n - keep));
     }
 }
 
@@ -523,8 +562,8 @@ fn ticket(slot: &Slot) -> FailTicket {
         matches: slot
             .matches
             .iter()
-            .flat_map(|m| m.0.iter())
-            .map(|m| m.to_string())
+            .flat_map(MatchList::lines)
+            .map(str::to_string)
             .collect(),
     }
 }
@@ -533,8 +572,10 @@ fn into_ticket(slot: Slot) -> FailTicket {
     FailTicket {
         matches: slot
             .matches
-            .map(|m| m.0.into_iter().map(String::from).collect())
-            .unwrap_or_default(),
+            .iter()
+            .flat_map(MatchList::lines)
+            .map(str::to_string)
+            .collect(),
         id: slot.id,
         first_time: slot.first_time,
         time: slot.time,
@@ -560,11 +601,35 @@ mod tests {
     }
 
     #[test]
-    fn slot_stays_64_bytes() {
-        // 24 (id) + 8 + 8 + 4 + 4 + 8 (boxed matches) + 4 + 4 (list links).
+    fn packed_lines_keep_text_and_order() {
+        let mut w = FailureWindow::new(WindowConfig {
+            maxretry: 10,
+            maxmatches: 3,
+            ..WindowConfig::default()
+        });
+        let a = Id::parse("192.0.2.7");
+        w.add(&a, 1, &["", "zwölf – ünïcode"], 1);
+        w.add(&a, 2, &["x y"], 1);
+        assert_eq!(w.get(&a).unwrap().matches, ["", "zwölf – ünïcode", "x y"]);
+        w.add(&a, 3, &["last"], 1);
+        assert_eq!(
+            w.get(&a).unwrap().matches,
+            ["zwölf – ünïcode", "x y", "last"]
+        );
+        w.set_config(WindowConfig {
+            maxretry: 10,
+            maxmatches: 1,
+            ..WindowConfig::default()
+        });
+        assert_eq!(w.remove(&a).unwrap().matches, ["last"]);
+    }
+
+    #[test]
+    fn slot_stays_72_bytes() {
+        // 24 (id) + 8 + 8 + 4 + 4 + 16 (packed matches) + 4 + 4 (list links).
         assert_eq!(std::mem::size_of::<Id>(), 24);
         assert!(
-            std::mem::size_of::<Slot>() <= 64,
+            std::mem::size_of::<Slot>() <= 72,
             "{}",
             std::mem::size_of::<Slot>()
         );
