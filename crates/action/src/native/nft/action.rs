@@ -100,8 +100,9 @@ impl NftAction {
     /// allows it) with its remaining ban time in seconds (`None`: permanent). Returns the
     /// number of set elements written (addresses of one banned prefix share one).
     ///
-    /// An element already in the set keeps the timeout it has; use [`prolong_batch`] to
-    /// replace it. Use this for the startup restore too: the whole store is one transaction.
+    /// An element already in the set is no error; whether it keeps its timeout or takes the
+    /// new one depends on the kernel (recent kernels take the new one). Use
+    /// [`prolong_batch`] to replace it on every kernel. Use this for the startup restore too: the whole store is one transaction.
     ///
     /// [`prolong_batch`]: NftAction::prolong_batch
     pub fn ban_batch<T: Into<IpNet>>(

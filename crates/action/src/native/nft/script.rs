@@ -34,7 +34,7 @@ pub(crate) type Element = (IpNet, Option<u64>);
 /// What to do with a batch of elements.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ElementOp {
-    /// Add; an element already present keeps its timeout.
+    /// Add; an element already present keeps its timeout or takes the new one (by kernel).
     Add,
     /// Add, remove, add again: present or not, each element ends with the new timeout.
     Replace,
