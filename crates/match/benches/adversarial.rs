@@ -42,7 +42,7 @@ fn main() {
         }
         rows.push((worst.0, format!("{key} (on {})", worst.1)));
     }
-    rows.sort_by(|a, b| b.0.cmp(&a.0));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.0));
     println!(
         "worst time per pattern, {} patterns x {} lines of 100 KB:",
         rows.len(),

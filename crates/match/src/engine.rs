@@ -26,6 +26,10 @@ pub struct Regex {
     strict: Option<(String, OnceLock<Option<fancy_regex::Regex>>)>,
     names: Vec<Option<Box<str>>>,
     relaxed: String,
+    /// The linear pattern compiled without Unicode classes: the same answers on ASCII
+    /// subjects (Unicode `\w`, `\s`, `\d`, `.`, `\b` agree with ASCII ones there) from far
+    /// smaller automata. `None` when the pattern needs Unicode (a non-ASCII literal...).
+    ascii: Option<regex::bytes::Regex>,
     backtrack_limit: usize,
     limit_hits: AtomicU64,
 }
@@ -43,6 +47,7 @@ enum Exec {
 #[derive(Debug, Clone)]
 pub struct Captures {
     locs: Option<regex::CaptureLocations>,
+    ascii_locs: Option<regex::bytes::CaptureLocations>,
     spans: Vec<Option<(usize, usize)>>,
 }
 
@@ -68,6 +73,19 @@ fn compile_linear(p: &str) -> Result<regex::Regex, regex::Error> {
         .size_limit(64 << 20)
         .dfa_size_limit(DFA_SIZE_LIMIT)
         .build()
+}
+
+/// [`compile_linear`] without Unicode, for ASCII subjects.
+pub(crate) fn compile_ascii(p: &str) -> Option<regex::bytes::Regex> {
+    if !p.is_ascii() {
+        return None;
+    }
+    regex::bytes::RegexBuilder::new(p)
+        .unicode(false)
+        .size_limit(64 << 20)
+        .dfa_size_limit(DFA_SIZE_LIMIT)
+        .build()
+        .ok()
 }
 
 fn compile_fancy(p: &str, limit: usize) -> Result<fancy_regex::Regex, fancy_regex::Error> {
@@ -118,6 +136,13 @@ impl Regex {
                 )
             }
         };
+        let ascii = match &exec {
+            Exec::Linear(re) => compile_ascii(re.as_str()).filter(|a| {
+                // Same groups, same numbering (a safety net: it always holds).
+                a.capture_names().eq(re.capture_names())
+            }),
+            Exec::Fancy { .. } => None,
+        };
         let names = match &exec {
             Exec::Linear(re) => re.capture_names().map(|n| n.map(Into::into)).collect(),
             Exec::Fancy { exact, .. } => exact.capture_names().map(|n| n.map(Into::into)).collect(),
@@ -128,6 +153,7 @@ impl Regex {
             strict,
             names,
             relaxed,
+            ascii,
             backtrack_limit,
             limit_hits: AtomicU64::new(0),
         })
@@ -182,6 +208,7 @@ impl Regex {
                 Exec::Linear(re) => Some(re.capture_locations()),
                 Exec::Fancy { .. } => None,
             },
+            ascii_locs: self.ascii.as_ref().map(|a| a.capture_locations()),
             spans: vec![None; self.names.len()],
         }
     }
@@ -209,7 +236,10 @@ impl Regex {
             return strict.is_match(hay).map_err(|e| self.limit(e));
         }
         match &self.exec {
-            Exec::Linear(re) => Ok(re.is_match(hay)),
+            Exec::Linear(re) => match &self.ascii {
+                Some(a) if hay.is_ascii() => Ok(a.is_match(hay.as_bytes())),
+                _ => Ok(re.is_match(hay)),
+            },
             Exec::Fancy { prefilter, exact } => {
                 if !prefilter.is_match(hay) {
                     return Ok(false);
@@ -228,6 +258,16 @@ impl Regex {
         }
         match &self.exec {
             Exec::Linear(re) => {
+                if let (Some(a), true) = (&self.ascii, hay.is_ascii()) {
+                    let locs = caps.ascii_locs.get_or_insert_with(|| a.capture_locations());
+                    if a.captures_read(locs, hay.as_bytes()).is_none() {
+                        return Ok(false);
+                    }
+                    for (i, s) in caps.spans.iter_mut().enumerate() {
+                        *s = locs.get(i);
+                    }
+                    return Ok(true);
+                }
                 let Some(locs) = caps.locs.as_mut() else {
                     caps.locs = Some(re.capture_locations());
                     return self.captures(hay, caps);

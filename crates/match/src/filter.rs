@@ -221,6 +221,7 @@ pub struct Filter {
     content_group: Option<usize>,
     fail: Vec<Compiled>,
     fail_set: Option<regex::RegexSet>,
+    fail_set_ascii: Option<regex::bytes::RegexSet>,
     literals: Option<LiteralPrefilter>,
     ignore: Vec<Compiled>,
     ignore_hits: Vec<u64>,
@@ -230,6 +231,7 @@ pub struct Filter {
     mlfid: HashMap<String, (f64, Data)>,
     resolver: Option<Resolver>,
     stats: Stats,
+    scratch: Option<crate::scan::Scratch>,
 }
 
 impl std::fmt::Debug for Filter {
@@ -282,6 +284,16 @@ impl Filter {
             .dfa_size_limit(DFA_SIZE_LIMIT)
             .build()
             .ok();
+        let fail_set_ascii = if fail.iter().all(|c| c.re.accept_pattern().is_ascii()) {
+            regex::bytes::RegexSetBuilder::new(fail.iter().map(|c| c.re.accept_pattern()))
+                .unicode(false)
+                .size_limit(64 << 20)
+                .dfa_size_limit(DFA_SIZE_LIMIT)
+                .build()
+                .ok()
+        } else {
+            None
+        };
         // Multi-line buffers join lines: a literal could then span two of them.
         let literals = if opts.maxlines == 1 {
             LiteralPrefilter::new(fail.iter().map(|c| c.re.accept_pattern()))
@@ -295,6 +307,7 @@ impl Filter {
             content_group,
             fail,
             fail_set,
+            fail_set_ascii,
             literals,
             ignore,
             ignore_hits,
@@ -304,6 +317,7 @@ impl Filter {
             mlfid: HashMap::new(),
             resolver: None,
             stats: Stats::default(),
+            scratch: None,
         })
     }
 
@@ -339,52 +353,137 @@ impl Filter {
     /// Returns the failures it yields (usually none); nothing is allocated for a line no
     /// failregex can match.
     pub fn process(&mut self, pre: &str, date: &str, post: &str, time: f64) -> Vec<Failure> {
+        if self.can_scan() {
+            let mut scratch = self.scratch.take().unwrap_or_else(|| self.scratch());
+            let scan = self.scan(&mut scratch, pre, date, post);
+            self.scratch = Some(scratch);
+            return self.apply(scan, pre, date, post, time);
+        }
         self.stats.lines += 1;
         let (pre, date, post) = self.cap(pre, date, post);
         // §2.2 step 4: the regexes see the line without its date, plus a final newline.
         self.text.clear();
-        if self.opts.maxlines > 1 {
-            self.buffer.push_back(Line {
-                pre: pre.to_owned(),
-                date: date.to_owned(),
-                post: post.to_owned(),
-            });
-            while self.buffer.len() > self.opts.maxlines {
-                self.buffer.pop_front();
+        self.buffer.push_back(Line {
+            pre: pre.to_owned(),
+            date: date.to_owned(),
+            post: post.to_owned(),
+        });
+        while self.buffer.len() > self.opts.maxlines {
+            self.buffer.pop_front();
+        }
+        for (i, l) in self.buffer.iter().enumerate() {
+            if i > 0 {
+                self.text.push('\n');
             }
-            for (i, l) in self.buffer.iter().enumerate() {
-                if i > 0 {
-                    self.text.push('\n');
-                }
-                self.text.push_str(&l.pre);
-                self.text.push_str(&l.post);
-            }
-        } else {
-            if let Some(lit) = &self.literals {
-                let hit = if pre.is_empty() {
-                    lit.may_match(post)
-                } else {
-                    self.text.push_str(pre);
-                    self.text.push_str(post);
-                    lit.may_match(&self.text)
-                };
-                if !hit {
-                    self.stats.prefiltered += 1;
-                    if self.opts.exact_stats {
-                        self.rejected_stats(pre, post);
-                    }
-                    return Vec::new();
-                }
-                self.text.clear();
-            }
-            self.text.push_str(pre);
-            self.text.push_str(post);
+            self.text.push_str(&l.pre);
+            self.text.push_str(&l.post);
         }
         self.text.push('\n');
         let text = std::mem::take(&mut self.text);
         let out = self.find(&text, (pre, date, post), time);
         self.text = text;
         out
+    }
+
+    /// Applies what [`Filter::scan`] found on a line (in line order: multi-line ids and
+    /// counters are state). `pre`, `date` and `post` are the line given to `scan`.
+    pub fn apply(
+        &mut self,
+        scan: crate::scan::Scan,
+        pre: &str,
+        date: &str,
+        post: &str,
+        time: f64,
+    ) -> Vec<Failure> {
+        self.stats.lines += 1;
+        let (pre, date, post) = self.cap(pre, date, post);
+        self.stats.limit_hits += scan.limit_hits;
+        if scan.prefiltered {
+            self.stats.prefiltered += 1;
+        }
+        if let Some(i) = scan.ignored_first {
+            self.count_ignore(i);
+            return Vec::new();
+        }
+        if scan.pref_matched {
+            self.stats.pref_matched += 1;
+        }
+        let mut out = Vec::new();
+        for (idx, fields, ignored) in scan.hits {
+            if let Some(i) = ignored {
+                self.count_ignore(i);
+                continue;
+            }
+            let data = Data {
+                fields,
+                ..Data::default()
+            };
+            let lines = vec![format!("{pre}{date}{post}")];
+            out.extend(self.failure(idx, data, lines, time));
+            if !self.opts.check_all {
+                break;
+            }
+        }
+        out
+    }
+
+    fn count_ignore(&mut self, i: usize) {
+        if let Some(h) = self.ignore_hits.get_mut(i) {
+            *h += 1;
+        }
+        self.stats.ignored += 1;
+    }
+
+    pub(crate) fn pref_regex(&self) -> Option<&Regex> {
+        self.pref.as_ref().map(|c| &c.re)
+    }
+
+    pub(crate) fn fail_regexes(&self) -> impl ExactSizeIterator<Item = &Regex> + '_ {
+        self.fail.iter().map(|c| &c.re)
+    }
+
+    pub(crate) fn ignore_regexes(&self) -> impl Iterator<Item = &Regex> + '_ {
+        self.ignore.iter().map(|c| &c.re)
+    }
+
+    pub(crate) fn literal_prefilter(&self) -> Option<&LiteralPrefilter> {
+        self.literals.as_ref()
+    }
+
+    /// Indexes of the failregexes that may match `hay` (all of them without a set).
+    pub(crate) fn candidates(&self, hay: &str) -> Vec<usize> {
+        if let (Some(set), true) = (&self.fail_set_ascii, hay.is_ascii()) {
+            return set.matches(hay.as_bytes()).into_iter().collect();
+        }
+        match &self.fail_set {
+            Some(set) => set.matches(hay).into_iter().collect(),
+            None => (0..self.fail.len()).collect(),
+        }
+    }
+
+    pub(crate) fn content_index(&self) -> Option<usize> {
+        self.content_group
+    }
+
+    /// `pre` and `post` cut as [`Filter::cap`] cuts them (the date's share included).
+    pub(crate) fn capped<'l>(&self, pre: &'l str, date: &str, post: &'l str) -> (&'l str, &'l str) {
+        let cap = self.opts.line_cap;
+        if pre.len() + date.len() + post.len() <= cap {
+            return (pre, post);
+        }
+        let cut = |s: &'l str, room: usize| -> &'l str {
+            let mut end = room.min(s.len());
+            while !s.is_char_boundary(end) {
+                end -= 1;
+            }
+            &s[..end]
+        };
+        let pre = cut(pre, cap);
+        let mut date_len = (cap - pre.len()).min(date.len());
+        while !date.is_char_boundary(date_len) {
+            date_len -= 1;
+        }
+        (pre, cut(post, cap - pre.len() - date_len))
     }
 
     /// Cuts an over-long line (the text after the date first).
@@ -424,25 +523,8 @@ impl Filter {
         }
     }
 
-    /// The counters a full search would have updated on a line the literal scan rejected.
-    fn rejected_stats(&mut self, pre: &str, post: &str) {
-        self.text.clear();
-        self.text.push_str(pre);
-        self.text.push_str(post);
-        self.text.push('\n');
-        let text = std::mem::take(&mut self.text);
-        if self.ignore_first() && self.any_ignore(&text) {
-            self.stats.ignored += 1;
-        } else if let Some(p) = &self.pref {
-            if p.is_match(&text, &mut self.stats) {
-                self.stats.pref_matched += 1;
-            }
-        }
-        self.text = text;
-    }
-
     /// §2.2 step 5: with few ignoreregexes compared to failregexes they are tried first.
-    fn ignore_first(&self) -> bool {
+    pub(crate) fn ignore_first(&self) -> bool {
         !self.ignore.is_empty() && (self.ignore.len() as isize) < self.fail.len() as isize - 2
     }
 
@@ -806,7 +888,12 @@ impl Filter {
 
 /// Named groups of a failregex match into the data: non-empty groups overwrite,
 /// `alt_x[_n]` fills `x` when empty, `tuple_x[_n]` builds a tuple under `x`.
-fn merge_groups(fields: &mut BTreeMap<String, Value>, re: &Regex, caps: &Captures, hay: &str) {
+pub(crate) fn merge_groups(
+    fields: &mut BTreeMap<String, Value>,
+    re: &Regex,
+    caps: &Captures,
+    hay: &str,
+) {
     let mut alts = Vec::new();
     let mut tuples = Vec::new();
     for (i, name) in re.group_names() {

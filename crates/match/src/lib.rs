@@ -14,6 +14,7 @@ mod error;
 mod filter;
 mod literals;
 pub mod pipeline;
+mod scan;
 pub mod tags;
 pub mod translate;
 
@@ -22,5 +23,6 @@ pub use engine::{Captures, Regex, DEFAULT_BACKTRACK_LIMIT};
 pub use error::{Error, ErrorKind};
 pub use filter::{Failure, Filter, FilterOptions, Resolver, Stats, Value, DEFAULT_LINE_CAP};
 pub use pipeline::{Pipeline, Processed};
+pub use scan::{Scan, Scratch};
 pub use tags::{expand_tags, UseDns};
 pub use translate::PyFlags;

@@ -7,6 +7,7 @@ use std::ops::Range;
 use jailor_date::{DateDetector, HitTime};
 
 use crate::filter::{Failure, Filter};
+use crate::scan::{Scan, Scratch};
 
 /// How old the last date may be to stand in for a line without one (seconds).
 const LAST_DATE_MAX_AGE: f64 = 60.0;
@@ -22,6 +23,8 @@ pub struct Processed {
     pub date: Option<Range<usize>>,
     /// The failures the line completed.
     pub failures: Vec<Failure>,
+    /// An ignoreregex dropped (a match on) the line.
+    pub ignored: bool,
 }
 
 /// Date detection plus a filter, with fail2ban's "last date" memory.
@@ -32,6 +35,7 @@ pub struct Pipeline {
     last_date: Option<f64>,
     now: Option<f64>,
     in_operation: bool,
+    scratches: Vec<Scratch>,
 }
 
 impl Pipeline {
@@ -43,6 +47,7 @@ impl Pipeline {
             last_date: None,
             now: None,
             in_operation: false,
+            scratches: Vec::new(),
         }
     }
 
@@ -93,35 +98,100 @@ impl Pipeline {
         }
     }
 
-    /// Processes one raw line (without its line ending).
-    pub fn process_line(&mut self, line: &str) -> Processed {
-        let hit = self.detector.find(line);
-        let (span, time) = match &hit {
+    /// Date detection and fail2ban's fallbacks: the date's span and the line's time.
+    fn date_of(&mut self, line: &str) -> (Option<Range<usize>>, Option<f64>) {
+        match self.detector.find(line) {
             Some(h) => match h.time {
                 HitTime::At(t) => {
                     self.last_date = Some(t);
-                    (Some(h.span.clone()), Some(t))
+                    (Some(h.span), Some(t))
                 }
-                HitTime::Empty => (Some(h.span.clone()), self.fallback_time()),
+                HitTime::Empty => (Some(h.span), self.fallback_time()),
                 // fail2ban logs "failed to parse timeText" and goes on without a date.
-                HitTime::Invalid => (Some(h.span.clone()), self.fallback_time()),
+                HitTime::Invalid => (Some(h.span), self.fallback_time()),
             },
             None => (None, self.fallback_time()),
-        };
-        let t = time.unwrap_or(f64::NAN);
-        let failures = match &span {
-            Some(r) if r.end <= line.len() && r.start <= r.end => {
-                match (line.get(..r.start), line.get(r.clone()), line.get(r.end..)) {
-                    (Some(pre), Some(date), Some(post)) => self.filter.process(pre, date, post, t),
-                    _ => self.filter.process("", "", line, t),
-                }
-            }
-            _ => self.filter.process("", "", line, t),
-        };
+        }
+    }
+
+    /// Processes one raw line (without its line ending).
+    pub fn process_line(&mut self, line: &str) -> Processed {
+        let (span, time) = self.date_of(line);
+        let (pre, date, post) = split(line, span.as_ref());
+        let before = self.filter.stats().ignored;
+        let failures = self
+            .filter
+            .process(pre, date, post, time.unwrap_or(f64::NAN));
         Processed {
             time,
             date: span,
             failures,
+            ignored: self.filter.stats().ignored > before,
+        }
+    }
+
+    /// Processes many raw lines with the same results as [`Pipeline::process_line`] on each
+    /// in turn, the regex searches spread over `threads` threads (dates, multi-line ids and
+    /// counters stay in line order). `out` gets each line's index and result, in order.
+    pub fn process_lines(
+        &mut self,
+        lines: &[&str],
+        threads: usize,
+        mut out: impl FnMut(usize, Processed),
+    ) {
+        if threads <= 1 || !self.filter.can_scan() || lines.len() < 2 * threads {
+            for (i, l) in lines.iter().enumerate() {
+                out(i, self.process_line(l));
+            }
+            return;
+        }
+        let dates: Vec<(Option<Range<usize>>, Option<f64>)> =
+            lines.iter().map(|l| self.date_of(l)).collect();
+        while self.scratches.len() < threads {
+            self.scratches.push(self.filter.scratch());
+        }
+        let per = lines.len().div_ceil(threads);
+        let filter = &self.filter;
+        let scans: Vec<Option<Vec<Scan>>> = std::thread::scope(|sc| {
+            let mut parts = lines
+                .chunks(per)
+                .zip(dates.chunks(per))
+                .zip(self.scratches.iter_mut());
+            let first = parts.next();
+            let handles: Vec<_> = parts
+                .map(|((ls, ds), scratch)| sc.spawn(move || scan_all(filter, scratch, ls, ds)))
+                .collect();
+            let mut all = Vec::with_capacity(threads);
+            if let Some(((ls, ds), scratch)) = first {
+                all.push(Some(scan_all(filter, scratch, ls, ds)));
+            }
+            // A worker cannot panic on input; if one did, its lines are searched again below.
+            all.extend(handles.into_iter().map(|h| h.join().ok()));
+            all
+        });
+        for (k, part) in scans.into_iter().enumerate() {
+            let base = k * per;
+            let end = (base + per).min(lines.len());
+            let mut scans = part.map(Vec::into_iter);
+            for i in base..end {
+                let (span, time) = dates[i].clone();
+                let (pre, date, post) = split(lines[i], span.as_ref());
+                let t = time.unwrap_or(f64::NAN);
+                let before = self.filter.stats().ignored;
+                let failures = match scans.as_mut().and_then(Iterator::next) {
+                    Some(scan) => self.filter.apply(scan, pre, date, post, t),
+                    None => self.filter.process(pre, date, post, t),
+                };
+                out(
+                    i,
+                    Processed {
+                        time,
+                        date: span,
+                        failures,
+                        ignored: self.filter.stats().ignored > before,
+                    },
+                );
+            }
         }
     }
 
@@ -131,4 +201,32 @@ impl Pipeline {
         self.last_date = Some(time);
         self.filter.process("", "", message, time)
     }
+}
+
+/// `line` cut around the date span (`("", "", line)` without one, or with a span that does
+/// not fit the line).
+fn split<'l>(line: &'l str, span: Option<&Range<usize>>) -> (&'l str, &'l str, &'l str) {
+    match span {
+        Some(r) => match (line.get(..r.start), line.get(r.clone()), line.get(r.end..)) {
+            (Some(pre), Some(date), Some(post)) => (pre, date, post),
+            _ => ("", "", line),
+        },
+        None => ("", "", line),
+    }
+}
+
+fn scan_all(
+    filter: &Filter,
+    scratch: &mut Scratch,
+    lines: &[&str],
+    dates: &[(Option<Range<usize>>, Option<f64>)],
+) -> Vec<Scan> {
+    lines
+        .iter()
+        .zip(dates)
+        .map(|(l, (span, _))| {
+            let (pre, date, post) = split(l, span.as_ref());
+            filter.scan(scratch, pre, date, post)
+        })
+        .collect()
 }
