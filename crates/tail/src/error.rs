@@ -59,6 +59,22 @@ pub enum ErrorKind {
         /// Why the value is refused.
         message: String,
     },
+    /// A `journalmatch` does not parse (each word must be `FIELD=value`, `+` between groups).
+    #[error("bad journalmatch {text:?}: {message}")]
+    BadJournalMatch {
+        /// The journalmatch as given.
+        text: String,
+        /// Why it does not parse.
+        message: String,
+    },
+    /// libsystemd's sd-journal refused an operation (opening, seeking, matching, waiting).
+    #[error("journal: {what}: {source}")]
+    Journal {
+        /// What was being done, e.g. "open the journal files".
+        what: String,
+        /// The underlying error (libsystemd reports an errno).
+        source: std::io::Error,
+    },
     /// The operating system refused a resource the tailer needs (the wake-up event fd).
     #[error("{what}: {source}")]
     Io {

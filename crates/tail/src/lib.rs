@@ -28,6 +28,7 @@ mod encoding;
 mod error;
 mod fingerprint;
 mod follow;
+mod journal;
 mod line;
 mod seek;
 mod stats;
@@ -38,6 +39,11 @@ pub use backend::Backend;
 pub use encoding::Encoding;
 pub use error::{Error, ErrorKind};
 pub use fingerprint::{FileKey, Fingerprint, HEAD_CAP};
+pub use journal::{
+    Identity, JournalEntry, JournalEvent, JournalMatch, JournalOptions, JournalReader,
+    JournalStart, JournalStats, SkippedFile, JOURNAL_CURRENT_USER, JOURNAL_LOCAL_ONLY,
+    JOURNAL_RUNTIME_ONLY, JOURNAL_SYSTEM,
+};
 pub use line::{FileId, LineRef};
 pub use seek::Recency;
 pub use stats::Stats;
