@@ -27,6 +27,7 @@
 mod ban;
 mod batch;
 mod error;
+mod fail2ban_import;
 mod options;
 mod position;
 mod schema;
@@ -35,6 +36,9 @@ mod store;
 pub use ban::{Ban, BanData, BanId, BanStats, MergedBans, PERMANENT};
 pub use batch::{Batch, Unban};
 pub use error::{Error, ErrorKind};
+pub use fail2ban_import::{
+    plan_import, Fail2banDb, ImportDecision, ImportPlan, PlannedBan, UNKNOWN_BANTIME,
+};
 pub use options::{DbFile, Durability, StoreOptions};
 pub use position::{Fingerprint, JournalCursor, LogPosition};
 pub use store::{Purged, Scope, Store};
