@@ -25,34 +25,45 @@ pub struct JournalMatch {
 impl JournalMatch {
     /// Parses a `journalmatch` value; an empty value matches every entry.
     pub fn parse(text: &str) -> Result<JournalMatch, Error> {
-        let bad = |message: String| -> Error {
-            ErrorKind::BadJournalMatch {
-                text: text.to_string(),
-                message,
-            }
-            .into()
-        };
-        let mut groups = vec![Vec::new()];
-        for word in split_words(text).map_err(bad)? {
-            if word == "+" {
-                groups.push(Vec::new());
-                continue;
-            }
-            let Some((field, _value)) = word.split_once('=') else {
-                return Err(bad(format!("{word:?} is not FIELD=value")));
+        let words = split_words(text).map_err(|message| bad(text, message))?;
+        JournalMatch::from_lines(&[words])
+    }
+
+    /// Builds the match from lines already split into words (as jailor-config's
+    /// `FilterSpec::journalmatch` holds them); the lines are ORed, as fail2ban adds each
+    /// `journalmatch` line as one more alternative.
+    pub fn from_lines<W: AsRef<str>>(lines: &[Vec<W>]) -> Result<JournalMatch, Error> {
+        let mut groups = Vec::new();
+        for line in lines {
+            let text = || {
+                let words: Vec<&str> = line.iter().map(AsRef::as_ref).collect();
+                words.join(" ")
             };
-            if !valid_field(field) {
-                return Err(bad(format!(
-                    "{field:?} is not a journal field name (A-Z, 0-9, _, not starting with a digit)"
-                )));
-            }
-            if let Some(g) = groups.last_mut() {
-                g.push(word);
+            groups.push(Vec::new());
+            for word in line.iter().map(AsRef::as_ref) {
+                if word == "+" {
+                    groups.push(Vec::new());
+                    continue;
+                }
+                let Some((field, _value)) = word.split_once('=') else {
+                    return Err(bad(&text(), format!("{word:?} is not FIELD=value")));
+                };
+                if !valid_field(field) {
+                    return Err(bad(
+                        &text(),
+                        format!(
+                            "{field:?} is not a journal field name (A-Z, 0-9, _, not starting with a digit)"
+                        ),
+                    ));
+                }
+                if let Some(g) = groups.last_mut() {
+                    g.push(word.to_string());
+                }
             }
         }
         // `+` at either end or doubled adds nothing, as sd_journal_add_disjunction on an empty
         // group does nothing.
-        groups.retain(|g| !g.is_empty());
+        groups.retain(|g: &Vec<String>| !g.is_empty());
         Ok(JournalMatch { groups })
     }
 
@@ -100,6 +111,14 @@ impl std::fmt::Display for JournalMatch {
         let groups: Vec<String> = self.groups.iter().map(|g| g.join(" ")).collect();
         f.write_str(&groups.join(" + "))
     }
+}
+
+fn bad(text: &str, message: String) -> Error {
+    ErrorKind::BadJournalMatch {
+        text: text.to_string(),
+        message,
+    }
+    .into()
 }
 
 /// Journal field names: upper-case letters, digits and `_`, not starting with a digit.
@@ -212,6 +231,20 @@ mod tests {
                 .len()
                 == 2
         );
+    }
+
+    #[test]
+    fn lines_are_alternatives() {
+        let lines = vec![
+            vec!["_SYSTEMD_UNIT=ssh.service", "+", "_COMM=sshd"],
+            vec!["_COMM=sshd-session"],
+        ];
+        let m = JournalMatch::from_lines(&lines).unwrap();
+        assert_eq!(
+            m.to_string(),
+            "_SYSTEMD_UNIT=ssh.service + _COMM=sshd + _COMM=sshd-session"
+        );
+        assert!(JournalMatch::from_lines(&[vec!["nope"]]).is_err());
     }
 
     #[test]
