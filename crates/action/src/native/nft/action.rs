@@ -224,12 +224,11 @@ impl NftAction {
                 (s.into_bytes(), false)
             }
             BatchFormat::Json => {
-                let mut commands = Vec::new();
+                let mut items = String::with_capacity(count * 60);
                 for (set, elements) in sets.iter().filter(|(_, e)| !e.is_empty()) {
-                    script::elements_json(&mut commands, &self.config, set, op, elements);
+                    script::elements_json(&mut items, &self.config, set, op, elements);
                 }
-                let doc = serde_json::json!({ "nftables": commands });
-                (doc.to_string().into_bytes(), true)
+                (script::json_document(&items).into_bytes(), true)
             }
         };
         self.nft.run_script(&bytes, json)?;
@@ -240,7 +239,10 @@ impl NftAction {
     /// nothing else is in it.
     fn remove_objects(&self, table_if_empty: bool) -> Result<(), Error> {
         let c = &self.config;
-        let json = match self.nft.run(&["-j", "list", "table", "inet", &c.table]) {
+        let json = match self
+            .nft
+            .run(&["-j", "-t", "list", "table", "inet", &c.table])
+        {
             Ok(json) => json,
             // No table: nothing to remove.
             Err(e) if matches!(e.kind(), ErrorKind::Nft(m) if m.contains("No such file")) => {

@@ -4,7 +4,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use ipnet::IpNet;
-use serde_json::Value;
+use serde::Deserialize;
 
 use crate::error::{Error, ErrorKind};
 
@@ -19,101 +19,132 @@ pub struct NftElement {
     pub expires: Option<Duration>,
 }
 
-/// The objects of one table: `(kind, name)` for every chain and set.
+/// The objects of one table: `(kind, name)` for every chain and set (`other` for the rest).
 pub(crate) fn table_objects(json: &str) -> Result<Vec<(&'static str, String)>, Error> {
+    let doc: TableDoc = serde_json::from_str(json).map_err(|e| unexpected(&e.to_string()))?;
     let mut out = Vec::new();
-    for item in items(json)? {
-        for kind in [
-            "chain",
-            "set",
-            "map",
-            "flowtable",
-            "counter",
-            "quota",
-            "ct helper",
-            "limit",
-        ] {
-            if let Some(name) = item
-                .get(kind)
-                .and_then(|o| o.get("name"))
-                .and_then(Value::as_str)
-            {
-                let kind = if kind == "chain" {
-                    "chain"
-                } else if kind == "set" {
-                    "set"
-                } else {
-                    "other"
-                };
-                out.push((kind, name.to_owned()));
-            }
+    for item in doc.nftables {
+        if let Some(c) = item.chain {
+            out.push(("chain", c.name));
+        }
+        if let Some(s) = item.set {
+            out.push(("set", s.name));
+        }
+        for other in [
+            item.map,
+            item.flowtable,
+            item.counter,
+            item.quota,
+            item.limit,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            out.push(("other", other.name));
         }
     }
     Ok(out)
+}
+
+/// The items of a table listing; elements and rules are skipped without being built.
+#[derive(Deserialize)]
+struct TableDoc {
+    nftables: Vec<TableItem>,
+}
+
+#[derive(Deserialize)]
+struct TableItem {
+    chain: Option<Named>,
+    set: Option<Named>,
+    map: Option<Named>,
+    flowtable: Option<Named>,
+    counter: Option<Named>,
+    quota: Option<Named>,
+    limit: Option<Named>,
+}
+
+#[derive(Deserialize)]
+struct Named {
+    name: String,
 }
 
 /// The elements of the sets in a `nft -j list set` answer.
+///
+/// Read into typed values, not a JSON tree: a set of 100,000 elements would otherwise take
+/// about a kilobyte each while parsing.
 pub(crate) fn set_elements(json: &str) -> Result<Vec<NftElement>, Error> {
+    let doc: SetDoc = serde_json::from_str(json).map_err(|e| unexpected(&e.to_string()))?;
     let mut out = Vec::new();
-    for item in items(json)? {
-        let Some(elems) = item
-            .get("set")
-            .and_then(|s| s.get("elem"))
-            .and_then(Value::as_array)
-        else {
-            continue;
-        };
-        out.reserve(elems.len());
-        for elem in elems {
-            out.push(element(elem).ok_or_else(|| unexpected(&elem.to_string()))?);
+    for set in doc.nftables.into_iter().filter_map(|i| i.set) {
+        out.reserve(set.elem.len());
+        for elem in set.elem {
+            let (val, timeout, expires) = match elem {
+                RawElem::Plain(val) => (val, None, None),
+                RawElem::Elem { elem } => (elem.val, elem.timeout, elem.expires),
+            };
+            out.push(NftElement {
+                net: val.net().ok_or_else(|| unexpected(&format!("{val:?}")))?,
+                timeout: timeout.map(Duration::from_secs),
+                expires: expires.map(Duration::from_secs),
+            });
         }
     }
     Ok(out)
 }
 
-fn items(json: &str) -> Result<Vec<Value>, Error> {
-    let value: Value = serde_json::from_str(json).map_err(|e| unexpected(&e.to_string()))?;
-    match value {
-        Value::Object(mut map) => match map.remove("nftables") {
-            Some(Value::Array(items)) => Ok(items),
-            _ => Err(unexpected("no \"nftables\" array")),
-        },
-        _ => Err(unexpected("not a JSON object")),
-    }
+#[derive(Deserialize)]
+struct SetDoc {
+    nftables: Vec<SetItem>,
 }
 
-fn element(value: &Value) -> Option<NftElement> {
-    let secs = |v: Option<&Value>| v.and_then(Value::as_u64).map(Duration::from_secs);
-    match value.get("elem") {
-        Some(inner) => Some(NftElement {
-            net: net(inner.get("val")?)?,
-            timeout: secs(inner.get("timeout")),
-            expires: secs(inner.get("expires")),
-        }),
-        None => Some(NftElement {
-            net: net(value)?,
-            timeout: None,
-            expires: None,
-        }),
-    }
+#[derive(Deserialize)]
+struct SetItem {
+    set: Option<RawSet>,
 }
 
-fn net(value: &Value) -> Option<IpNet> {
-    if let Some(s) = value.as_str() {
-        return s.parse::<IpAddr>().ok().map(IpNet::from);
+#[derive(Deserialize)]
+struct RawSet {
+    #[serde(default)]
+    elem: Vec<RawElem>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawElem {
+    Plain(RawVal),
+    Elem { elem: RawInner },
+}
+
+#[derive(Deserialize)]
+struct RawInner {
+    val: RawVal,
+    timeout: Option<u64>,
+    expires: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawVal {
+    Addr(String),
+    Prefix { prefix: RawPrefix },
+    Range { range: (String, String) },
+}
+
+#[derive(Debug, Deserialize)]
+struct RawPrefix {
+    addr: String,
+    len: u8,
+}
+
+impl RawVal {
+    fn net(&self) -> Option<IpNet> {
+        match self {
+            RawVal::Addr(s) => s.parse::<IpAddr>().ok().map(IpNet::from),
+            RawVal::Prefix { prefix } => IpNet::new(prefix.addr.parse().ok()?, prefix.len).ok(),
+            // An interval set may show a network as a range; keep it when it is one.
+            RawVal::Range { range } => range_as_net(range.0.parse().ok()?, range.1.parse().ok()?),
+        }
     }
-    if let Some(p) = value.get("prefix") {
-        let addr: IpAddr = p.get("addr")?.as_str()?.parse().ok()?;
-        let len = u8::try_from(p.get("len")?.as_u64()?).ok()?;
-        return IpNet::new(addr, len).ok();
-    }
-    if let Some(r) = value.get("range").and_then(Value::as_array) {
-        // An interval set may show a network as a range; keep it when it is one.
-        let lo: IpAddr = r.first()?.as_str()?.parse().ok()?;
-        let hi: IpAddr = r.get(1)?.as_str()?.parse().ok()?;
-        return range_as_net(lo, hi);
-    }
-    None
 }
 
 fn range_as_net(lo: IpAddr, hi: IpAddr) -> Option<IpNet> {

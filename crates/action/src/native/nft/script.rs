@@ -7,7 +7,6 @@
 use std::fmt::Write as _;
 
 use ipnet::IpNet;
-use serde_json::{json, Value};
 
 use super::config::{BlockType, NftConfig, Protocol};
 use super::ports::Ports;
@@ -168,32 +167,51 @@ fn write_net(out: &mut String, net: &IpNet) {
     }
 }
 
-/// The JSON commands applying `op` to the elements of `set`, appended to `commands`.
+/// The JSON commands applying `op` to the elements of `set`, appended to `out` as items of
+/// the `"nftables"` array (each preceded by a comma when `out` already holds one).
+///
+/// Written by hand rather than through a JSON tree: names are validated identifiers and
+/// values are addresses and numbers, none needing escapes, and a tree of 100,000 elements
+/// would cost a hundred megabytes.
 pub(crate) fn elements_json(
-    commands: &mut Vec<Value>,
+    out: &mut String,
     c: &NftConfig,
     set: &str,
     op: ElementOp,
     elements: &[Element],
 ) {
     let mut push = |verb: &str, with_timeout: bool| {
-        let elem: Vec<Value> = elements
-            .iter()
-            .map(|(net, timeout)| {
-                let val = if net.prefix_len() == net.max_prefix_len() {
-                    Value::String(net.addr().to_string())
-                } else {
-                    json!({"prefix": {"addr": net.network().to_string(), "len": net.prefix_len()}})
-                };
-                match (with_timeout, timeout) {
-                    (true, Some(secs)) => json!({"elem": {"val": val, "timeout": secs}}),
-                    _ => val,
-                }
-            })
-            .collect();
-        commands.push(json!({verb: {"element": {
-            "family": "inet", "table": c.table, "name": set, "elem": elem,
-        }}}));
+        if !out.is_empty() {
+            out.push(',');
+        }
+        let _ = write!(
+            out,
+            r#"{{"{verb}":{{"element":{{"family":"inet","table":"{}","name":"{set}","elem":["#,
+            c.table
+        );
+        for (i, (net, timeout)) in elements.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let timeout = timeout.filter(|_| with_timeout);
+            if timeout.is_some() {
+                out.push_str(r#"{"elem":{"val":"#);
+            }
+            if net.prefix_len() == net.max_prefix_len() {
+                let _ = write!(out, r#""{}""#, net.addr());
+            } else {
+                let _ = write!(
+                    out,
+                    r#"{{"prefix":{{"addr":"{}","len":{}}}}}"#,
+                    net.network(),
+                    net.prefix_len()
+                );
+            }
+            if let Some(secs) = timeout {
+                let _ = write!(out, r#","timeout":{secs}}}}}"#);
+            }
+        }
+        out.push_str("]}}}");
     };
     match op {
         ElementOp::Add => push("add", true),
@@ -209,10 +227,16 @@ pub(crate) fn elements_json(
     }
 }
 
+/// Wraps the items written by [`elements_json`] into the document `nft -j` reads.
+pub(crate) fn json_document(items: &str) -> String {
+    format!(r#"{{"nftables":[{items}]}}"#)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::native::nft::config::Hook;
+    use serde_json::{json, Value};
 
     fn config() -> NftConfig {
         let mut c = NftConfig::new("sshd").unwrap();
@@ -283,14 +307,19 @@ mod tests {
         assert_eq!(s.lines().count(), 3);
         assert!(s.ends_with("add element inet jailor x { 192.0.2.1 timeout 600s }\n"));
 
-        let mut j = Vec::new();
+        let mut j = String::new();
         elements_json(&mut j, &c, "x", ElementOp::Add, &e);
+        elements_json(&mut j, &c, "x", ElementOp::Remove, &e[..1]);
+        let doc: Value = serde_json::from_str(&json_document(&j)).unwrap();
         assert_eq!(
-            Value::Array(j),
-            json!([{"add": {"element": {"family": "inet", "table": "jailor", "name": "x", "elem": [
+            doc,
+            json!({"nftables": [{"add": {"element": {"family": "inet", "table": "jailor", "name": "x", "elem": [
                 {"elem": {"val": "192.0.2.1", "timeout": 600}},
                 {"prefix": {"addr": "2001:db8::", "len": 64}},
-            ]}}}])
+            ]}}},
+            {"add": {"element": {"family": "inet", "table": "jailor", "name": "x", "elem": ["192.0.2.1"]}}},
+            {"delete": {"element": {"family": "inet", "table": "jailor", "name": "x", "elem": ["192.0.2.1"]}}},
+            ]})
         );
     }
 
