@@ -36,6 +36,8 @@ enum Command {
         #[arg(short = 'c', long = "conf")]
         conf: Option<PathBuf>,
     },
+    /// Send a command to the daemon (fail2ban-client's options and commands).
+    Client(cmd::client::ClientArgs),
     /// Test a filter or failregex on a log file or line (fail2ban-regex's equivalent).
     Regex(cmd::regex::RegexArgs),
     /// Run the jails: the daemon (fail2ban-server's options).
@@ -56,10 +58,32 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Dump { conf, json } => cmd::dump::run(config_base(conf)?.path(), json),
+        Command::Client(args) => cmd::client::run(args),
         Command::Regex(args) => cmd::regex::run(args),
         Command::Check { conf } => cmd::check::run(config_base(conf)?.path()),
         Command::Server { conf, args } => cmd::server::run(config_base(conf)?.path(), args),
     }
+}
+
+/// The process's arguments, with the subcommand a link's name implies inserted: invoked as
+/// `fail2ban-client`, `fail2ban-server` or `fail2ban-regex`, jailor behaves as that command.
+pub fn args_from_env() -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let name = args
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .and_then(|n| n.to_str())
+        .unwrap_or("");
+    let sub = match name {
+        "fail2ban-client" => Some("client"),
+        "fail2ban-server" => Some("server"),
+        "fail2ban-regex" => Some("regex"),
+        _ => None,
+    };
+    if let Some(sub) = sub {
+        args.insert(1.min(args.len()), sub.into());
+    }
+    args
 }
 
 /// The configuration folder a command reads: `-c DIR`, else `/etc/jailor`, else the embedded

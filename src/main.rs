@@ -5,7 +5,7 @@ mod cli;
 mod cmd;
 
 fn main() -> std::process::ExitCode {
-    let args = cli::Cli::parse();
+    let args = cli::Cli::parse_from(cli::args_from_env());
     match cli::run(args) {
         Ok(code) => code,
         Err(err) => {
