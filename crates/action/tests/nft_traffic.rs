@@ -176,3 +176,42 @@ fn nft_traffic_prefix_ban_covers_the_64() {
         "unbanning any address of the /64 lifts it"
     );
 }
+
+#[test]
+fn nft_traffic_bans_outlive_the_daemon() {
+    let Some(()) = require("nft_traffic_bans_outlive_the_daemon") else {
+        return;
+    };
+    let pair = Pair::new();
+    let _listener = pair.srv.listen(PORT);
+    let before = {
+        // The "daemon": it bans, then dies without stopping anything (kill -9).
+        let nft = pair.action(config("sshd", BlockType::Drop));
+        nft.ban_batch([(ip("10.77.0.2"), Some(3))]).unwrap();
+        support::objects(&pair.srv.ruleset())
+    };
+    let banned_at = std::time::Instant::now();
+    let err = pair.connect("10.77.0.2").unwrap_err();
+    assert_eq!(
+        err.kind(),
+        IoKind::TimedOut,
+        "still dropped by the kernel: {err}"
+    );
+
+    // The restarted daemon creates nothing twice and restores the ban in one batch.
+    let nft = pair.action(config("sshd", BlockType::Drop));
+    nft.ban_batch([(ip("10.77.0.2"), Some(3))]).unwrap();
+    assert_eq!(support::objects(&pair.srv.ruleset()), before);
+
+    // Nobody unbans: the element times out in the kernel and traffic flows again.
+    while pair.connect("10.77.0.2").is_err() {
+        assert!(
+            banned_at.elapsed() < Duration::from_secs(8),
+            "ban never expired"
+        );
+    }
+    assert!(
+        banned_at.elapsed() >= Duration::from_secs(2),
+        "expired too early"
+    );
+}

@@ -135,6 +135,22 @@ impl NftConfig {
         Ok(config)
     }
 
+    /// [`from_properties`](NftConfig::from_properties) with the properties of an
+    /// [`ActionSpec`](crate::ActionSpec) (the jail's action, as the client sends it).
+    pub fn from_spec(
+        jail: &str,
+        spec: &crate::ActionSpec,
+        services: &Services,
+    ) -> Result<NftConfig, Error> {
+        NftConfig::from_properties(
+            jail,
+            spec.properties
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+            services,
+        )
+    }
+
     /// The name of the jail's IPv4 set.
     pub fn set4(&self) -> String {
         format!("addr4-{}", self.jail)
@@ -396,6 +412,10 @@ mod tests {
             (c.set4(), c.set6(), c.chain()),
             ("addr4-dns".into(), "addr6-dns".into(), "jail-dns".into())
         );
+        let spec =
+            crate::ActionSpec::new("jailor-nftables", [("port", "ssh"), ("protocol", "tcp")]);
+        let e = NftConfig::from_spec("sshd", &spec, &s).unwrap();
+        assert_eq!(e.ports.to_string(), "22");
         let d = NftConfig::from_properties("sshd", [], &s).unwrap();
         assert_eq!(
             (d.protocol, d.blocktype, d.ports),
