@@ -583,3 +583,33 @@ fn every_request_round_trips_through_json_and_words() {
         assert_eq!(Request::from_words(&req.to_words()).unwrap(), req, "{line}");
     }
 }
+
+#[test]
+fn wire_json_has_the_documented_shape() {
+    let json = |line: &str| serde_json::to_value(parse(line)).unwrap();
+    assert_eq!(json("ping"), serde_json::json!({"command": "ping"}));
+    assert_eq!(
+        json("status sshd"),
+        serde_json::json!({"command": "jail_status", "jail": "sshd", "flavor": "basic"})
+    );
+    assert_eq!(
+        json("set sshd banip 192.0.2.1"),
+        serde_json::json!({"command": "set_jail", "jail": "sshd",
+            "setting": {"set": "ban_ip", "ips": ["192.0.2.1"]}})
+    );
+    assert_eq!(
+        json("get sshd banip"),
+        serde_json::json!({"command": "get_jail", "jail": "sshd",
+            "query": {"get": "ban_ip", "separator": null, "with_time": false}})
+    );
+    assert_eq!(
+        json("set loglevel debug"),
+        serde_json::json!({"command": "set_server",
+            "setting": {"option": "log_level", "value": "DEBUG"}})
+    );
+    assert_eq!(
+        json("reload"),
+        serde_json::json!({"command": "reload", "jail": null, "restart": false,
+            "unban": false, "all": false, "if_exists": false})
+    );
+}
