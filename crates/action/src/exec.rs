@@ -99,39 +99,50 @@ impl Exec<'_> {
 
     /// Waits for the child until the timeout; then kills its group and returns `None`.
     fn wait(&self, child: &mut Child, started: Instant) -> std::io::Result<Option<ExitStatus>> {
-        let exit = PidFd::open(child.id());
-        let mut pause = Duration::from_micros(200);
-        loop {
-            if let Some(status) = child.try_wait()? {
-                return Ok(Some(status));
-            }
-            let elapsed = started.elapsed();
-            if elapsed >= self.timeout {
-                break;
-            }
-            let left = self.timeout - elapsed;
-            match &exit {
-                // Wakes up the moment the child exits.
-                Some(fd) => fd.wait(left),
-                // Kernels before 5.3: poll with a growing pause.
-                None => {
-                    std::thread::sleep(pause.min(left));
-                    pause = (pause * 2).min(Duration::from_millis(20));
-                }
-            }
-        }
-        // The child is not reaped yet, so its pid (the group id) cannot have been reused.
-        let pgid = child.id() as libc::pid_t;
-        signal_group(pgid, libc::SIGTERM);
-        let grace_end = Instant::now() + self.kill_grace;
-        while Instant::now() < grace_end {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        // Also ends what the shell started, even when the shell itself obeyed SIGTERM.
-        signal_group(pgid, libc::SIGKILL);
-        child.wait()?;
-        Ok(None)
+        wait_or_kill(child, started, self.timeout, self.kill_grace)
     }
+}
+
+/// Waits for `child` (the leader of its own process group) until `timeout` after `started`;
+/// then kills its group (SIGTERM, `kill_grace`, SIGKILL) and returns `None`.
+pub(crate) fn wait_or_kill(
+    child: &mut Child,
+    started: Instant,
+    timeout: Duration,
+    kill_grace: Duration,
+) -> std::io::Result<Option<ExitStatus>> {
+    let exit = PidFd::open(child.id());
+    let mut pause = Duration::from_micros(200);
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Some(status));
+        }
+        let elapsed = started.elapsed();
+        if elapsed >= timeout {
+            break;
+        }
+        let left = timeout - elapsed;
+        match &exit {
+            // Wakes up the moment the child exits.
+            Some(fd) => fd.wait(left),
+            // Kernels before 5.3: poll with a growing pause.
+            None => {
+                std::thread::sleep(pause.min(left));
+                pause = (pause * 2).min(Duration::from_millis(20));
+            }
+        }
+    }
+    // The child is not reaped yet, so its pid (the group id) cannot have been reused.
+    let pgid = child.id() as libc::pid_t;
+    signal_group(pgid, libc::SIGTERM);
+    let grace_end = Instant::now() + kill_grace;
+    while Instant::now() < grace_end {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Also ends what the shell started, even when the shell itself obeyed SIGTERM.
+    signal_group(pgid, libc::SIGKILL);
+    child.wait()?;
+    Ok(None)
 }
 
 /// A Linux process file descriptor: readable once the process exits.
@@ -194,12 +205,12 @@ fn status_of(status: ExitStatus) -> RunStatus {
 type Shared = Arc<(Mutex<(Vec<u8>, bool)>, Condvar)>;
 
 /// A pipe read to its end on a thread, keeping at most `limit` bytes.
-struct Capture {
+pub(crate) struct Capture {
     shared: Shared,
 }
 
 impl Capture {
-    fn start(pipe: Option<impl Read + Send + 'static>, limit: usize) -> Capture {
+    pub(crate) fn start(pipe: Option<impl Read + Send + 'static>, limit: usize) -> Capture {
         let shared: Shared = Arc::new((Mutex::new((Vec::new(), false)), Condvar::new()));
         let Some(mut pipe) = pipe else {
             if let Ok(mut g) = shared.0.lock() {
@@ -240,7 +251,7 @@ impl Capture {
     }
 
     /// What was read, after waiting for the end of the pipe until `deadline`.
-    fn take(self, deadline: Instant) -> String {
+    pub(crate) fn take(self, deadline: Instant) -> String {
         let (lock, cv) = &*self.shared;
         let Ok(mut g) = lock.lock() else {
             return String::new();

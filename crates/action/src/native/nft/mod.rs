@@ -60,7 +60,7 @@ mod ports;
 mod script;
 
 pub use action::NftAction;
-pub use command::NftCommand;
+pub use command::{NftCommand, DEFAULT_NFT_TIMEOUT};
 pub use config::{BlockType, Hook, NftConfig, Protocol, DEFAULT_PRIORITY, DEFAULT_TABLE};
 pub use listing::NftElement;
 pub use ports::{Ports, Services};
