@@ -301,3 +301,32 @@ fn a_client_run_as_nobody_is_refused() {
     );
     assert_eq!(stdout(&o), "");
 }
+
+#[test]
+fn interactive_mode_reads_shell_quoted_commands() {
+    use std::io::Write;
+    let f = fixture();
+    let home = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_jailor"))
+        .args(["client", "-i", "-s"])
+        .arg(&f.socket)
+        .env("HOME", home.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"ping\necho 'a  b' c\nstatus nojail\nquit\nping\n")
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // The quoted word keeps its two spaces; nothing runs after `quit`.
+    assert_eq!(
+        stdout(&o),
+        "Server replied: pong\na  b c\nSorry but the jail 'nojail' does not exist\n"
+    );
+}
