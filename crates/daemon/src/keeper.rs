@@ -30,6 +30,8 @@ pub(crate) enum ToKeeper {
         jail: Arc<str>,
         positions: Vec<jailor_tail::Position>,
     },
+    /// The cursor of the last journal entry a jail's reader processed.
+    JournalCursor { jail: Arc<str>, cursor: String },
     /// A jail starts: restore its bans through its worker, then answer through the worker.
     Register {
         settings: Arc<JailSettings>,
@@ -234,6 +236,12 @@ impl Keeper {
                         offset: p.offset,
                     });
                 }
+            }
+            ToKeeper::JournalCursor { jail, cursor } => {
+                self.batch.journal_cursor(jailor_store::JournalCursor {
+                    jail: jail.to_string(),
+                    cursor,
+                });
             }
             ToKeeper::Register {
                 settings,

@@ -29,8 +29,10 @@
 
 mod error;
 mod ignore_cmd;
+mod journal_source;
 mod keeper;
 pub mod logging;
+mod memory;
 mod reader;
 mod server;
 mod settings;

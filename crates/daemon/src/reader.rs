@@ -25,6 +25,8 @@ use crate::settings::JailSettings;
 const LATENCY_LIMIT: f64 = 60.0;
 /// Window cleanup runs at most this often (seconds).
 const CLEANUP_EVERY: i64 = 5;
+/// A cleanup that drops at least this many ids returns the freed memory to the system.
+const RELEASE_AFTER_DROPPING: usize = 10_000;
 
 fn now_f64() -> f64 {
     std::time::SystemTime::now()
@@ -125,7 +127,7 @@ pub(crate) fn build(
         builder = builder.path(pattern.clone(), *start);
     }
     let tailer = builder.build().map_err(|e| e.to_string())?;
-    if tailer.paths().is_empty() {
+    if tailer.paths().is_empty() && settings.journal.is_none() {
         logf!(
             WARNING,
             "fail2ban.filter",
@@ -360,7 +362,10 @@ impl Reader {
         let now = now_f64() as i64;
         if now - self.last_cleanup >= CLEANUP_EVERY {
             self.last_cleanup = now;
-            self.window.cleanup(now);
+            // After a flood, the dropped ids' memory goes back to the system.
+            if self.window.cleanup(now) >= RELEASE_AFTER_DROPPING {
+                crate::memory::release_free_memory();
+            }
             let evicted = self.window.stats().evicted;
             if evicted > self.evicted_logged {
                 logf!(
@@ -374,6 +379,70 @@ impl Reader {
                 );
                 self.evicted_logged = evicted;
             }
+        }
+    }
+}
+
+/// What [`crate::journal_source`] needs to drive a reader from the journal: lines whose
+/// time is known (no date detection) and the round's housekeeping.
+impl Reader {
+    pub(crate) fn name(&self) -> &Arc<str> {
+        &self.name
+    }
+
+    pub(crate) fn findtime(&self) -> i64 {
+        self.settings.findtime
+    }
+
+    pub(crate) fn to_keeper(&self) -> &SyncSender<ToKeeper> {
+        &self.to_keeper
+    }
+
+    /// The journal cursor stored for this jail, if any.
+    pub(crate) fn stored_journal_cursor(&self) -> Option<String> {
+        let store = self.store.lock().unwrap_or_else(|p| p.into_inner());
+        store
+            .journal_cursor(&self.settings.name)
+            .unwrap_or_else(|e| {
+                logf!(
+                    ERROR,
+                    "fail2ban.database",
+                    "[{}] cannot read the journal cursor: {e}",
+                    self.name
+                );
+                None
+            })
+    }
+
+    /// Matches a journal line at its entry's time, as fail2ban's systemd backend does.
+    pub(crate) fn journal_line(&mut self, line: &str, time: f64) {
+        let now = now_f64();
+        let time = if self.in_operation {
+            if (time - now).abs() > LATENCY_LIMIT {
+                now
+            } else {
+                time
+            }
+        } else if time < now - self.settings.findtime as f64 {
+            return;
+        } else {
+            time
+        };
+        for f in self.filter.process("", "", line, time) {
+            if !f.nofail {
+                self.failure(f, now);
+            }
+        }
+    }
+
+    /// After a round of journal entries: in operation once the journal's end was reached,
+    /// and the failure window's periodic cleanup.
+    pub(crate) fn journal_round(&mut self, caught_up: bool) {
+        self.in_operation |= caught_up;
+        let now = now_f64() as i64;
+        if now - self.last_cleanup >= CLEANUP_EVERY {
+            self.last_cleanup = now;
+            self.window.cleanup(now);
         }
     }
 }

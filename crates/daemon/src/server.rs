@@ -103,6 +103,8 @@ pub fn run(opts: &ServerOptions) -> Result<(), Error> {
         jails: Vec::new(),
     };
     server.start_jails(&cfg.jails);
+    // Compiling the filters left its scratch memory free in the heap.
+    crate::memory::release_free_memory();
     logf!(INFO, "fail2ban.server", "Server ready");
     for signal in signals.forever() {
         if signal == signal_hook::consts::SIGHUP {
@@ -280,11 +282,13 @@ impl Server {
                     return;
                 }
             };
+        let journal = settings.journal.clone();
         logf!(
             INFO,
             "fail2ban.jail",
             "Jail '{name}' uses {}",
             match tailer.backend() {
+                _ if journal.is_some() => "systemd {}",
                 jailor_tail::Backend::Inotify => "pyinotify",
                 _ => "poller",
             }
@@ -306,7 +310,10 @@ impl Server {
         });
         let spawned = std::thread::Builder::new()
             .name(format!("reader-{name}"))
-            .spawn(move || reader.run(tailer, ready_rx));
+            .spawn(move || match journal {
+                Some(j) => crate::journal_source::run(reader, tailer, j, ready_rx),
+                None => reader.run(tailer, ready_rx),
+            });
         match spawned {
             Ok(reader) => self.jails.push(RunningJail {
                 spec: spec.clone(),
@@ -406,6 +413,7 @@ impl Server {
                 ),
             }
         }
+        crate::memory::release_free_memory();
         logf!(INFO, "fail2ban.server", "Reload finished");
     }
 }

@@ -49,6 +49,8 @@ pub struct JailSettings {
     pub actions: Vec<jailor_action::ActionSpec>,
     /// Things to warn about (a Python action that cannot run, ...).
     pub warnings: Vec<String>,
+    /// The systemd journal to read instead of `logpaths` (`backend = systemd`).
+    pub journal: Option<jailor_tail::JournalOptions>,
 }
 
 impl JailSettings {
@@ -56,18 +58,11 @@ impl JailSettings {
     /// for the jail, if any. Errors are one line each, for the log.
     pub fn from_spec(spec: &JailSpec, max_tracked: Option<&str>) -> Result<JailSettings, String> {
         let name = spec.name.clone();
-        if spec
-            .backend
-            .trim()
-            .to_ascii_lowercase()
-            .starts_with("systemd")
-        {
-            return Err(format!(
-                "backend '{}': reading the systemd journal is not supported yet; the jail is skipped",
-                spec.backend
-            ));
-        }
-        let backend = Backend::parse(&spec.backend).map_err(|e| e.to_string())?;
+        let journal = crate::journal_source::journal_options(spec)?;
+        let backend = match &journal {
+            Some(_) => Backend::Auto,
+            None => Backend::parse(&spec.backend).map_err(|e| e.to_string())?,
+        };
         let Some(filter) = &spec.filter else {
             return Err("the jail has no filter".into());
         };
@@ -133,6 +128,18 @@ impl JailSettings {
             None
         };
         let mut warnings = spec.warnings.clone();
+        if journal.is_some()
+            && !spec
+                .backend
+                .trim()
+                .to_ascii_lowercase()
+                .starts_with("systemd")
+        {
+            warnings.push(
+                "no log file found: backend switched to systemd (the filter has a journalmatch)"
+                    .into(),
+            );
+        }
         let mut actions = Vec::new();
         for a in &spec.actions {
             if a.python.is_some() {
@@ -161,9 +168,15 @@ impl JailSettings {
                 (lp.pattern.clone(), start)
             })
             .collect::<Vec<_>>();
-        if logpaths.is_empty() {
+        if logpaths.is_empty() && journal.is_none() {
             return Err("the jail has no logpath".into());
         }
+        // The journal replaces the log files (`auto` falls back to it when none exists).
+        let logpaths = if journal.is_some() {
+            Vec::new()
+        } else {
+            logpaths
+        };
         Ok(JailSettings {
             name,
             backend,
@@ -198,6 +211,7 @@ impl JailSettings {
                 .map(str::to_owned),
             actions,
             warnings,
+            journal,
         })
     }
 }
