@@ -323,6 +323,12 @@ impl JournalReader {
         self.stop.clone()
     }
 
+    /// Makes [`follow`](Self::follow) obey `stop` instead (e.g. the handle of the
+    /// [`Tailer`](crate::Tailer) a daemon already keeps for the jail).
+    pub fn set_stop_handle(&mut self, stop: StopHandle) {
+        self.stop = stop;
+    }
+
     /// The cursor of the last entry handed on (or of the stored entry resumed from).
     pub fn cursor(&self) -> Option<&str> {
         self.cursor.as_deref()
