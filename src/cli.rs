@@ -48,6 +48,11 @@ enum Command {
         #[command(flatten)]
         args: cmd::server::ServerArgs,
     },
+    /// Import fail2ban's database (its bans and ban counts) into jailor's store.
+    ImportFail2banDb(cmd::import::ImportArgs),
+    /// Write man pages or shell completions (for packaging).
+    #[command(hide = true)]
+    Generate(cmd::man::GenerateArgs),
 }
 
 /// Runs the parsed command line.
@@ -62,6 +67,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Regex(args) => cmd::regex::run(args),
         Command::Check { conf } => cmd::check::run(config_base(conf)?.path()),
         Command::Server { conf, args } => cmd::server::run(config_base(conf)?.path(), args),
+        Command::ImportFail2banDb(args) => cmd::import::run(args),
+        Command::Generate(args) => cmd::man::run(args),
     }
 }
 

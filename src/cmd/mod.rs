@@ -2,5 +2,7 @@
 pub mod check;
 pub mod client;
 pub mod dump;
+pub mod import;
+pub mod man;
 pub mod regex;
 pub mod server;

@@ -135,7 +135,14 @@ impl Fail2banDb {
                     r.get::<_, i64>(2)?,
                     r.get::<_, i64>(3)?,
                     r.get::<_, i64>(4)?,
-                    r.get::<_, Option<String>>(5)?,
+                    // fail2ban writes the JSON as text or, encoded, as a blob.
+                    match r.get::<_, rusqlite::types::Value>(5)? {
+                        rusqlite::types::Value::Text(t) => Some(t),
+                        rusqlite::types::Value::Blob(b) => {
+                            Some(String::from_utf8_lossy(&b).into_owned())
+                        }
+                        _ => None,
+                    },
                 ))
             })
             .map_err(|e| Error::sqlite(op, &self.name, e))?;
@@ -336,7 +343,13 @@ mod tests {
                PRIMARY KEY(ip, jail));",
         )
         .unwrap();
-        for (jail, ip, t, bt, n, data) in rows {
+        for (i, (jail, ip, t, bt, n, data)) in rows.iter().enumerate() {
+            // fail2ban stores the JSON encoded (a blob); text must read the same.
+            let data: rusqlite::types::Value = if i % 2 == 0 {
+                data.as_bytes().to_vec().into()
+            } else {
+                data.to_string().into()
+            };
             conn.execute(
                 "INSERT INTO bips(ip, jail, timeofban, bantime, bancount, data)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
