@@ -97,7 +97,10 @@ fn imports_into_jailor_sqlite3_beside_fail2bans_dbfile() {
         "-c",
         conf.to_str().unwrap(),
     ]));
-    assert!(done.contains(&format!("into {}", target.display())), "{done}");
+    assert!(
+        done.contains(&format!("into {}", target.display())),
+        "{done}"
+    );
     let store = Store::open(&target).unwrap();
     let current = store.current_bans(now).unwrap();
     let ids: Vec<String> = current.iter().map(|b| b.id.to_string()).collect();
@@ -109,7 +112,11 @@ fn imports_into_jailor_sqlite3_beside_fail2bans_dbfile() {
         .unwrap();
     assert_eq!((expired.ban_count, expired.failures), (3, 4));
     drop(store);
-    assert_eq!(std::fs::read(&source).unwrap(), before, "fail2ban's file changed");
+    assert_eq!(
+        std::fs::read(&source).unwrap(),
+        before,
+        "fail2ban's file changed"
+    );
 
     let again = stdout(&import(&[
         source.to_str().unwrap(),
@@ -137,9 +144,22 @@ fn dbfile_option_wins_and_fail2bans_own_file_is_refused_as_target() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("fail2ban's database itself"));
 
     let target = tmp.path().join("state/own.sqlite3");
-    let done = stdout(&import(&[src, "-c", c, "--dbfile", target.to_str().unwrap()]));
+    let done = stdout(&import(&[
+        src,
+        "-c",
+        c,
+        "--dbfile",
+        target.to_str().unwrap(),
+    ]));
     assert!(done.contains("3 of 3 bans"), "{done}");
-    assert_eq!(Store::open(&target).unwrap().current_bans(now()).unwrap().len(), 2);
+    assert_eq!(
+        Store::open(&target)
+            .unwrap()
+            .current_bans(now())
+            .unwrap()
+            .len(),
+        2
+    );
 }
 
 #[test]

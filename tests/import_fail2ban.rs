@@ -104,9 +104,7 @@ fn fail2ban_ends(client: &Path, conf: &Path, jail: &str) -> BTreeMap<String, Opt
 /// Ban counts fail2ban stored per (jail, address), read straight from its `bips` table.
 fn fail2ban_counts(db: &Path) -> BTreeMap<(String, String), u32> {
     let conn = rusqlite::Connection::open(db).unwrap();
-    let mut stmt = conn
-        .prepare("SELECT jail, ip, bancount FROM bips")
-        .unwrap();
+    let mut stmt = conn.prepare("SELECT jail, ip, bancount FROM bips").unwrap();
     stmt.query_map([], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))
         .unwrap()
         .map(Result::unwrap)
@@ -125,8 +123,7 @@ impl Drop for Server {
 #[test]
 fn bans_of_a_real_fail2ban_come_back_in_jailor_with_their_end_and_count() {
     let test = "import_fail2ban";
-    let Some(client) = jailor_testkit::require_command(test, "fail2ban-client", "fail2ban")
-    else {
+    let Some(client) = jailor_testkit::require_command(test, "fail2ban-client", "fail2ban") else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
@@ -145,7 +142,11 @@ fn bans_of_a_real_fail2ban_come_back_in_jailor_with_their_end_and_count() {
             .output();
     });
     fail2ban(&client, &conf, &["set", "inc", "banip", "198.51.100.7"]);
-    fail2ban(&client, &conf, &["set", "hour", "banip", "192.0.2.1", "192.0.2.2"]);
+    fail2ban(
+        &client,
+        &conf,
+        &["set", "hour", "banip", "192.0.2.1", "192.0.2.2"],
+    );
     fail2ban(&client, &conf, &["set", "forever", "banip", "203.0.113.9"]);
     wait_for("fail2ban's unban of the 2-second ban", 20, || {
         fail2ban(&client, &conf, &["status", "inc"]).contains("Currently banned:\t0")
@@ -185,7 +186,11 @@ fn bans_of_a_real_fail2ban_come_back_in_jailor_with_their_end_and_count() {
     };
     let dry = import(&["--dry-run"]);
     assert_eq!(dry.matches("would import: ").count(), 4, "{dry}");
-    assert!(!jailor_db.exists(), "a dry run created {}", jailor_db.display());
+    assert!(
+        !jailor_db.exists(),
+        "a dry run created {}",
+        jailor_db.display()
+    );
     let first = import(&[]);
     assert!(first.contains("4 of 4 bans"), "{first}");
     assert!(jailor_db.exists(), "{first}");

@@ -43,7 +43,11 @@ fn find_deb(test: &str) -> Option<PathBuf> {
 }
 
 fn dpkg_deb(args: &[&str], deb: &Path) -> String {
-    let out = Command::new("dpkg-deb").args(args).arg(deb).output().unwrap();
+    let out = Command::new("dpkg-deb")
+        .args(args)
+        .arg(deb)
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "dpkg-deb {args:?}: {}",
@@ -92,14 +96,22 @@ fn the_package_holds_binary_unit_config_pages_and_completions() {
     let files = contents(&deb);
     let missing = |path: &str| format!("{path} missing from {}: {files:#?}", deb.display());
 
-    assert!(has(&files, "/usr/sbin/jailor"), "{}", missing("/usr/sbin/jailor"));
+    assert!(
+        has(&files, "/usr/sbin/jailor"),
+        "{}",
+        missing("/usr/sbin/jailor")
+    );
     assert!(
         has(&files, "/usr/lib/systemd/system/jailor.service")
             || has(&files, "/lib/systemd/system/jailor.service"),
         "{}",
         missing("jailor.service")
     );
-    assert!(has(&files, "/etc/logrotate.d/jailor"), "{}", missing("logrotate"));
+    assert!(
+        has(&files, "/etc/logrotate.d/jailor"),
+        "{}",
+        missing("logrotate")
+    );
     for page in ["man1/jailor.1", "man5/jailor.conf.5"] {
         let path = format!("/usr/share/man/{page}");
         assert!(has_page(&files, &path), "{}", missing(&path));
@@ -136,7 +148,11 @@ fn the_package_holds_binary_unit_config_pages_and_completions() {
     let config = jailor_testkit::project_root().join("config");
     let mut count = 0;
     for entry in walk(&config) {
-        let rel = entry.strip_prefix(&config).unwrap().to_string_lossy().into_owned();
+        let rel = entry
+            .strip_prefix(&config)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         let installed = format!("/etc/jailor/{rel}");
         assert!(has(&files, &installed), "{}", missing(&installed));
         assert!(
@@ -145,7 +161,11 @@ fn the_package_holds_binary_unit_config_pages_and_completions() {
         );
         count += 1;
     }
-    assert!(count > 50, "only {count} configuration files in {}", config.display());
+    assert!(
+        count > 50,
+        "only {count} configuration files in {}",
+        config.display()
+    );
 
     // The maintainer scripts offer the fail2ban names through alternatives and take them back.
     let info = dpkg_deb(&["-I"], &deb);

@@ -48,7 +48,10 @@ fn man_pages_cover_every_subcommand_and_render() {
     }
     // The packaging helper is hidden: neither in --help nor with a page of its own.
     assert!(!names.iter().any(|n| n.contains("generate")), "{names:?}");
-    let help = ok(Command::new(JAILOR).arg("--help").output().unwrap(), "--help");
+    let help = ok(
+        Command::new(JAILOR).arg("--help").output().unwrap(),
+        "--help",
+    );
     assert!(!help.contains("generate"), "{help}");
     let main = std::fs::read_to_string(tmp.path().join("jailor.1")).unwrap();
     assert!(main.contains("import\\-fail2ban\\-db"), "{main}");
@@ -70,11 +73,7 @@ fn man_pages_cover_every_subcommand_and_render() {
         let text = ok(out.clone(), &page.display().to_string());
         assert!(text.contains("NAME"), "{}: {text}", page.display());
         let warnings = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            warnings.trim().is_empty(),
-            "{}: {warnings}",
-            page.display()
-        );
+        assert!(warnings.trim().is_empty(), "{}: {warnings}", page.display());
     }
 }
 
@@ -123,7 +122,10 @@ fn the_unit_is_hardened_and_systemd_accepts_it() {
     }
     // The server's flags in ExecStart exist.
     let help = ok(
-        Command::new(JAILOR).args(["server", "--help"]).output().unwrap(),
+        Command::new(JAILOR)
+            .args(["server", "--help"])
+            .output()
+            .unwrap(),
         "server --help",
     );
     for flag in [" -f", " -x"] {
@@ -166,7 +168,7 @@ fn maintainer_scripts_parse_and_logrotate_names_the_log() {
     let rotate = std::fs::read_to_string(packaging().join("jailor.logrotate")).unwrap();
     assert!(rotate.starts_with("# ") && rotate.contains("/var/log/jailor.log {"));
     // The daemon's default log is the file rotated.
-    let conf = std::fs::read_to_string(jailor_testkit::project_root().join("config/jailor.conf"))
-        .unwrap();
+    let conf =
+        std::fs::read_to_string(jailor_testkit::project_root().join("config/jailor.conf")).unwrap();
     assert!(conf.contains("logtarget = /var/log/jailor.log"), "{conf}");
 }

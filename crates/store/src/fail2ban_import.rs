@@ -14,7 +14,7 @@
 //!
 //! let f2b = Fail2banDb::open("/var/lib/fail2ban/fail2ban.sqlite3")?;
 //! let mut store = Store::open("/var/lib/jailor/jailor.sqlite3")?;
-//! //! let plan = jailor_store::plan_import(&store, f2b.bans()?, |_jail| Some(600))?;
+//! let plan = jailor_store::plan_import(&store, f2b.bans()?, |_jail| Some(600))?;
 //! let written = plan.apply(&mut store)?;
 //! println!("{written} bans imported");
 //! # Ok::<(), jailor_store::Error>(())
