@@ -132,6 +132,7 @@ fn the_package_holds_binary_unit_config_pages_and_completions() {
         .nth(1)
         .unwrap_or("")
         .lines()
+        .skip(1) // the rest of the "Commands:" line
         .take_while(|l| !l.trim().is_empty())
         .filter_map(|l| l.split_whitespace().next())
         .filter(|s| *s != "help")
