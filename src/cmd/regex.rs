@@ -2,7 +2,7 @@
 //! command line) over a log file or a line and reports what it finds.
 use std::borrow::Cow;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
+use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -10,7 +10,7 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use jailor_config::{FilterSpec, Loader};
 use jailor_date::{DateDetector, Zone};
-use jailor_match::{Failure, Filter, FilterOptions, Pipeline, UseDns, Value};
+use jailor_match::{Failure, Filter, FilterOptions, Pipeline, Processed, UseDns, Value};
 
 /// Where FILTER names resolve without `-c` (fail2ban-regex's default). The embedded default
 /// configuration can take over here once `jailor regex` should prefer it.
@@ -90,6 +90,9 @@ pub struct RegexArgs {
     /// One JSON object per failure, then one summary object.
     #[arg(long = "json")]
     pub json: bool,
+    /// Threads searching lines (default: the number of CPUs, at most 4).
+    #[arg(long = "threads")]
+    pub threads: Option<usize>,
 }
 
 /// What the regexes came from, for the report header.
@@ -278,9 +281,12 @@ fn setup(args: &RegexArgs) -> anyhow::Result<Setup> {
         detector.set_zone(Zone::parse(tz).with_context(|| format!("time zone '{tz}'"))?);
     }
     let mut pipeline = Pipeline::new(filter, detector);
-    if let Some(now) = &args.now {
-        pipeline.set_now(Some(parse_now(now)?));
-    }
+    // One "now" for the run (fail2ban-regex reads the clock per line; a run is short).
+    let now = match &args.now {
+        Some(now) => parse_now(now)?,
+        None => jiff::Timestamp::now().as_millisecond() as f64 / 1000.0,
+    };
+    pipeline.set_now(Some(now));
     Ok(Setup {
         pipeline,
         failregex: source.spec.failregex.clone(),
@@ -477,15 +483,11 @@ pub fn run(args: RegexArgs) -> anyhow::Result<ExitCode> {
         verbose_hits: vec![Vec::new(); s.failregex.len()],
         ..Tally::default()
     };
-    let mut lineno = 0u64;
-    let mut on_line = |line: &str, out: &mut dyn Write| -> io::Result<()> {
-        lineno += 1;
-        if line.starts_with('#') || line.trim().is_empty() {
-            return Ok(());
-        }
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(4)));
+    let mut on_result = |lineno: u64, line: &str, p: Processed, out: &mut dyn Write| {
         tally.lines += 1;
-        let ignored_before = s.pipeline.filter().stats().ignored;
-        let p = s.pipeline.process_line(line);
         if p.date.is_some() {
             tally.dated += 1;
         }
@@ -505,14 +507,14 @@ pub fn run(args: RegexArgs) -> anyhow::Result<ExitCode> {
             }
         }
         if args.out.is_some() || args.json {
-            return Ok(());
+            return io::Result::Ok(());
         }
         if p.failures.iter().any(|f| !f.nofail) {
             tally.matched += 1;
             if args.print_all_matched {
                 tally.matched_lines.push(line.to_owned());
             }
-        } else if !p.failures.is_empty() || s.pipeline.filter().stats().ignored > ignored_before {
+        } else if !p.failures.is_empty() || p.ignored {
             tally.ignored += 1;
             if !args.print_no_ignored {
                 keep(&mut tally.ignored_lines, args.print_all_ignored, line);
@@ -525,19 +527,42 @@ pub fn run(args: RegexArgs) -> anyhow::Result<ExitCode> {
         }
         Ok(())
     };
+    let pipeline = &mut s.pipeline;
+    let mut lineno = 0u64;
+    // Comment and blank lines are skipped (and not counted), as by fail2ban-regex.
+    let mut on_batch = |batch: &[&str], out: &mut dyn Write| -> io::Result<()> {
+        let mut numbers = Vec::with_capacity(batch.len());
+        let mut lines = Vec::with_capacity(batch.len());
+        for l in batch {
+            lineno += 1;
+            if !(l.starts_with('#') || l.trim().is_empty()) {
+                numbers.push(lineno);
+                lines.push(*l);
+            }
+        }
+        let mut res = Ok(());
+        pipeline.process_lines(&lines, threads, |i, p| {
+            if res.is_ok() {
+                res = on_result(numbers[i], lines[i], p, out);
+            }
+        });
+        res
+    };
     match &input {
         Input::Text(t) => {
-            for l in t.split('\n') {
-                on_line(l.strip_suffix('\r').unwrap_or(l), &mut out)?;
-            }
+            let lines: Vec<&str> = t
+                .split('\n')
+                .map(|l| l.strip_suffix('\r').unwrap_or(l))
+                .collect();
+            on_batch(&lines, &mut out)?;
         }
         Input::File(path, size) => {
             let file =
                 File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
             let mut progress = Progress::new(*size);
-            read_lines(file, encoding, |line, n| {
+            read_batches(file, encoding, |lines, n| {
                 progress.add(n);
-                on_line(line, &mut out)
+                on_batch(lines, &mut out)
             })
             .with_context(|| format!("cannot read {}", path.display()))?;
             progress.finish();
@@ -547,10 +572,12 @@ pub fn run(args: RegexArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         let stats = s.pipeline.filter().stats();
         let summary = serde_json::json!({"summary": {
-            "lines": lineno,
+            "lines": tally.lines,
             "failures": tally.fail_hits.iter().sum::<u64>(),
             "failregex_hits": tally.fail_hits,
             "ignoreregex_hits": s.pipeline.filter().ignoreregex_hits(),
+            "prefiltered": stats.prefiltered,
+            "prefregex_matched": stats.pref_matched,
             "cut_lines": stats.cut_lines,
             "limit_hits": stats.limit_hits,
             "seconds": elapsed,
@@ -564,29 +591,72 @@ pub fn run(args: RegexArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Reads `file` line by line in big blocks, decoding each line; `f` gets the line (without
-/// its ending) and its length in bytes.
-fn read_lines(
-    file: File,
+/// Reads `file` in big blocks and hands over the complete lines of each block (without
+/// their endings, decoded) and the block's size in bytes.
+fn read_batches(
+    mut file: File,
     enc: Encoding,
-    mut f: impl FnMut(&str, usize) -> io::Result<()>,
+    mut f: impl FnMut(&[&str], usize) -> io::Result<()>,
 ) -> io::Result<()> {
-    let mut r = BufReader::with_capacity(1 << 20, file);
-    let mut buf = Vec::with_capacity(4096);
+    const BLOCK: usize = 1 << 20;
+    let mut buf = vec![0u8; BLOCK];
+    let mut filled = 0;
+    let mut eof = false;
     loop {
-        buf.clear();
-        let n = r.by_ref().read_until(b'\n', &mut buf)?;
-        if n == 0 {
+        while !eof && filled < buf.len() {
+            let n = file.read(&mut buf[filled..])?;
+            eof = n == 0;
+            filled += n;
+        }
+        // Complete lines; at the end of the file the rest is one too.
+        let complete = match memchr::memrchr(b'\n', &buf[..filled]) {
+            Some(i) => i + 1,
+            None if eof => filled,
+            // A line longer than the buffer: grow it.
+            None => {
+                buf.resize(buf.len() * 2, 0);
+                continue;
+            }
+        };
+        let complete = if eof { filled } else { complete };
+        if complete > 0 {
+            let mut owned: Vec<(usize, String)> = Vec::new();
+            let mut spans: Vec<(usize, usize)> = Vec::new();
+            let mut start = 0;
+            while start < complete {
+                let end =
+                    memchr::memchr(b'\n', &buf[start..complete]).map_or(complete, |i| start + i);
+                let mut e = end;
+                if e > start && buf[e - 1] == b'\r' {
+                    e -= 1;
+                }
+                let bytes = &buf[start..e];
+                if !matches!(enc, Encoding::Utf8) || std::str::from_utf8(bytes).is_err() {
+                    owned.push((spans.len(), decode(bytes, enc).into_owned()));
+                }
+                spans.push((start, e));
+                start = end + 1;
+            }
+            let mut next_owned = owned.iter().peekable();
+            let lines: Vec<&str> = spans
+                .iter()
+                .enumerate()
+                .map(|(i, &(a, b))| match next_owned.peek() {
+                    Some((j, s)) if *j == i => {
+                        next_owned.next();
+                        s.as_str()
+                    }
+                    // Checked above: valid UTF-8.
+                    _ => std::str::from_utf8(&buf[a..b]).unwrap_or_default(),
+                })
+                .collect();
+            f(&lines, complete)?;
+        }
+        if eof {
             return Ok(());
         }
-        let mut line = buf.as_slice();
-        if let Some(l) = line.strip_suffix(b"\n") {
-            line = l;
-        }
-        if let Some(l) = line.strip_suffix(b"\r") {
-            line = l;
-        }
-        f(&decode(line, enc), n)?;
+        buf.copy_within(complete..filled, 0);
+        filled -= complete;
     }
 }
 
