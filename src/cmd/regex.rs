@@ -12,6 +12,8 @@ use jailor_config::{FilterSpec, Loader};
 use jailor_date::{DateDetector, Zone};
 use jailor_match::{Failure, Filter, FilterOptions, Pipeline, Processed, UseDns, Value};
 
+mod journal;
+
 /// Where FILTER names resolve without `-c` (fail2ban-regex's default). The embedded default
 /// configuration can take over here once `jailor regex` should prefer it.
 pub fn default_config_dir() -> PathBuf {
@@ -56,6 +58,10 @@ pub struct RegexArgs {
     /// Log type given to the filter (`file` or `journal`).
     #[arg(long = "log-type")]
     pub log_type: Option<String>,
+    /// The journal entries to read when LOG is `systemd-journal[...]` (`FIELD=value` words,
+    /// `+` between alternatives); default: the filter's journalmatch.
+    #[arg(short = 'm', long = "journalmatch")]
+    pub journalmatch: Option<String>,
     /// Log level (accepted for fail2ban-regex compatibility).
     #[arg(short = 'l', long = "log-level")]
     pub log_level: Option<String>,
@@ -236,6 +242,7 @@ fn setup(args: &RegexArgs) -> anyhow::Result<Setup> {
     let conf = args.config.clone().unwrap_or_else(default_config_dir);
     let backend = match args.log_type.as_deref() {
         Some("journal") => "systemd",
+        _ if journal::is_journal(&args.log) => "systemd",
         _ => "auto",
     };
     let source = resolve_filter(&args.regex, &conf, backend)?;
@@ -302,6 +309,7 @@ fn setup(args: &RegexArgs) -> anyhow::Result<Setup> {
 enum Input {
     File(PathBuf, u64),
     Text(String),
+    Journal(jailor_tail::JournalOptions),
 }
 
 /// Lines seen, by what became of them.
@@ -472,6 +480,9 @@ pub fn run(args: RegexArgs) -> anyhow::Result<ExitCode> {
     let encoding = parse_encoding(args.encoding.as_deref())?;
     let mut s = setup(&args)?;
     let input = match std::fs::metadata(&args.log) {
+        _ if journal::is_journal(&args.log) => {
+            Input::Journal(journal::options(&args, &s.source.spec.journalmatch)?)
+        }
         Ok(m) if m.is_file() => Input::File(PathBuf::from(&args.log), m.len()),
         _ => Input::Text(args.log.clone()),
     };
@@ -567,6 +578,7 @@ pub fn run(args: RegexArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot read {}", path.display()))?;
             progress.finish();
         }
+        Input::Journal(o) => journal::read(o, pipeline, &mut out, &mut on_result)?,
     }
     let elapsed = started.elapsed().as_secs_f64();
     if args.json {
@@ -743,6 +755,7 @@ fn report(
             )?;
         }
         Input::Text(l) => use_line(out, "single line", &shorten(l, 50))?,
+        Input::Journal(o) => journal::header(out, o)?,
     }
     writeln!(out)?;
     writeln!(out)?;
