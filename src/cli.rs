@@ -48,6 +48,18 @@ enum Command {
         #[command(flatten)]
         args: cmd::server::ServerArgs,
     },
+    /// Show jailor's main job without touching the firewall: run one jail over a log (a built-in
+    /// sample sshd log by default) and print the bans the daemon would make.
+    Demo {
+        /// The configuration folder (as for `check`).
+        #[arg(short = 'c', long = "conf")]
+        conf: Option<PathBuf>,
+        /// The jail to run.
+        #[arg(short = 'j', long = "jail", default_value = "sshd")]
+        jail: String,
+        /// A log file to read instead of the built-in sample.
+        log: Option<PathBuf>,
+    },
     /// Import fail2ban's database (its bans and ban counts) into jailor's store.
     ImportFail2banDb(cmd::import::ImportArgs),
     /// Write man pages or shell completions (for packaging).
@@ -67,6 +79,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Regex(args) => cmd::regex::run(args),
         Command::Check { conf } => cmd::check::run(config_base(conf)?.path()),
         Command::Server { conf, args } => cmd::server::run(config_base(conf)?.path(), args),
+        Command::Demo { conf, jail, log } => {
+            let base = config_base(conf)?;
+            cmd::demo::run(base.path(), &base.describe(), &jail, log)
+        }
         Command::ImportFail2banDb(args) => cmd::import::run(args),
         Command::Generate(args) => cmd::man::run(args),
     }
@@ -89,6 +105,19 @@ pub fn args_from_env() -> Vec<std::ffi::OsString> {
     };
     if let Some(sub) = sub {
         args.insert(1.min(args.len()), sub.into());
+        // fail2ban's commands read /etc/fail2ban unless told otherwise; jailor's own default
+        // (/etc/jailor or the embedded configuration) applies only to `jailor ...`.
+        let has_conf = args.iter().skip(2).any(|a| {
+            let a = a.to_string_lossy();
+            a == "-c"
+                || a == "--conf"
+                || a.starts_with("--conf=")
+                || (a.starts_with("-c") && a.len() > 2)
+        });
+        if !has_conf {
+            args.insert(2.min(args.len()), "-c".into());
+            args.insert(3.min(args.len()), jailor_config::DEFAULT_BASE.into());
+        }
     }
     args
 }

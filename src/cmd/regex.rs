@@ -14,12 +14,6 @@ use jailor_match::{Failure, Filter, FilterOptions, Pipeline, Processed, UseDns, 
 
 mod journal;
 
-/// Where FILTER names resolve without `-c` (fail2ban-regex's default). The embedded default
-/// configuration can take over here once `jailor regex` should prefer it.
-pub fn default_config_dir() -> PathBuf {
-    PathBuf::from(jailor_config::DEFAULT_BASE)
-}
-
 /// How many ignored/missed lines the report lists before saying "too many to print".
 const PRINT_LIMIT: usize = 20;
 /// Files bigger than this get a progress bar on a terminal's stderr.
@@ -239,7 +233,9 @@ struct Setup {
 }
 
 fn setup(args: &RegexArgs) -> anyhow::Result<Setup> {
-    let conf = args.config.clone().unwrap_or_else(default_config_dir);
+    // Without -c: /etc/jailor when installed, else the embedded default (kept alive here).
+    let base = crate::cli::config_base(args.config.clone())?;
+    let conf = base.path().to_path_buf();
     let backend = match args.log_type.as_deref() {
         Some("journal") => "systemd",
         _ if journal::is_journal(&args.log) => "systemd",
