@@ -33,6 +33,7 @@ mod journal_source;
 mod keeper;
 pub mod logging;
 mod memory;
+mod native;
 mod reader;
 mod server;
 mod settings;
@@ -40,5 +41,6 @@ mod worker;
 
 pub use error::{Error, ErrorKind};
 pub use ignore_cmd::ShellIgnore;
+pub use native::JailAction;
 pub use server::{run, ServerOptions, JAILOR_DB};
 pub use settings::{JailSettings, MAX_TRACKED_OPTION};

@@ -45,8 +45,8 @@ pub struct JailSettings {
     pub ignoreself: bool,
     /// `ignorecommand`, when set.
     pub ignorecommand: Option<String>,
-    /// The actions, as the action runner takes them.
-    pub actions: Vec<jailor_action::ActionSpec>,
+    /// The actions: `action.d` commands for the action runner, or jailor's native ones.
+    pub actions: Vec<crate::native::JailAction>,
     /// Things to warn about (a Python action that cannot run, ...).
     pub warnings: Vec<String>,
     /// The systemd journal to read instead of `logpaths` (`backend = systemd`).
@@ -149,12 +149,7 @@ impl JailSettings {
                 ));
                 continue;
             }
-            let props = a
-                .commands
-                .iter()
-                .chain(a.properties.iter())
-                .map(|(k, v)| (k.clone(), v.clone()));
-            actions.push(jailor_action::ActionSpec::new(&a.actname, props));
+            actions.push(crate::native::JailAction::from_config(&name, a)?);
         }
         let logpaths = spec
             .logpaths

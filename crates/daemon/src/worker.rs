@@ -5,11 +5,10 @@ use std::collections::BTreeMap;
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::thread::JoinHandle;
 
-use jailor_action::{
-    Action, ActionRunner, ActionSpec, BanContext, JailInfo, Outcome, Skip, Ticket,
-};
+use jailor_action::{Action, ActionRunner, BanContext, JailInfo, Outcome, Skip, Ticket};
 
 use crate::logf;
+use crate::native::{JailAction, NativeNft};
 
 /// How many jobs wait for a jail's worker before the keeper holds them back itself.
 pub(crate) const QUEUE: usize = 1024;
@@ -36,7 +35,7 @@ pub(crate) struct Counters {
 /// Starts the worker of `jail`: builds and starts its actions (`actionstart`), then runs jobs.
 pub(crate) fn spawn(
     jail: &str,
-    specs: Vec<ActionSpec>,
+    specs: Vec<JailAction>,
     runner: ActionRunner,
 ) -> std::io::Result<(SyncSender<Job>, JoinHandle<()>)> {
     let (tx, rx) = mpsc::sync_channel(QUEUE);
@@ -50,15 +49,25 @@ pub(crate) fn spawn(
 struct Worker {
     jail: String,
     actions: Vec<Action>,
+    /// Native nftables actions: bans reach them in batches.
+    native: Vec<NativeNft>,
     epochs: Vec<u64>,
     /// Bans in force, by address text: for re-bans after a repair and for the final unban.
     held: BTreeMap<String, Ticket>,
 }
 
 impl Worker {
-    fn new(jail: String, specs: &[ActionSpec], runner: &ActionRunner) -> Worker {
+    fn new(jail: String, specs: &[JailAction], runner: &ActionRunner) -> Worker {
         let mut actions = Vec::new();
+        let mut native = Vec::new();
         for spec in specs {
+            let spec = match spec {
+                JailAction::Commands(spec) => spec,
+                JailAction::Nftables { actname, config } => {
+                    native.extend(NativeNft::start(&jail, actname, config.clone()));
+                    continue;
+                }
+            };
             match Action::new(spec, runner) {
                 Ok(a) => actions.push(a),
                 Err(e) => logf!(
@@ -84,15 +93,31 @@ impl Worker {
         Worker {
             jail,
             actions,
+            native,
             epochs,
             held: BTreeMap::new(),
         }
     }
 
     fn run(mut self, rx: Receiver<Job>) {
-        while let Ok(job) = rx.recv() {
+        let mut next = None;
+        while let Some(job) = next.take().or_else(|| rx.recv().ok()) {
             match job {
-                Job::Ban(ticket, counters) => self.ban(*ticket, counters),
+                Job::Ban(ticket, counters) => {
+                    // Every ban already queued (the store's restored bans at start, a burst)
+                    // goes to the native actions as one transaction.
+                    let mut batch = vec![(*ticket, counters)];
+                    while let Ok(job) = rx.try_recv() {
+                        match job {
+                            Job::Ban(t, c) => batch.push((*t, c)),
+                            other => {
+                                next = Some(other);
+                                break;
+                            }
+                        }
+                    }
+                    self.ban_batch(batch);
+                }
                 Job::Unban(ticket, counters) => self.unban(&ticket, counters),
                 Job::Ready(done) => {
                     let _ = done.send(());
@@ -115,6 +140,18 @@ impl Worker {
         info
     }
 
+    fn ban_batch(&mut self, batch: Vec<(Ticket, Counters)>) {
+        if !self.native.is_empty() {
+            let tickets: Vec<Ticket> = batch.iter().map(|(t, _)| t.clone()).collect();
+            for n in &self.native {
+                n.ban(&tickets);
+            }
+        }
+        for (ticket, counters) in batch {
+            self.ban(ticket, counters);
+        }
+    }
+
     fn ban(&mut self, ticket: Ticket, counters: Counters) {
         let info = self.info(counters);
         let ctx = BanContext::new(&info);
@@ -135,6 +172,9 @@ impl Worker {
         let ctx = BanContext::new(&info);
         let held = self.held.remove(&ticket.address.to_string());
         let ticket = held.as_ref().unwrap_or(ticket);
+        for n in &self.native {
+            n.unban(&[ticket]);
+        }
         for i in 0..self.actions.len() {
             let result = self.actions[i].unban(ticket, &ctx);
             self.report("unban", i, ticket, result);
@@ -211,6 +251,9 @@ impl Worker {
             }
         }
         self.held.clear();
+        for n in self.native.iter().rev() {
+            n.stop();
+        }
         for a in self.actions.iter().rev() {
             if let Err(e) = a.stop() {
                 logf!(
