@@ -134,7 +134,8 @@ fn line_is_fail2bans_journal_line() {
                 4242,
                 "Failed password for root from 192.0.2.1 port 22 ssh2",
             ),
-            // A forged identifier: fail2ban writes it; Identity::Trusted writes _COMM/_PID.
+            // A forged identifier: jailor writes the trusted _COMM/_PID; fail2ban (and
+            // Identity::Syslog) writes the forged one.
             Entry::sshd(T0 + 1, 55, "two\nlines")
                 .field("SYSLOG_IDENTIFIER", "fake")
                 .field("SYSLOG_PID", "1"),
@@ -154,7 +155,7 @@ fn line_is_fail2bans_journal_line() {
         lines,
         [
             "web1 sshd[4242]: Failed password for root from 192.0.2.1 port 22 ssh2",
-            "web1 fake[1]: two\\nlines",
+            "web1 sshd[55]: two\\nlines",
             "sshd: no host, no pid",
         ]
     );
@@ -163,9 +164,10 @@ fn line_is_fail2bans_journal_line() {
     assert_eq!(got[2].time, (T0 - 10) as f64 + 0.25);
 
     let mut o = files(&[&file]);
-    o.identity = Identity::Trusted;
+    o.set("journalidentity", "syslog").unwrap();
+    assert_eq!(o.identity, Identity::Syslog);
     let mut t = JournalReader::open(&o, JournalStart::Head).unwrap();
-    assert_eq!(drain(&mut t)[1].line, "web1 sshd[55]: two\\nlines");
+    assert_eq!(drain(&mut t)[1].line, "web1 fake[1]: two\\nlines");
 }
 
 #[test]

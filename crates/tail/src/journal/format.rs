@@ -5,14 +5,16 @@
 /// fail2ban writes `SYSLOG_IDENTIFIER` and `SYSLOG_PID` when present, which any local
 /// process can set (`logger -t sshd`); the trusted fields `_COMM` and `_PID` are written by
 /// journald itself. Filters select entries by `journalmatch` (usually on trusted fields), so
-/// the choice only changes the `<ident>[<pid>]:` text of the line.
+/// the choice only changes the `<ident>[<pid>]:` text of the line. jailor prefers the trusted
+/// fields (so a local user cannot put another program's name into the line); the backend
+/// argument `journalidentity = syslog` gives fail2ban's line.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Identity {
     /// `SYSLOG_IDENTIFIER`, else `_COMM`; `SYSLOG_PID`, else `_PID` (fail2ban's line).
-    #[default]
     Syslog,
-    /// `_COMM`, else `SYSLOG_IDENTIFIER`; `_PID`, else `SYSLOG_PID`.
+    /// `_COMM`, else `SYSLOG_IDENTIFIER`; `_PID`, else `SYSLOG_PID` (the default).
+    #[default]
     Trusted,
 }
 

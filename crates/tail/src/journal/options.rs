@@ -76,9 +76,20 @@ impl JournalOptions {
             "journalpath" => {
                 self.path = (!value.is_empty()).then(|| PathBuf::from(value));
             }
+            "journalidentity" => {
+                self.identity = match value {
+                    "trusted" => Identity::Trusted,
+                    "syslog" => Identity::Syslog,
+                    _ => {
+                        return Err(bad(format!(
+                            "journalidentity={value:?}: use trusted (_COMM, _PID) or syslog (SYSLOG_IDENTIFIER, SYSLOG_PID)"
+                        )))
+                    }
+                };
+            }
             other => {
                 return Err(bad(format!(
-                    "{other}={value:?}: supported are journalflags, journalfiles, journalpath"
+                    "{other}={value:?}: supported are journalflags, journalfiles, journalpath, journalidentity"
                 )))
             }
         }
