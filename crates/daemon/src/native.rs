@@ -43,9 +43,13 @@ impl JailAction {
     /// them. An error is one line for the log.
     pub fn from_config(jail: &str, spec: &jailor_config::ActionSpec) -> Result<JailAction, String> {
         if is_native_nftables(&spec.file) {
+            // `type = allports` (the `banaction_allports` spelling): every port of the
+            // protocol, whatever `port` the jail names.
+            let allports = spec.properties.get("type").map(|t| t.trim()) == Some("allports");
             let properties = spec
                 .properties
                 .iter()
+                .filter(|(k, _)| !(allports && k.as_str() == "port"))
                 .map(|(k, v)| (k.as_str(), v.as_str()));
             let config = NftConfig::from_properties(jail, properties, &Services::system())
                 .map_err(|e| format!("action '{}': {e}", spec.actname))?;
@@ -271,6 +275,13 @@ mod tests {
                 assert_eq!(config.jail, "sshd");
                 assert_eq!(config.ports.to_string(), "22, 2222");
                 assert_eq!(config.prefix6, Some(64));
+            }
+            other => panic!("not native: {other:?}"),
+        }
+        let spec = config_action("jailor-nftables", &[("port", "22"), ("type", "allports")]);
+        match JailAction::from_config("sshd", &spec).unwrap() {
+            JailAction::Nftables { config, .. } => {
+                assert_eq!(config.ports, jailor_action::native::nft::Ports::All)
             }
             other => panic!("not native: {other:?}"),
         }
