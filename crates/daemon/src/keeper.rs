@@ -43,6 +43,8 @@ pub(crate) enum ToKeeper {
         jail: String,
         done: mpsc::Sender<()>,
     },
+    /// A control-socket request, run on the keeper's thread (see `control`).
+    Control(Box<dyn FnOnce(&mut Keeper) + Send>),
     /// Commit and end.
     Shutdown,
 }
@@ -55,14 +57,14 @@ pub(crate) struct Candidate {
     pub data: BTreeMap<String, String>,
 }
 
-struct JailState {
-    settings: Arc<JailSettings>,
-    book: BanBook,
+pub(crate) struct JailState {
+    pub(crate) settings: Arc<JailSettings>,
+    pub(crate) book: BanBook,
     worker: SyncSender<Job>,
     /// Jobs the worker's queue had no room for, sent as room frees up.
     backlog: VecDeque<Job>,
     /// `<F-*>` data and fid of bans in force, for the action tickets.
-    extra: HashMap<Id, (Option<String>, BTreeMap<String, String>)>,
+    pub(crate) extra: HashMap<Id, (Option<String>, BTreeMap<String, String>)>,
 }
 
 /// A ban committed in this batch, to announce after the commit.
@@ -101,18 +103,18 @@ pub(crate) fn spawn(
     Ok((tx, handle))
 }
 
-struct Keeper {
+pub(crate) struct Keeper {
     store: Arc<Mutex<Store>>,
-    jails: HashMap<String, JailState>,
-    deadlines: Deadlines<(String, Id)>,
-    batch: Batch,
+    pub(crate) jails: HashMap<String, JailState>,
+    pub(crate) deadlines: Deadlines<(String, Id)>,
+    pub(crate) batch: Batch,
     announce: Vec<NewBan>,
     rng: SplitMix64,
     purge_age: i64,
     last_purge: Instant,
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
@@ -249,6 +251,7 @@ impl Keeper {
                 ready,
             } => self.register(settings, worker, ready),
             ToKeeper::Unregister { jail, done } => self.unregister(&jail, done),
+            ToKeeper::Control(call) => call(self),
             ToKeeper::Shutdown => return true,
         }
         false
@@ -354,7 +357,7 @@ impl Keeper {
         }
     }
 
-    fn candidate(&mut self, c: Candidate) {
+    pub(crate) fn candidate(&mut self, c: Candidate) {
         let Some(st) = self.jails.get_mut(&*c.jail) else {
             return;
         };
@@ -439,7 +442,7 @@ impl Keeper {
     }
 
     /// Commits the batch; then announces its bans and hands them to the workers.
-    fn commit(&mut self) {
+    pub(crate) fn commit(&mut self) {
         if !self.batch.is_empty() {
             let result = lock(&self.store).commit(&self.batch);
             if let Err(e) = result {
@@ -536,7 +539,7 @@ fn lock(store: &Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
     store.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn counters(st: &JailState) -> Counters {
+pub(crate) fn counters(st: &JailState) -> Counters {
     Counters {
         banned: st.book.len() as u64,
         banned_total: st.book.total(),
@@ -549,7 +552,7 @@ fn ban_job(st: &JailState, id: &Id, restored: bool) -> Option<Job> {
     Some(Job::Ban(Box::new(ticket), counters(st)))
 }
 
-fn action_ticket(
+pub(crate) fn action_ticket(
     ban: &Ban,
     extra: Option<&(Option<String>, BTreeMap<String, String>)>,
     restored: bool,
@@ -569,7 +572,7 @@ fn action_ticket(
 }
 
 /// Queues a job for the worker without ever blocking the keeper.
-fn dispatch(st: &mut JailState, job: Job) {
+pub(crate) fn dispatch(st: &mut JailState, job: Job) {
     if !st.backlog.is_empty() {
         st.backlog.push_back(job);
         return;

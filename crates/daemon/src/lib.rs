@@ -27,6 +27,7 @@
 //! counted and logged).
 #![deny(missing_docs)]
 
+mod control;
 mod error;
 mod ignore_cmd;
 mod journal_source;

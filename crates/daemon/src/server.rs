@@ -50,15 +50,9 @@ pub fn run(opts: &ServerOptions) -> Result<(), Error> {
         .socket
         .clone()
         .unwrap_or_else(|| PathBuf::from(&cfg.server.socket));
-    if socket.exists() {
-        if !opts.force {
-            return Err(ErrorKind::SocketExists(socket).into());
-        }
-        std::fs::remove_file(&socket).map_err(|source| ErrorKind::Io {
-            what: format!("removing the stale socket {}", socket.display()),
-            source,
-        })?;
-    }
+    // Bound before going to the background, so "already running" is seen; a stale socket
+    // of a dead server is replaced (so `-x` has nothing left to do).
+    let control = crate::control::bind(&socket)?;
     // Check the log target before leaving the terminal, so an error is still seen.
     logging::configure(level, &target)?;
     if !opts.foreground {
@@ -71,7 +65,7 @@ pub fn run(opts: &ServerOptions) -> Result<(), Error> {
         .pidfile
         .clone()
         .unwrap_or_else(|| PathBuf::from(&cfg.server.pidfile));
-    let mut signals = signal_hook::iterator::Signals::new([
+    let signals = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGTERM,
         signal_hook::consts::SIGINT,
         signal_hook::consts::SIGHUP,
@@ -101,19 +95,19 @@ pub fn run(opts: &ServerOptions) -> Result<(), Error> {
         to_keeper,
         runner: ActionRunner::default(),
         jails: Vec::new(),
+        log: (level, target),
     };
+    let (events, inbox) = mpsc::channel();
+    let control = crate::control::serve(control, &events, signals)?;
     server.start_jails(&cfg.jails);
     // Compiling the filters left its scratch memory free in the heap.
     crate::memory::release_free_memory();
     logf!(INFO, "fail2ban.server", "Server ready");
-    for signal in signals.forever() {
-        if signal == signal_hook::consts::SIGHUP {
-            server.reload();
-        } else {
-            logf!(INFO, "fail2ban.server", "Shutdown in progress...");
-            break;
-        }
-    }
+    drop(events);
+    server.serve(&inbox);
+    logf!(INFO, "fail2ban.server", "Shutdown in progress...");
+    control.shutdown();
+    drop(inbox);
     server.stop_all();
     let _ = server.to_keeper.send(ToKeeper::Shutdown);
     let _ = keeper_thread.join();
@@ -227,21 +221,24 @@ fn max_tracked_values(base: &Path, jails: &[&JailSpec]) -> HashMap<String, Strin
     out
 }
 
-struct RunningJail {
-    spec: JailSpec,
-    max_tracked: Option<String>,
+pub(crate) struct RunningJail {
+    pub(crate) spec: JailSpec,
+    pub(crate) settings: Arc<JailSettings>,
+    pub(crate) max_tracked: Option<String>,
     stop: StopHandle,
     reader: JoinHandle<()>,
     worker: JoinHandle<()>,
 }
 
-struct Server {
-    base: PathBuf,
+pub(crate) struct Server {
+    pub(crate) base: PathBuf,
     opts: ServerOptions,
     store: Arc<Mutex<Store>>,
-    to_keeper: SyncSender<ToKeeper>,
+    pub(crate) to_keeper: SyncSender<ToKeeper>,
     runner: ActionRunner,
-    jails: Vec<RunningJail>,
+    pub(crate) jails: Vec<RunningJail>,
+    /// The log level and target in force (`get|set loglevel`).
+    pub(crate) log: (Level, Target),
 }
 
 impl Server {
@@ -261,7 +258,7 @@ impl Server {
         }
     }
 
-    fn start_jail(&mut self, spec: &JailSpec, max_tracked: Option<String>) {
+    pub(crate) fn start_jail(&mut self, spec: &JailSpec, max_tracked: Option<String>) {
         let name = &spec.name;
         logf!(INFO, "fail2ban.jail", "Creating new jail '{name}'");
         let settings = match JailSettings::from_spec(spec, max_tracked.as_deref()) {
@@ -283,6 +280,7 @@ impl Server {
                 }
             };
         let journal = settings.journal.clone();
+        let kept = settings.clone();
         logf!(
             INFO,
             "fail2ban.jail",
@@ -304,7 +302,7 @@ impl Server {
             };
         let (ready_tx, ready_rx) = mpsc::channel();
         let _ = self.to_keeper.send(ToKeeper::Register {
-            settings,
+            settings: settings.clone(),
             worker: worker_tx,
             ready: ready_tx,
         });
@@ -317,6 +315,7 @@ impl Server {
         match spawned {
             Ok(reader) => self.jails.push(RunningJail {
                 spec: spec.clone(),
+                settings: kept,
                 max_tracked,
                 stop,
                 reader,
@@ -335,7 +334,7 @@ impl Server {
         }
     }
 
-    fn stop_jail(&mut self, j: RunningJail) {
+    pub(crate) fn stop_jail(&mut self, j: RunningJail) {
         let name = j.spec.name.clone();
         j.stop.stop();
         let _ = j.reader.join();
@@ -359,12 +358,20 @@ impl Server {
         }
     }
 
-    /// SIGHUP: reads the configuration again. Jails whose settings did not change go on
-    /// untouched; changed ones restart (bans and positions come back from the store); a
-    /// broken configuration keeps everything as it is.
-    fn reload(&mut self) {
+    /// SIGHUP and `reload`: reads the configuration again. Jails whose settings did not
+    /// change go on untouched; changed ones restart (bans and positions come back from the
+    /// store); a broken configuration keeps everything as it is and is returned. `strict`
+    /// (the control socket's reload) also refuses a configuration with a broken jail.
+    pub(crate) fn reload(&mut self, strict: bool) -> Result<(), String> {
         logf!(INFO, "fail2ban.server", "Reload all jails");
-        let cfg = match Loader::new(&self.base).read_all() {
+        let checked = Loader::new(&self.base)
+            .read_all()
+            .map_err(|e| e.to_string())
+            .and_then(|cfg| match strict {
+                true => crate::control::check_jails(&cfg).map(|()| cfg),
+                false => Ok(cfg),
+            });
+        let cfg = match checked {
             Ok(c) => c,
             Err(e) => {
                 logf!(
@@ -372,7 +379,7 @@ impl Server {
                     "fail2ban.server",
                     "Reload failed, the running jails are kept: {e}"
                 );
-                return;
+                return Err(e);
             }
         };
         match log_settings(&cfg.server, &self.opts) {
@@ -380,6 +387,7 @@ impl Server {
                 if let Err(e) = logging::configure(level, &target) {
                     logf!(ERROR, "fail2ban.server", "{e}");
                 }
+                self.log = (level, target);
             }
             Err(e) => logf!(ERROR, "fail2ban.server", "{e}"),
         }
@@ -415,5 +423,6 @@ impl Server {
         }
         crate::memory::release_free_memory();
         logf!(INFO, "fail2ban.server", "Reload finished");
+        Ok(())
     }
 }
