@@ -31,7 +31,7 @@ pub enum ErrorKind {
     Config(jailor_config::Error),
     /// `loglevel` or `logtarget` is not usable.
     Logging(String),
-    /// The control socket exists: another server runs, or a stale one was left (use `-x`).
+    /// Another server answers on the control socket.
     SocketExists(PathBuf),
     /// A file the server must write (pidfile, socket folder) cannot be written.
     Io {
@@ -51,7 +51,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Logging(m) => write!(f, "logging: {m}"),
             ErrorKind::SocketExists(p) => write!(
                 f,
-                "the socket {} exists: a server is running, or remove it with -x",
+                "Server already running (a server answers on {})",
                 p.display()
             ),
             ErrorKind::Io { what, source } => write!(f, "{what}: {source}"),
