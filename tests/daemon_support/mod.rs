@@ -106,7 +106,7 @@ impl Daemon {
             .map(|j| count(&conf.log(), &format!("Jail '{j}' started")))
             .collect();
         let d = Daemon::start(conf);
-        wait_for("jails started", 20, || {
+        wait_for("jails started", 60, || {
             let log = conf.log();
             jails
                 .iter()
