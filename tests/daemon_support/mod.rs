@@ -92,7 +92,7 @@ impl Daemon {
             .arg(conf.path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(stderr_file(conf))
             .spawn()
             .unwrap();
         Daemon { child }
@@ -105,15 +105,29 @@ impl Daemon {
             .iter()
             .map(|j| count(&conf.log(), &format!("Jail '{j}' started")))
             .collect();
-        let d = Daemon::start(conf);
-        wait_for("jails started", 60, || {
+        let mut d = Daemon::start(conf);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
             let log = conf.log();
-            jails
+            let started = jails
                 .iter()
                 .zip(&before)
-                .all(|(j, b)| count(&log, &format!("Jail '{j}' started")) > *b)
-        });
-        d
+                .all(|(j, b)| count(&log, &format!("Jail '{j}' started")) > *b);
+            if started {
+                return d;
+            }
+            if Instant::now() >= deadline || !d.is_running() {
+                let tail: Vec<&str> = log.lines().rev().take(40).collect();
+                let tail: Vec<&str> = tail.into_iter().rev().collect();
+                panic!(
+                    "jails {jails:?} not started (server running: {}); its stderr: {}\nthe log ends with:\n{}",
+                    d.is_running(),
+                    read(&conf.file("stderr.txt")),
+                    tail.join("\n")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     pub fn signal(&self, sig: &str) {
@@ -155,6 +169,15 @@ impl Drop for Daemon {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The server's standard error, appended to `stderr.txt` in the configuration folder.
+fn stderr_file(conf: &Conf) -> Stdio {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(conf.file("stderr.txt"))
+        .map_or_else(|_| Stdio::null(), Stdio::from)
 }
 
 /// Polls `cond` every 20 ms for up to `secs` seconds; panics naming `what` if it never holds.

@@ -45,6 +45,9 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 /// How long writing a response may block on a client that does not read.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long binding waits for the hello of a server already at the socket path.
+const STALE_CHECK_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// A bound control socket, not yet serving.
 #[derive(Debug)]
 pub struct ControlServer {
@@ -238,16 +241,23 @@ fn remove_stale(path: &Path) -> Result<(), Error> {
     if !meta.file_type().is_socket() {
         return Err(ErrorKind::NotASocket(path.to_path_buf()).into());
     }
-    match UnixStream::connect(path) {
-        Ok(_) => Err(ErrorKind::AlreadyRunning(path.to_path_buf()).into()),
-        Err(_) => match std::fs::remove_file(path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == IoKind::NotFound => Ok(()),
-            Err(e) => Err(Error::io(
-                format!("removing the stale socket {}", path.display()),
-                e,
-            )),
-        },
+    if let Ok(mut stream) = UnixStream::connect(path) {
+        // A connection can succeed without a server: after `kill -9`, a child caught between
+        // fork and exec still holds the listening socket for a moment. A live server sends
+        // its hello at once; one that is only slow is given the benefit of the doubt.
+        let _ = stream.set_read_timeout(Some(STALE_CHECK_TIMEOUT));
+        match read_hello(&mut stream) {
+            Err(e) if matches!(e.kind(), ErrorKind::Closed) => {}
+            _ => return Err(ErrorKind::AlreadyRunning(path.to_path_buf()).into()),
+        }
+    }
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == IoKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io(
+            format!("removing the stale socket {}", path.display()),
+            e,
+        )),
     }
 }
 

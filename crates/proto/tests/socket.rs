@@ -227,6 +227,23 @@ fn stale_socket_of_a_dead_daemon_is_replaced() {
 }
 
 #[test]
+fn a_socket_held_for_a_moment_by_a_dead_daemons_child_is_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.sock");
+    // After `kill -9`, a child between fork and exec still holds the listening socket:
+    // connections are queued but never answered, then reset when the child execs.
+    let leftover = UnixListener::bind(&path).unwrap();
+    let holder = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        drop(leftover);
+    });
+    let _server = serve(&path);
+    holder.join().unwrap();
+    let mut client = Client::connect(&path, timeout()).unwrap();
+    assert_eq!(client.send(&Request::Ping).unwrap(), Response::Pong);
+}
+
+#[test]
 fn second_server_on_a_live_socket_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.sock");
