@@ -2,7 +2,8 @@
 //! one test per filter, with every expectation compared (match, host, time, user...); then the
 //! same filters against fail2ban's sample logs for the same services (match and host), which
 //! must agree for at least 95% of the expectations overall, with no `"match": false` line
-//! matching. Every failregex of our filters must compile on the linear engine.
+//! matching. (That every pattern of our filters runs on the linear engine is checked by
+//! `tests/filters_linear.rs`.)
 
 use std::path::{Path, PathBuf};
 

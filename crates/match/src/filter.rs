@@ -107,6 +107,27 @@ pub struct Failure {
     pub matches: Vec<String>,
 }
 
+/// Which option of a filter a compiled regex comes from (see [`Filter::regexes`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegexRole {
+    /// `prefregex`.
+    Prefregex,
+    /// One of `failregex`.
+    Failregex,
+    /// One of `ignoreregex`.
+    Ignoreregex,
+}
+
+impl std::fmt::Display for RegexRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RegexRole::Prefregex => "prefregex",
+            RegexRole::Failregex => "failregex",
+            RegexRole::Ignoreregex => "ignoreregex",
+        })
+    }
+}
+
 /// Counters a caller can log.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -330,6 +351,18 @@ impl Filter {
     /// The options this filter was built from.
     pub fn options(&self) -> &FilterOptions {
         &self.opts
+    }
+
+    /// Every compiled regex with its role and its index within that role: the prefregex,
+    /// then the failregexes, then the ignoreregexes (tags expanded, translated). Lets a
+    /// caller check, for example, that each one runs on the linear engine
+    /// ([`Regex::is_linear`]).
+    pub fn regexes(&self) -> impl Iterator<Item = (RegexRole, usize, &Regex)> + '_ {
+        let pref = self.pref.iter().map(|c| (RegexRole::Prefregex, 0, &c.re));
+        let fail = (self.fail.iter().enumerate()).map(|(i, c)| (RegexRole::Failregex, i, &c.re));
+        let ignore =
+            (self.ignore.iter().enumerate()).map(|(i, c)| (RegexRole::Ignoreregex, i, &c.re));
+        pref.chain(fail).chain(ignore)
     }
 
     /// Counters so far.

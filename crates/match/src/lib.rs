@@ -21,7 +21,9 @@ pub mod translate;
 pub use addr::{parse_host, parse_ip, FailureId};
 pub use engine::{Captures, Regex, DEFAULT_BACKTRACK_LIMIT};
 pub use error::{Error, ErrorKind};
-pub use filter::{Failure, Filter, FilterOptions, Resolver, Stats, Value, DEFAULT_LINE_CAP};
+pub use filter::{
+    Failure, Filter, FilterOptions, RegexRole, Resolver, Stats, Value, DEFAULT_LINE_CAP,
+};
 pub use pipeline::{Pipeline, Processed};
 pub use scan::{Scan, Scratch};
 pub use tags::{expand_tags, UseDns};

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use jailor_match::{ErrorKind, FailureId, Filter, FilterOptions, UseDns, Value};
+use jailor_match::{ErrorKind, FailureId, Filter, FilterOptions, RegexRole, UseDns, Value};
 
 fn filter(fail: &[&str]) -> FilterOptions {
     FilterOptions {
@@ -313,4 +313,34 @@ fn long_lines_are_cut_and_counted() {
     assert_eq!(f.stats().cut_lines, 1);
     assert_eq!(ids(&mut f, "x from 10.0.0.1"), vec!["10.0.0.1"]);
     assert_eq!(f.stats().lines, 2);
+}
+
+#[test]
+fn regexes_lists_every_role_in_order_with_its_engine() {
+    let mut o = filter(&[
+        r"^Failed for <HOST>",
+        // A back-reference needs the backtracking engine.
+        r"^(?P<w>\w+) \1 from <HOST>",
+    ]);
+    o.prefregex = Some(r"^sshd: <F-CONTENT>.+</F-CONTENT>$".into());
+    o.ignoreregex = vec![r"^Failed for 192\.0\.2\.1$".into()];
+    let f = Filter::new(o).unwrap();
+    let got: Vec<(String, usize, bool)> = f
+        .regexes()
+        .map(|(role, i, re)| (role.to_string(), i, re.is_linear()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("prefregex".to_string(), 0, true),
+            ("failregex".to_string(), 0, true),
+            ("failregex".to_string(), 1, false),
+            ("ignoreregex".to_string(), 0, true),
+        ]
+    );
+    let (role, _, re) = f.regexes().nth(1).unwrap();
+    assert_eq!(role, RegexRole::Failregex);
+    // The pattern as compiled: tags expanded.
+    assert!(re.as_python().starts_with("^Failed for "));
+    assert!(!re.as_python().contains("<HOST>"));
 }
