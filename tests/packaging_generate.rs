@@ -108,6 +108,9 @@ fn completions_load_in_bash_and_know_the_subcommands() {
 fn the_unit_is_hardened_and_systemd_accepts_it() {
     let unit = std::fs::read_to_string(packaging().join("jailor.service")).unwrap();
     for line in [
+        // Readiness through sd_notify (tests/daemon_notify.rs checks what the server sends).
+        "Type=notify",
+        "NotifyAccess=main",
         "Restart=on-failure",
         "ProtectSystem=strict",
         "ProtectHome=yes",

@@ -87,7 +87,13 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn start(conf: &Conf) -> Daemon {
+        Daemon::start_with_env(conf, &[])
+    }
+
+    /// Like [`Daemon::start`], with extra environment variables.
+    pub fn start_with_env(conf: &Conf, env: &[(&str, &str)]) -> Daemon {
         let child = Command::new(env!("CARGO_BIN_EXE_jailor"))
+            .envs(env.iter().copied())
             .args(["server", "-f", "-x", "-c"])
             .arg(conf.path())
             .stdin(Stdio::null())

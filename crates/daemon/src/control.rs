@@ -634,7 +634,7 @@ impl Server {
         }
         let old = self.jails.remove(i);
         self.stop_jail(old);
-        self.start_jail(&spec, max_tracked);
+        let _ = self.start_jail(&spec, max_tracked);
         logf!(INFO, "fail2ban.jail", "[{jail}] Set {option} = {value}");
         match self.jail(jail) {
             Some(j) => self.get_jail(j, query),

@@ -6,7 +6,6 @@
 //! entry's line at the entry's time and sends the cursor to the keeper after each round,
 //! which commits it in the same transaction as the bans found before it.
 
-use std::sync::mpsc::Receiver;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jailor_config::{extract_options, JailSpec};
@@ -14,6 +13,7 @@ use jailor_tail::{JournalMatch, JournalOptions, JournalReader, JournalStart, Sto
 
 use crate::keeper::ToKeeper;
 use crate::logf;
+use crate::notify::StartGate;
 use crate::reader::Reader;
 
 /// The longest wait for new entries before the stop flag is checked again.
@@ -56,19 +56,15 @@ fn usec(t: SystemTime) -> u64 {
 
 /// Runs the jail's reader on the journal until `tailer`'s stop handle is used (the tailer
 /// itself, built without files, only lends its handle).
-pub(crate) fn run(
-    mut reader: Reader,
-    tailer: Tailer,
-    options: JournalOptions,
-    ready: Receiver<()>,
-) {
+pub(crate) fn run(mut reader: Reader, tailer: Tailer, options: JournalOptions, gate: StartGate) {
     let stop = tailer.stop_handle();
     drop(tailer);
-    if ready.recv().is_err() {
+    if !gate.wait() {
         return;
     }
     let name = reader.name().clone();
     logf!(NOTICE, "fail2ban.jail", "Jail '{name}' started");
+    gate.started();
     let since = SystemTime::now() - Duration::from_secs(reader.findtime().max(0) as u64);
     let Some(mut journal) = open(&reader, &options, since, &stop) else {
         return;

@@ -35,6 +35,7 @@ mod keeper;
 pub mod logging;
 mod memory;
 mod native;
+mod notify;
 mod reader;
 mod server;
 mod settings;

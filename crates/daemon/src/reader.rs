@@ -3,7 +3,7 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,6 +19,7 @@ use jailor_tail::{FileKey, Fingerprint, LineRef, Position, Tailer};
 use crate::ignore_cmd::ShellIgnore;
 use crate::keeper::{ban_id, Candidate, ToKeeper};
 use crate::logf;
+use crate::notify::StartGate;
 use crate::settings::JailSettings;
 
 /// A date this far from now in a line read in operation is taken as now (fail2ban).
@@ -171,11 +172,12 @@ pub(crate) fn build(
 impl Reader {
     /// Waits until the jail's actions started and its bans were restored, then reads until
     /// the tailer is stopped.
-    pub(crate) fn run(self, mut tailer: Tailer, ready: Receiver<()>) {
-        if ready.recv().is_err() {
+    pub(crate) fn run(self, mut tailer: Tailer, gate: StartGate) {
+        if !gate.wait() {
             return;
         }
         logf!(NOTICE, "fail2ban.jail", "Jail '{}' started", self.name);
+        gate.started();
         let me = RefCell::new(self);
         tailer.run(
             |line| me.borrow_mut().line(line),

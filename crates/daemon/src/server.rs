@@ -16,6 +16,7 @@ use crate::error::{Error, ErrorKind};
 use crate::keeper::{self, ToKeeper};
 use crate::logf;
 use crate::logging::{self, Level, Target};
+use crate::notify::{Notifier, StartGate};
 use crate::settings::{JailSettings, MAX_TRACKED_OPTION};
 use crate::{reader, worker};
 
@@ -89,6 +90,7 @@ pub fn run(opts: &ServerOptions) -> Result<(), Error> {
     let (to_keeper, keeper_thread) = keeper::spawn(store.clone(), purge_age)
         .map_err(|e| ErrorKind::System(format!("cannot start the keeper thread: {e}")))?;
     let mut server = Server {
+        notifier: Arc::new(Notifier::from_env()),
         base: opts.conf.clone(),
         opts: opts.clone(),
         store,
@@ -99,13 +101,16 @@ pub fn run(opts: &ServerOptions) -> Result<(), Error> {
     };
     let (events, inbox) = mpsc::channel();
     let control = crate::control::serve(control, &events, signals)?;
-    server.start_jails(&cfg.jails);
+    let started = server.start_jails(&cfg.jails);
     // Compiling the filters left its scratch memory free in the heap.
     crate::memory::release_free_memory();
     logf!(INFO, "fail2ban.server", "Server ready");
+    let status = format!("READY=1\nSTATUS={} jail(s) running", server.jails.len());
+    server.notifier.send_when_started(started, status);
     drop(events);
     server.serve(&inbox);
     logf!(INFO, "fail2ban.server", "Shutdown in progress...");
+    server.notifier.send("STOPPING=1");
     control.shutdown();
     drop(inbox);
     server.stop_all();
@@ -239,15 +244,22 @@ pub(crate) struct Server {
     pub(crate) jails: Vec<RunningJail>,
     /// The log level and target in force (`get|set loglevel`).
     pub(crate) log: (Level, Target),
+    /// systemd's readiness socket (`Type=notify`), when run by systemd.
+    notifier: Arc<Notifier>,
 }
 
 impl Server {
-    fn start_jails(&mut self, jails: &[Result<JailSpec, jailor_config::JailError>]) {
+    /// Starts every valid jail; returns, per jail started, what tells when it is reading.
+    fn start_jails(
+        &mut self,
+        jails: &[Result<JailSpec, jailor_config::JailError>],
+    ) -> Vec<mpsc::Receiver<()>> {
         let ok: Vec<&JailSpec> = jails.iter().filter_map(|j| j.as_ref().ok()).collect();
         let tracked = max_tracked_values(&self.base, &ok);
+        let mut started = Vec::new();
         for j in jails {
             match j {
-                Ok(spec) => self.start_jail(spec, tracked.get(&spec.name).cloned()),
+                Ok(spec) => started.extend(self.start_jail(spec, tracked.get(&spec.name).cloned())),
                 Err(e) => logf!(
                     ERROR,
                     "fail2ban.configreader",
@@ -256,16 +268,23 @@ impl Server {
                 ),
             }
         }
+        started
     }
 
-    pub(crate) fn start_jail(&mut self, spec: &JailSpec, max_tracked: Option<String>) {
+    /// Starts one jail. Returns what receives `()` once its reader started (or is dropped
+    /// when it ends without starting); `None` when the jail could not be built.
+    pub(crate) fn start_jail(
+        &mut self,
+        spec: &JailSpec,
+        max_tracked: Option<String>,
+    ) -> Option<mpsc::Receiver<()>> {
         let name = &spec.name;
         logf!(INFO, "fail2ban.jail", "Creating new jail '{name}'");
         let settings = match JailSettings::from_spec(spec, max_tracked.as_deref()) {
             Ok(s) => Arc::new(s),
             Err(e) => {
                 logf!(ERROR, "fail2ban.jail", "Jail '{name}' skipped: {e}");
-                return;
+                return None;
             }
         };
         for w in &settings.warnings {
@@ -276,7 +295,7 @@ impl Server {
                 Ok(r) => r,
                 Err(e) => {
                     logf!(ERROR, "fail2ban.jail", "Jail '{name}' skipped: {e}");
-                    return;
+                    return None;
                 }
             };
         let journal = settings.journal.clone();
@@ -297,10 +316,11 @@ impl Server {
                 Ok(w) => w,
                 Err(e) => {
                     logf!(ERROR, "fail2ban.jail", "Jail '{name}' skipped: {e}");
-                    return;
+                    return None;
                 }
             };
         let (ready_tx, ready_rx) = mpsc::channel();
+        let (gate, started) = StartGate::new(ready_rx);
         let _ = self.to_keeper.send(ToKeeper::Register {
             settings: settings.clone(),
             worker: worker_tx,
@@ -309,18 +329,21 @@ impl Server {
         let spawned = std::thread::Builder::new()
             .name(format!("reader-{name}"))
             .spawn(move || match journal {
-                Some(j) => crate::journal_source::run(reader, tailer, j, ready_rx),
-                None => reader.run(tailer, ready_rx),
+                Some(j) => crate::journal_source::run(reader, tailer, j, gate),
+                None => reader.run(tailer, gate),
             });
         match spawned {
-            Ok(reader) => self.jails.push(RunningJail {
-                spec: spec.clone(),
-                settings: kept,
-                max_tracked,
-                stop,
-                reader,
-                worker,
-            }),
+            Ok(reader) => {
+                self.jails.push(RunningJail {
+                    spec: spec.clone(),
+                    settings: kept,
+                    max_tracked,
+                    stop,
+                    reader,
+                    worker,
+                });
+                Some(started)
+            }
             Err(e) => {
                 logf!(ERROR, "fail2ban.jail", "Jail '{name}' skipped: {e}");
                 let (done_tx, done_rx) = mpsc::channel();
@@ -330,6 +353,7 @@ impl Server {
                 });
                 let _ = done_rx.recv();
                 let _ = worker.join();
+                None
             }
         }
     }
@@ -364,6 +388,8 @@ impl Server {
     /// (the control socket's reload) also refuses a configuration with a broken jail.
     pub(crate) fn reload(&mut self, strict: bool) -> Result<(), String> {
         logf!(INFO, "fail2ban.server", "Reload all jails");
+        self.notifier.send("RELOADING=1");
+        let mut started = Vec::new();
         let checked = Loader::new(&self.base)
             .read_all()
             .map_err(|e| e.to_string())
@@ -379,6 +405,7 @@ impl Server {
                     "fail2ban.server",
                     "Reload failed, the running jails are kept: {e}"
                 );
+                self.notifier.send("READY=1");
                 return Err(e);
             }
         };
@@ -410,7 +437,7 @@ impl Server {
             match j {
                 Ok(spec) => {
                     if !self.jails.iter().any(|r| r.spec.name == spec.name) {
-                        self.start_jail(spec, tracked.get(&spec.name).cloned());
+                        started.extend(self.start_jail(spec, tracked.get(&spec.name).cloned()));
                     }
                 }
                 Err(e) => logf!(
@@ -423,6 +450,8 @@ impl Server {
         }
         crate::memory::release_free_memory();
         logf!(INFO, "fail2ban.server", "Reload finished");
+        let status = format!("READY=1\nSTATUS={} jail(s) running", self.jails.len());
+        self.notifier.send_when_started(started, status);
         Ok(())
     }
 }
