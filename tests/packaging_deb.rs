@@ -174,6 +174,12 @@ fn the_package_holds_binary_unit_config_pages_and_completions() {
     for script in ["postinst", "prerm"] {
         assert!(info.contains(script), "no {script}: {info}");
     }
+    // File triggers rerun postinst when fail2ban's files come or go.
+    let triggers = dpkg_deb_member(&deb, "triggers");
+    assert!(
+        triggers.contains("interest-noawait /usr/bin/fail2ban-client"),
+        "{triggers}"
+    );
     let postinst = dpkg_deb_member(&deb, "postinst");
     for name in ["fail2ban-client", "fail2ban-server", "fail2ban-regex"] {
         assert!(

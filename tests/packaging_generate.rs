@@ -175,3 +175,67 @@ fn maintainer_scripts_parse_and_logrotate_names_the_log() {
         std::fs::read_to_string(jailor_testkit::project_root().join("config/jailor.conf")).unwrap();
     assert!(conf.contains("logtarget = /var/log/jailor.log"), "{conf}");
 }
+
+#[test]
+fn postinst_offers_the_alternatives_again_when_fail2bans_files_come_or_go() {
+    // Every fail2ban-* name the alternatives manage is a file trigger of the package.
+    let triggers = std::fs::read_to_string(packaging().join("debian/triggers")).unwrap();
+    for name in ["fail2ban-client", "fail2ban-server", "fail2ban-regex"] {
+        assert!(
+            triggers
+                .lines()
+                .any(|l| l == format!("interest-noawait /usr/bin/{name}")),
+            "{name} is no trigger:\n{triggers}"
+        );
+    }
+    // postinst, run with a recording update-alternatives: "triggered" installs the same
+    // alternative as "configure" (which puts links where fail2ban's files went).
+    let tmp = tempfile::tempdir().unwrap();
+    let record = tmp.path().join("calls");
+    let stub = tmp.path().join("update-alternatives");
+    std::fs::write(
+        &stub,
+        format!("#!/bin/sh\necho \"$*\" >> '{}'\n", record.display()),
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let path = format!(
+        "{}:{}",
+        tmp.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut calls = Vec::new();
+    for args in [
+        &["configure", "0.1.0"][..],
+        &["triggered", "/usr/bin/fail2ban-client"],
+    ] {
+        let _ = std::fs::remove_file(&record);
+        ok(
+            Command::new("sh")
+                .arg(packaging().join("debian/postinst"))
+                .args(args)
+                .env("PATH", &path)
+                .output()
+                .unwrap(),
+            &format!("postinst {args:?}"),
+        );
+        calls.push(std::fs::read_to_string(&record).unwrap_or_default());
+    }
+    assert!(
+        calls[0].starts_with(
+            "--install /usr/bin/fail2ban-client fail2ban-client /usr/sbin/jailor 10 --slave"
+        ),
+        "{calls:?}"
+    );
+    assert_eq!(calls[0], calls[1]);
+    let unknown = Command::new("sh")
+        .arg(packaging().join("debian/postinst"))
+        .arg("bogus")
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    assert!(!unknown.status.success());
+}
