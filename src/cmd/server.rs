@@ -28,6 +28,10 @@ pub struct ServerArgs {
     /// Log level (overrides loglevel).
     #[arg(long)]
     loglevel: Option<String>,
+    /// Serve Prometheus metrics on GET /metrics at ADDR: PORT (on 127.0.0.1), HOST:PORT or
+    /// [IPv6]:PORT; `off` disables them (overrides `metrics` of fail2ban.conf).
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<String>,
 }
 
 /// Runs the server with the configuration under `conf` until SIGTERM/SIGINT.
@@ -41,6 +45,7 @@ pub fn run(conf: &Path, args: ServerArgs) -> anyhow::Result<ExitCode> {
         force: args.force,
         logtarget: args.logtarget,
         loglevel: args.loglevel,
+        metrics: args.metrics,
     };
     jailor_daemon::run(&opts)?;
     Ok(ExitCode::SUCCESS)

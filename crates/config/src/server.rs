@@ -29,6 +29,8 @@ pub struct ServerSpec {
     pub dbpurgeage: String,
     /// `[Thread] stacksize` in KiB: `Some(None)` when set but not an integer.
     pub stacksize: Option<Option<i64>>,
+    /// `metrics`: jailor's own option, the address of the Prometheus endpoint (`None`: off).
+    pub metrics: Option<String>,
     /// Things fail2ban would only warn about while reading these files.
     pub warnings: Vec<String>,
 }
@@ -64,6 +66,10 @@ impl ServerSpec {
             dbmaxmatches: opt_int("Definition", "dbmaxmatches")?,
             dbpurgeage: get("Definition", "dbpurgeage", "1d")?,
             stacksize: opt_int("Thread", "stacksize")?,
+            metrics: cfg
+                .get("Definition", "metrics", &vars)?
+                .map(|(v, _)| v.trim().to_owned())
+                .filter(|v| !v.is_empty()),
             warnings: cfg.warnings().to_vec(),
         })
     }

@@ -22,6 +22,7 @@ use jailor_proto::{
 use jailor_store::Unban;
 
 use crate::error::{Error, ErrorKind};
+use crate::jail_counters::JailCounters;
 use crate::keeper::{action_ticket, ban_id, counters, dispatch, now, Candidate, Keeper, ToKeeper};
 use crate::logf;
 use crate::logging::{self, Level};
@@ -227,13 +228,20 @@ impl Server {
             Request::JailStatus { jail, flavor } => self.jail_status(&jail, flavor),
             Request::Stats => {
                 let rows = self.names().into_iter().map(|n| {
-                    let backend = self.jail(&n).map(|j| j.spec.backend.clone());
-                    (n, backend.unwrap_or_default())
+                    let j = self.jail(&n);
+                    let backend = j.map(|j| j.spec.backend.clone());
+                    let failed = j.map_or((0, 0), |j| {
+                        (
+                            JailCounters::get(&j.stats.failed_current),
+                            JailCounters::get(&j.stats.failed_total),
+                        )
+                    });
+                    (n, backend.unwrap_or_default(), failed)
                 });
-                let rows: Vec<(String, String)> = rows.collect();
+                let rows: Vec<(String, String, (u64, u64))> = rows.collect();
                 self.keeper(move |k| {
                     rows.into_iter()
-                        .map(|(jail, backend)| {
+                        .map(|(jail, backend, (failed_current, failed_total))| {
                             let (cur, total) = k
                                 .jails
                                 .get(&jail)
@@ -243,7 +251,8 @@ impl Server {
                                 backend,
                                 banned_current: cur,
                                 banned_total: total,
-                                ..JailStats::default()
+                                failed_current,
+                                failed_total,
                             }
                         })
                         .collect()
@@ -353,6 +362,8 @@ impl Server {
         };
         let jail = name.to_owned();
         let short = matches!(flavor, jailor_proto::Flavor::Short);
+        let currently_failed = JailCounters::get(&j.stats.failed_current);
+        let total_failed = JailCounters::get(&j.stats.failed_total);
         self.keeper(move |k| {
             let st = k.jails.get(&jail);
             let ips: Vec<String> = st.map_or_else(Vec::new, |st| {
@@ -365,8 +376,9 @@ impl Server {
             Response::JailStatus(JailStatus {
                 jail,
                 filter: FilterStatus {
+                    currently_failed,
+                    total_failed,
                     source,
-                    ..FilterStatus::default()
                 },
                 actions: ActionsStatus {
                     currently_banned: st.map_or(0, |s| s.book.len() as u64),
@@ -570,20 +582,29 @@ impl Server {
                 .unwrap_or_else(stopping)
             }
             JailSetting::FindTime { value } => {
-                self.change_option(jail, "findtime", value, JailQuery::FindTime)
+                self.change_live(jail, "findtime", value, JailQuery::FindTime)
             }
             JailSetting::BanTime { value } => {
-                self.change_option(jail, "bantime", value, JailQuery::BanTime)
+                self.change_live(jail, "bantime", value, JailQuery::BanTime)
             }
             JailSetting::MaxRetry { value } => {
-                self.change_option(jail, "maxretry", value.to_string(), JailQuery::MaxRetry)
+                self.change_live(jail, "maxretry", value.to_string(), JailQuery::MaxRetry)
             }
             JailSetting::MaxMatches { value } => {
-                self.change_option(jail, "maxmatches", value.to_string(), JailQuery::MaxMatches)
+                self.change_live(jail, "maxmatches", value.to_string(), JailQuery::MaxMatches)
             }
             JailSetting::IgnoreSelf { value } => {
-                self.change_option(jail, "ignoreself", value.to_string(), JailQuery::IgnoreSelf)
+                self.change_live(jail, "ignoreself", value.to_string(), JailQuery::IgnoreSelf)
             }
+            JailSetting::IgnoreCommand { value } => {
+                self.change_live(jail, "ignorecommand", value, JailQuery::IgnoreCommand)
+            }
+            JailSetting::BanTimeExtra { option, value } => self.change_live(
+                jail,
+                option.as_word(),
+                value,
+                JailQuery::BanTimeExtra { option },
+            ),
             JailSetting::AddIgnoreIp { values } | JailSetting::DelIgnoreIp { values }
                 if values.is_empty() =>
             {
@@ -599,7 +620,7 @@ impl Server {
                         list.push(v);
                     }
                 }
-                self.change_option(jail, "ignoreip", list.join(" "), JailQuery::IgnoreIp)
+                self.change_live(jail, "ignoreip", list.join(" "), JailQuery::IgnoreIp)
             }
             JailSetting::DelIgnoreIp { values } => {
                 let mut list = self
@@ -607,16 +628,19 @@ impl Server {
                     .map(|j| j.spec.ignoreip())
                     .unwrap_or_default();
                 list.retain(|v| !values.contains(v));
-                self.change_option(jail, "ignoreip", list.join(" "), JailQuery::IgnoreIp)
+                self.change_live(jail, "ignoreip", list.join(" "), JailQuery::IgnoreIp)
             }
             other => unsupported(&format!("set JAIL {other:?}")),
         }
     }
 
-    /// Changes one option of a running jail: the jail restarts with it (its bans come back
-    /// from the store), and the answer is the option's new value. A value the jail cannot
-    /// run with is refused and changes nothing.
-    fn change_option(
+    /// Changes one option of a running jail in place, as fail2ban does for the options that
+    /// only the failure window, the ignore list and the ban book use (findtime, bantime,
+    /// maxretry, maxmatches, ignoreip, ignoreself, ignorecommand, bantime.*): no restart,
+    /// so tracked failures, bans and log positions stay. The reader takes the new settings
+    /// before it counts its next failure; the keeper's ban book before its next ban. A value
+    /// the jail cannot run with is refused and changes nothing.
+    fn change_live(
         &mut self,
         jail: &str,
         option: &str,
@@ -629,20 +653,27 @@ impl Server {
         let mut spec: JailSpec = self.jails[i].spec.clone();
         spec.options.insert(option.to_owned(), value.clone());
         let max_tracked = self.jails[i].max_tracked.clone();
-        if let Err(e) = JailSettings::from_spec(&spec, max_tracked.as_deref()) {
-            return invalid(format!("Invalid value for {option} {value:?}: {e}"));
+        let settings = match JailSettings::from_spec(&spec, max_tracked.as_deref()) {
+            Ok(s) => Arc::new(s),
+            Err(e) => return invalid(format!("Invalid value for {option} {value:?}: {e}")),
+        };
+        let name = jail.to_owned();
+        let for_keeper = settings.clone();
+        let applied = self.keeper(move |k| {
+            if let Some(st) = k.jails.get_mut(&name) {
+                st.book.set_bantime(for_keeper.bantime);
+                st.settings = for_keeper;
+            }
+        });
+        if applied.is_none() {
+            return stopping();
         }
-        let old = self.jails.remove(i);
-        self.stop_jail(old);
-        let _ = self.start_jail(&spec, max_tracked);
+        let j = &mut self.jails[i];
+        j.stats.post_settings(settings.clone());
+        j.spec = spec;
+        j.settings = settings;
         logf!(INFO, "fail2ban.jail", "[{jail}] Set {option} = {value}");
-        match self.jail(jail) {
-            Some(j) => self.get_jail(j, query),
-            None => Response::error(
-                FailureKind::Failed,
-                format!("the jail '{jail}' could not restart with {option} = {value}"),
-            ),
-        }
+        self.get_jail(&self.jails[i], query)
     }
 }
 
@@ -707,6 +738,7 @@ fn unban(k: &mut Keeper, jail: &str, ids: &[Id], keep_records: bool) -> i64 {
             continue;
         };
         n += 1;
+        JailCounters::add(&st.stats.unbans, 1);
         k.deadlines.cancel(&(jail.to_owned(), id.clone()));
         if !keep_records {
             k.batch.unban(Unban::One {

@@ -17,6 +17,7 @@ use jailor_policy::{
 };
 use jailor_store::{BanData, BanId, Batch, LogPosition, Scope, Store};
 
+use crate::jail_counters::JailCounters;
 use crate::logf;
 use crate::settings::JailSettings;
 use crate::worker::{Counters, Job};
@@ -35,6 +36,7 @@ pub(crate) enum ToKeeper {
     /// A jail starts: restore its bans through its worker, then answer through the worker.
     Register {
         settings: Arc<JailSettings>,
+        stats: Arc<JailCounters>,
         worker: SyncSender<Job>,
         ready: mpsc::Sender<()>,
     },
@@ -59,6 +61,8 @@ pub(crate) struct Candidate {
 
 pub(crate) struct JailState {
     pub(crate) settings: Arc<JailSettings>,
+    /// The counters shared with the control side (bans, unbans).
+    pub(crate) stats: Arc<JailCounters>,
     pub(crate) book: BanBook,
     worker: SyncSender<Job>,
     /// Jobs the worker's queue had no room for, sent as room frees up.
@@ -187,6 +191,7 @@ impl Keeper {
             self.commit();
             self.unban_due();
             self.pump_backlogs();
+            self.publish();
             if self.last_purge.elapsed() >= PURGE_EVERY {
                 self.last_purge = Instant::now();
                 let result = lock(&self.store).purge(now(), self.purge_age);
@@ -197,6 +202,14 @@ impl Keeper {
             if shutdown {
                 return;
             }
+        }
+    }
+
+    /// Brings every jail's shared ban counters up to date.
+    fn publish(&self) {
+        for st in self.jails.values() {
+            JailCounters::set(&st.stats.banned_current, st.book.len() as u64);
+            JailCounters::set(&st.stats.banned_total, st.book.total());
         }
     }
 
@@ -247,9 +260,10 @@ impl Keeper {
             }
             ToKeeper::Register {
                 settings,
+                stats,
                 worker,
                 ready,
-            } => self.register(settings, worker, ready),
+            } => self.register(settings, stats, worker, ready),
             ToKeeper::Unregister { jail, done } => self.unregister(&jail, done),
             ToKeeper::Control(call) => call(self),
             ToKeeper::Shutdown => return true,
@@ -260,6 +274,7 @@ impl Keeper {
     fn register(
         &mut self,
         settings: Arc<JailSettings>,
+        stats: Arc<JailCounters>,
         worker: SyncSender<Job>,
         ready: mpsc::Sender<()>,
     ) {
@@ -267,6 +282,7 @@ impl Keeper {
         let mut st = JailState {
             book: BanBook::new(settings.bantime),
             settings,
+            stats,
             worker,
             backlog: VecDeque::new(),
             extra: HashMap::new(),
@@ -497,6 +513,7 @@ impl Keeper {
             match st.book.unban_if_timed_out(&id, now) {
                 Some(ban) => {
                     logf!(NOTICE, "fail2ban.actions", "[{jail}] Unban {id}");
+                    JailCounters::add(&st.stats.unbans, 1);
                     let extra = st.extra.remove(&id);
                     if let Some(mut ticket) = action_ticket(&ban, extra.as_ref(), false) {
                         ticket.restored = false;

@@ -30,10 +30,12 @@
 mod control;
 mod error;
 mod ignore_cmd;
+mod jail_counters;
 mod journal_source;
 mod keeper;
 pub mod logging;
 mod memory;
+mod metrics;
 mod native;
 mod notify;
 mod reader;

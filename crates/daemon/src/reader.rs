@@ -17,6 +17,7 @@ use jailor_store::{Scope, Store};
 use jailor_tail::{FileKey, Fingerprint, LineRef, Position, Tailer};
 
 use crate::ignore_cmd::ShellIgnore;
+use crate::jail_counters::JailCounters;
 use crate::keeper::{ban_id, Candidate, ToKeeper};
 use crate::logf;
 use crate::notify::StartGate;
@@ -55,7 +56,14 @@ pub(crate) struct Reader {
     latency_warned_day: i64,
     truncated_warned: bool,
     evicted_logged: u64,
+    /// The counters `status`, `stats` and the metrics endpoint read (and new settings).
+    stats: Arc<JailCounters>,
+    /// Lines read since the last time `stats.lines` was brought up to date.
+    unpublished_lines: u64,
 }
+
+/// Lines between two updates of the shared line counter (and at the end of every round).
+const PUBLISH_LINES_EVERY: u64 = 4096;
 
 fn zone_of(settings: &JailSettings) -> Result<Option<Zone>, String> {
     settings
@@ -79,6 +87,7 @@ pub(crate) fn build(
     settings: Arc<JailSettings>,
     store: Arc<Mutex<Store>>,
     to_keeper: SyncSender<ToKeeper>,
+    stats: Arc<JailCounters>,
 ) -> Result<(Reader, Tailer), String> {
     let name: Arc<str> = Arc::from(settings.name.as_str());
     let filter = Filter::new(settings.filter.clone()).map_err(|e| e.to_string())?;
@@ -164,6 +173,8 @@ pub(crate) fn build(
             latency_warned_day: -1,
             truncated_warned: false,
             evicted_logged: 0,
+            stats,
+            unpublished_lines: 0,
         },
         tailer,
     ))
@@ -187,6 +198,10 @@ impl Reader {
     }
 
     fn line(&mut self, line: &LineRef<'_>) {
+        self.count_line();
+        if line.is_truncated() {
+            JailCounters::add(&self.stats.cut, 1);
+        }
         if line.is_truncated() && !self.truncated_warned {
             self.truncated_warned = true;
             logf!(
@@ -259,6 +274,9 @@ impl Reader {
             _ => ("", "", text),
         };
         let failures = self.filter.process(pre, date, post, time);
+        if failures.iter().any(|f| !f.nofail) {
+            JailCounters::add(&self.stats.matched, 1);
+        }
         for f in failures {
             if !f.nofail {
                 self.failure(f, now);
@@ -266,7 +284,50 @@ impl Reader {
         }
     }
 
+    /// Counts one line read, publishing the count now and then.
+    fn count_line(&mut self) {
+        self.unpublished_lines += 1;
+        if self.unpublished_lines >= PUBLISH_LINES_EVERY {
+            self.publish_lines();
+        }
+    }
+
+    fn publish_lines(&mut self) {
+        JailCounters::add(&self.stats.lines, self.unpublished_lines);
+        self.unpublished_lines = 0;
+    }
+
+    /// Takes settings changed through the control socket (`set JAIL findtime ...`): the
+    /// failure window and the ignore list follow them; tracked failures are kept.
+    fn apply_new_settings(&mut self) {
+        let Some(new) = self.stats.take_settings() else {
+            return;
+        };
+        self.window.set_config(WindowConfig {
+            findtime: new.findtime,
+            maxretry: new.maxretry,
+            maxmatches: new.maxmatches,
+            max_tracked: new.max_tracked,
+        });
+        if new.ignoreip != self.settings.ignoreip || new.ignoreself != self.settings.ignoreself {
+            let mut ignore = IgnoreList::parse(&new.ignoreip, &NoResolver);
+            if new.ignoreself {
+                ignore.set_own_addresses(own_addresses(&NoResolver));
+            }
+            self.ignore = ignore;
+        }
+        if new.ignorecommand != self.settings.ignorecommand {
+            self.ignore_cmd = new
+                .ignorecommand
+                .as_deref()
+                .map(|c| ShellIgnore::new(c, Duration::from_secs(30)));
+        }
+        self.settings = new;
+        JailCounters::set(&self.stats.failed_current, self.window.len() as u64);
+    }
+
     fn failure(&mut self, f: Failure, now: f64) {
+        self.apply_new_settings();
         let id = match &f.id {
             FailureId::Addr(ip) => Id::ip(*ip),
             FailureId::Net(n) => Id::Net(*n),
@@ -323,7 +384,10 @@ impl Reader {
             }
         };
         let matches: Vec<&str> = f.matches.iter().map(String::as_str).collect();
-        if let Added::Ban(ticket) = self.window.add(&id, time, &matches, weight) {
+        let added = self.window.add(&id, time, &matches, weight);
+        JailCounters::add(&self.stats.failed_total, 1);
+        JailCounters::set(&self.stats.failed_current, self.window.len() as u64);
+        if let Added::Ban(ticket) = added {
             let data: BTreeMap<String, String> = f
                 .fields
                 .iter()
@@ -345,6 +409,9 @@ impl Reader {
     }
 
     fn after_round(&mut self, tailer: &Tailer) {
+        self.publish_lines();
+        self.apply_new_settings();
+        JailCounters::set(&self.stats.regex_limit_hits, self.filter.stats().limit_hits);
         let positions = tailer.positions();
         if !self.in_operation {
             let at_end = positions
@@ -368,6 +435,7 @@ impl Reader {
             if self.window.cleanup(now) >= RELEASE_AFTER_DROPPING {
                 crate::memory::release_free_memory();
             }
+            JailCounters::set(&self.stats.failed_current, self.window.len() as u64);
             let evicted = self.window.stats().evicted;
             if evicted > self.evicted_logged {
                 logf!(
@@ -418,6 +486,7 @@ impl Reader {
 
     /// Matches a journal line at its entry's time, as fail2ban's systemd backend does.
     pub(crate) fn journal_line(&mut self, line: &str, time: f64) {
+        self.count_line();
         let now = now_f64();
         let time = if self.in_operation {
             if (time - now).abs() > LATENCY_LIMIT {
@@ -430,7 +499,11 @@ impl Reader {
         } else {
             time
         };
-        for f in self.filter.process("", "", line, time) {
+        let failures = self.filter.process("", "", line, time);
+        if failures.iter().any(|f| !f.nofail) {
+            JailCounters::add(&self.stats.matched, 1);
+        }
+        for f in failures {
             if !f.nofail {
                 self.failure(f, now);
             }
@@ -441,10 +514,14 @@ impl Reader {
     /// and the failure window's periodic cleanup.
     pub(crate) fn journal_round(&mut self, caught_up: bool) {
         self.in_operation |= caught_up;
+        self.publish_lines();
+        self.apply_new_settings();
+        JailCounters::set(&self.stats.regex_limit_hits, self.filter.stats().limit_hits);
         let now = now_f64() as i64;
         if now - self.last_cleanup >= CLEANUP_EVERY {
             self.last_cleanup = now;
             self.window.cleanup(now);
+            JailCounters::set(&self.stats.failed_current, self.window.len() as u64);
         }
     }
 }

@@ -13,6 +13,7 @@ use jailor_store::{DbFile, ErrorKind as StoreErrorKind, Store, StoreOptions};
 use jailor_tail::StopHandle;
 
 use crate::error::{Error, ErrorKind};
+use crate::jail_counters::{JailCounters, Registry};
 use crate::keeper::{self, ToKeeper};
 use crate::logf;
 use crate::logging::{self, Level, Target};
@@ -37,6 +38,9 @@ pub struct ServerOptions {
     pub logtarget: Option<String>,
     /// `--loglevel`: overrides `loglevel`.
     pub loglevel: Option<String>,
+    /// `--metrics ADDR`: serve Prometheus metrics on `ADDR` (overrides `metrics` of
+    /// `fail2ban.conf`; `off` disables them).
+    pub metrics: Option<String>,
 }
 
 /// The name of jailor's own database, used beside fail2ban's when `dbfile` names that one.
@@ -54,6 +58,19 @@ pub fn run(opts: &ServerOptions) -> Result<(), Error> {
     // Bound before going to the background, so "already running" is seen; a stale socket
     // of a dead server is replaced (so `-x` has nothing left to do).
     let control = crate::control::bind(&socket)?;
+    let registry = Arc::new(Registry::default());
+    // Bound before going to the background too, so a taken port is seen.
+    let metrics = match opts.metrics.as_deref().or(cfg.server.metrics.as_deref()) {
+        None => None,
+        Some(addr) => match crate::metrics::bind(addr) {
+            Ok(l) => l,
+            Err(e) => {
+                // The socket was bound for nothing: leave no file that looks like a daemon.
+                let _ = std::fs::remove_file(control.path());
+                return Err(e);
+            }
+        },
+    };
     // Check the log target before leaving the terminal, so an error is still seen.
     logging::configure(level, &target)?;
     if !opts.foreground {
@@ -98,7 +115,11 @@ pub fn run(opts: &ServerOptions) -> Result<(), Error> {
         runner: ActionRunner::default(),
         jails: Vec::new(),
         log: (level, target),
+        registry: registry.clone(),
     };
+    if let Some(listener) = metrics {
+        crate::metrics::serve(listener, registry)?;
+    }
     let (events, inbox) = mpsc::channel();
     let control = crate::control::serve(control, &events, signals)?;
     let started = server.start_jails(&cfg.jails);
@@ -229,6 +250,8 @@ fn max_tracked_values(base: &Path, jails: &[&JailSpec]) -> HashMap<String, Strin
 pub(crate) struct RunningJail {
     pub(crate) spec: JailSpec,
     pub(crate) settings: Arc<JailSettings>,
+    /// Its counters, shared with its threads.
+    pub(crate) stats: Arc<JailCounters>,
     pub(crate) max_tracked: Option<String>,
     stop: StopHandle,
     reader: JoinHandle<()>,
@@ -246,6 +269,8 @@ pub(crate) struct Server {
     pub(crate) log: (Level, Target),
     /// systemd's readiness socket (`Type=notify`), when run by systemd.
     notifier: Arc<Notifier>,
+    /// The running jails' counters, for the metrics endpoint.
+    pub(crate) registry: Arc<Registry>,
 }
 
 impl Server {
@@ -259,7 +284,9 @@ impl Server {
         let mut started = Vec::new();
         for j in jails {
             match j {
-                Ok(spec) => started.extend(self.start_jail(spec, tracked.get(&spec.name).cloned())),
+                Ok(spec) => {
+                    started.extend(self.start_jail(spec, tracked.get(&spec.name).cloned(), None))
+                }
                 Err(e) => logf!(
                     ERROR,
                     "fail2ban.configreader",
@@ -273,11 +300,17 @@ impl Server {
 
     /// Starts one jail. Returns what receives `()` once its reader started (or is dropped
     /// when it ends without starting); `None` when the jail could not be built.
+    /// `stats` carries the counters of the same jail restarted for a changed setting (its
+    /// counters go on); `None` starts anew.
     pub(crate) fn start_jail(
         &mut self,
         spec: &JailSpec,
         max_tracked: Option<String>,
+        stats: Option<Arc<JailCounters>>,
     ) -> Option<mpsc::Receiver<()>> {
+        let stats = stats.unwrap_or_default();
+        // Failures tracked by the previous reader are gone.
+        JailCounters::set(&stats.failed_current, 0);
         let name = &spec.name;
         logf!(INFO, "fail2ban.jail", "Creating new jail '{name}'");
         let settings = match JailSettings::from_spec(spec, max_tracked.as_deref()) {
@@ -290,14 +323,18 @@ impl Server {
         for w in &settings.warnings {
             logf!(WARNING, "fail2ban.jail", "[{name}] {w}");
         }
-        let (reader, tailer) =
-            match reader::build(settings.clone(), self.store.clone(), self.to_keeper.clone()) {
-                Ok(r) => r,
-                Err(e) => {
-                    logf!(ERROR, "fail2ban.jail", "Jail '{name}' skipped: {e}");
-                    return None;
-                }
-            };
+        let (reader, tailer) = match reader::build(
+            settings.clone(),
+            self.store.clone(),
+            self.to_keeper.clone(),
+            stats.clone(),
+        ) {
+            Ok(r) => r,
+            Err(e) => {
+                logf!(ERROR, "fail2ban.jail", "Jail '{name}' skipped: {e}");
+                return None;
+            }
+        };
         let journal = settings.journal.clone();
         let kept = settings.clone();
         logf!(
@@ -311,18 +348,23 @@ impl Server {
             }
         );
         let stop = tailer.stop_handle();
-        let (worker_tx, worker) =
-            match worker::spawn(name, settings.actions.clone(), self.runner.clone()) {
-                Ok(w) => w,
-                Err(e) => {
-                    logf!(ERROR, "fail2ban.jail", "Jail '{name}' skipped: {e}");
-                    return None;
-                }
-            };
+        let (worker_tx, worker) = match worker::spawn(
+            name,
+            settings.actions.clone(),
+            self.runner.clone(),
+            stats.clone(),
+        ) {
+            Ok(w) => w,
+            Err(e) => {
+                logf!(ERROR, "fail2ban.jail", "Jail '{name}' skipped: {e}");
+                return None;
+            }
+        };
         let (ready_tx, ready_rx) = mpsc::channel();
         let (gate, started) = StartGate::new(ready_rx);
         let _ = self.to_keeper.send(ToKeeper::Register {
             settings: settings.clone(),
+            stats: stats.clone(),
             worker: worker_tx,
             ready: ready_tx,
         });
@@ -334,9 +376,11 @@ impl Server {
             });
         match spawned {
             Ok(reader) => {
+                self.registry.insert(name, stats.clone());
                 self.jails.push(RunningJail {
                     spec: spec.clone(),
                     settings: kept,
+                    stats,
                     max_tracked,
                     stop,
                     reader,
@@ -369,6 +413,7 @@ impl Server {
         });
         let _ = done_rx.recv();
         let _ = j.worker.join();
+        self.registry.remove(&name);
         logf!(NOTICE, "fail2ban.jail", "Jail '{name}' stopped");
     }
 
@@ -437,7 +482,11 @@ impl Server {
             match j {
                 Ok(spec) => {
                     if !self.jails.iter().any(|r| r.spec.name == spec.name) {
-                        started.extend(self.start_jail(spec, tracked.get(&spec.name).cloned()));
+                        started.extend(self.start_jail(
+                            spec,
+                            tracked.get(&spec.name).cloned(),
+                            None,
+                        ));
                     }
                 }
                 Err(e) => logf!(

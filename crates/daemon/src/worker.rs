@@ -3,10 +3,12 @@
 
 use std::collections::BTreeMap;
 use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use jailor_action::{Action, ActionRunner, BanContext, JailInfo, Outcome, Skip, Ticket};
 
+use crate::jail_counters::JailCounters;
 use crate::logf;
 use crate::native::{JailAction, NativeNft};
 
@@ -37,12 +39,13 @@ pub(crate) fn spawn(
     jail: &str,
     specs: Vec<JailAction>,
     runner: ActionRunner,
+    stats: Arc<JailCounters>,
 ) -> std::io::Result<(SyncSender<Job>, JoinHandle<()>)> {
     let (tx, rx) = mpsc::sync_channel(QUEUE);
     let name = jail.to_owned();
     let handle = std::thread::Builder::new()
         .name(format!("actions-{jail}"))
-        .spawn(move || Worker::new(name, &specs, &runner).run(rx))?;
+        .spawn(move || Worker::new(name, &specs, &runner, stats).run(rx))?;
     Ok((tx, handle))
 }
 
@@ -54,10 +57,17 @@ struct Worker {
     epochs: Vec<u64>,
     /// Bans in force, by address text: for re-bans after a repair and for the final unban.
     held: BTreeMap<String, Ticket>,
+    /// Counts failed action commands.
+    stats: Arc<JailCounters>,
 }
 
 impl Worker {
-    fn new(jail: String, specs: &[JailAction], runner: &ActionRunner) -> Worker {
+    fn new(
+        jail: String,
+        specs: &[JailAction],
+        runner: &ActionRunner,
+        stats: Arc<JailCounters>,
+    ) -> Worker {
         let mut actions = Vec::new();
         let mut native = Vec::new();
         for spec in specs {
@@ -96,6 +106,7 @@ impl Worker {
             native,
             epochs,
             held: BTreeMap::new(),
+            stats,
         }
     }
 
@@ -214,11 +225,14 @@ impl Worker {
                 ticket.address
             ),
             Ok(_) => {}
-            Err(e) => logf!(
-                ERROR,
-                "fail2ban.actions",
-                "Failed to execute {what} jail '{jail}' action '{action}' info '{ticket}': {e}"
-            ),
+            Err(e) => {
+                JailCounters::add(&self.stats.action_errors, 1);
+                logf!(
+                    ERROR,
+                    "fail2ban.actions",
+                    "Failed to execute {what} jail '{jail}' action '{action}' info '{ticket}': {e}"
+                )
+            }
         }
     }
 

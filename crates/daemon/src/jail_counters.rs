@@ -1,0 +1,122 @@
+//! A jail's counters and live settings, shared between its threads and the control side.
+//!
+//! The reader, the keeper and the action worker each own their state; the control socket
+//! (`status JAIL`, `stats`) and the metrics endpoint only read these atomics, so they never
+//! wait for a thread that is busy with a flood. Settings that fail2ban changes in a running
+//! jail (`set JAIL findtime|bantime|maxretry|...`) reach the reader the same way: the control
+//! side posts new settings here and the reader takes them before it counts its next failure.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::settings::JailSettings;
+
+/// One jail's counters (since the jail started) and its pending settings.
+#[derive(Debug, Default)]
+pub(crate) struct JailCounters {
+    /// Log lines (or journal entries) read.
+    pub lines: AtomicU64,
+    /// Lines in which the filter found at least one failure.
+    pub matched: AtomicU64,
+    /// Lines cut at the length limit.
+    pub cut: AtomicU64,
+    /// Searches the backtracking engine abandoned at its limit.
+    pub regex_limit_hits: AtomicU64,
+    /// Failures counted ("Total failed").
+    pub failed_total: AtomicU64,
+    /// Addresses with failures, not banned yet ("Currently failed").
+    pub failed_current: AtomicU64,
+    /// Bans ("Total banned"; restored bans included, as fail2ban counts them).
+    pub banned_total: AtomicU64,
+    /// Addresses banned now ("Currently banned").
+    pub banned_current: AtomicU64,
+    /// Unbans (expired or asked for).
+    pub unbans: AtomicU64,
+    /// Action commands that failed.
+    pub action_errors: AtomicU64,
+    /// New settings for the reader, posted by the control side.
+    pending: Mutex<Option<Arc<JailSettings>>>,
+    /// Set when `pending` holds settings: one relaxed load per failure when nothing changed.
+    changed: AtomicBool,
+}
+
+impl JailCounters {
+    /// Adds `n` to `counter`.
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Sets `counter` to `n`.
+    pub(crate) fn set(counter: &AtomicU64, n: u64) {
+        counter.store(n, Ordering::Relaxed);
+    }
+
+    /// The value of `counter`.
+    pub(crate) fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+
+    /// Posts new settings for the reader (the newest wins).
+    pub(crate) fn post_settings(&self, settings: Arc<JailSettings>) {
+        let mut slot = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        *slot = Some(settings);
+        self.changed.store(true, Ordering::Release);
+    }
+
+    /// Takes the settings posted since the last call, if any.
+    pub(crate) fn take_settings(&self) -> Option<Arc<JailSettings>> {
+        if !self.changed.load(Ordering::Acquire) {
+            return None;
+        }
+        let mut slot = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        self.changed.store(false, Ordering::Release);
+        slot.take()
+    }
+}
+
+/// Every running jail's counters, by name, for the metrics endpoint.
+#[derive(Debug, Default)]
+pub(crate) struct Registry {
+    jails: Mutex<Vec<(String, Arc<JailCounters>)>>,
+}
+
+impl Registry {
+    /// Adds (or replaces) a jail's counters.
+    pub(crate) fn insert(&self, jail: &str, stats: Arc<JailCounters>) {
+        let mut jails = self.jails.lock().unwrap_or_else(|p| p.into_inner());
+        jails.retain(|(n, _)| n != jail);
+        jails.push((jail.to_owned(), stats));
+        jails.sort_by(|a, b| a.0.cmp(&b.0));
+    }
+
+    /// Forgets a stopped jail.
+    pub(crate) fn remove(&self, jail: &str) {
+        let mut jails = self.jails.lock().unwrap_or_else(|p| p.into_inner());
+        jails.retain(|(n, _)| n != jail);
+    }
+
+    /// The running jails' counters, sorted by name.
+    pub(crate) fn snapshot(&self) -> Vec<(String, Arc<JailCounters>)> {
+        self.jails.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_registry_replaces_and_forgets_jails() {
+        let r = Registry::default();
+        let a = Arc::<JailCounters>::default();
+        JailCounters::add(&a.lines, 3);
+        r.insert("b", Arc::<JailCounters>::default());
+        r.insert("a", a);
+        r.insert("a", Arc::<JailCounters>::default());
+        let names: Vec<String> = r.snapshot().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert_eq!(JailCounters::get(&r.snapshot()[0].1.lines), 0);
+        r.remove("a");
+        assert_eq!(r.snapshot().len(), 1);
+    }
+}
