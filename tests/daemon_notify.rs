@@ -1,7 +1,8 @@
 //! `jailor server` under systemd's `Type=notify`: with `$NOTIFY_SOCKET` set it sends
 //! `READY=1` only once every jail started (actions started, bans restored, log being read),
-//! `RELOADING=1` then `READY=1` around a SIGHUP reload (after the new jails started), and
-//! `STOPPING=1` on SIGTERM. The test binds the notification socket itself, as systemd does.
+//! `RELOADING=1` (with `MONOTONIC_USEC`) then `READY=1` around a SIGHUP reload (after the new
+//! jails started), and `STOPPING=1` on SIGTERM. The test binds the notification socket
+//! itself, as systemd does.
 
 mod daemon_support;
 
@@ -88,7 +89,11 @@ fn ready_after_every_jail_started_reloading_and_stopping() {
         jail("c")
     ));
     d.signal("HUP");
-    assert_eq!(next(&sock), "RELOADING=1");
+    let reloading = next(&sock);
+    let usec = reloading
+        .strip_prefix("RELOADING=1\nMONOTONIC_USEC=")
+        .and_then(|u| u.parse::<u64>().ok());
+    assert!(usec.is_some_and(|u| u > 0), "{reloading:?}");
     assert_eq!(next(&sock), "READY=1\nSTATUS=3 jail(s) running");
     assert_started(&conf, &["c"], "READY=1 after the reload arrived");
 

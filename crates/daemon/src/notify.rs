@@ -47,6 +47,16 @@ impl Notifier {
         }
     }
 
+    /// `RELOADING=1`, with the `MONOTONIC_USEC` of now that sd_notify(3) asks to go with it.
+    pub(crate) fn reloading(&self) {
+        let usec = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+            .map(|t| t.tv_sec() as i128 * 1_000_000 + t.tv_nsec() as i128 / 1_000);
+        match usec {
+            Ok(u) => self.send(&format!("RELOADING=1\nMONOTONIC_USEC={u}")),
+            Err(_) => self.send("RELOADING=1"),
+        }
+    }
+
     /// Sends `state` from a new thread once every jail behind `started` has started (or
     /// failed to: its reader ended without starting), so waiting never holds up the server.
     pub(crate) fn send_when_started(self: &Arc<Self>, started: Vec<Receiver<()>>, state: String) {

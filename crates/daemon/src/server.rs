@@ -433,7 +433,7 @@ impl Server {
     /// (the control socket's reload) also refuses a configuration with a broken jail.
     pub(crate) fn reload(&mut self, strict: bool) -> Result<(), String> {
         logf!(INFO, "fail2ban.server", "Reload all jails");
-        self.notifier.send("RELOADING=1");
+        self.notifier.reloading();
         let mut started = Vec::new();
         let checked = Loader::new(&self.base)
             .read_all()
