@@ -190,6 +190,15 @@ fn stub_lifecycle(bench: &Bench, a: &Action) -> Vec<Vec<String>> {
     steps
 }
 
+/// The stub calls of `actioncheck` once an IPv4 and an IPv6 address are banned.
+fn stub_check(bench: &Bench, a: &Action) -> Vec<String> {
+    ban(a, V4);
+    ban(a, V6);
+    bench.clear();
+    ok("check", a.check());
+    bench.calls()
+}
+
 /// `sh -n` on the command (`actioncheck` and `actionstart` have no per-ban tags).
 fn syntax_ok(a: &Action, kind: CommandKind) {
     for family in [Family::Any, Family::Inet4, Family::Inet6] {
@@ -295,6 +304,15 @@ fn iptables_commands() {
             ],
         ]
     );
+    let bench = Bench::new(&[], true);
+    let a = bench.action("iptables", JAIL_ARGS);
+    assert_eq!(
+        stub_check(&bench, &a),
+        vec![
+            format!("{ipt} [-C] [INPUT] {m} [-j] [jailor-sshd]"),
+            format!("{ip6} [-C] [INPUT] {m} [-j] [jailor-sshd]"),
+        ]
+    );
     // type=allports drops the port match; a jail's blocktype replaces the reject.
     let bench = Bench::new(&[], true);
     let a = bench.action("iptables", "name=sshd, type=allports, blocktype=DROP");
@@ -338,6 +356,15 @@ fn ipset_commands() {
                 "ipset [flush] [jailor6-sshd]".to_owned(),
                 "ipset [destroy] [jailor6-sshd]".to_owned(),
             ],
+        ]
+    );
+    let bench = Bench::new(&[], true);
+    let a = bench.action("ipset", JAIL_ARGS);
+    assert_eq!(
+        stub_check(&bench, &a),
+        vec![
+            format!("iptables [-w] [-C] [INPUT] {m} [-m] [set] [--match-set] [jailor-sshd] [src] [-j] [REJECT] [--reject-with=icmp-port-unreachable]"),
+            format!("ip6tables [-w] [-C] [INPUT] {m} [-m] [set] [--match-set] [jailor6-sshd] [src] [-j] [REJECT] [--reject-with=icmp6-port-unreachable]"),
         ]
     );
     // A permanent ban (-1) is an ipset entry without timeout (0).
@@ -433,6 +460,13 @@ fn firewalld_ufw_shorewall_route_commands() {
         ]
     );
     assert!(steps[0].is_empty() && steps[5].is_empty(), "{steps:?}");
+    let bench = Bench::new(&[], true);
+    let a = bench.action("firewalld", JAIL_ARGS);
+    let checks = stub_check(&bench, &a);
+    assert!(
+        !checks.is_empty() && checks.iter().all(|c| c == "firewall-cmd [--state]"),
+        "{checks:?}"
+    );
 
     let bench = Bench::new(&[], true);
     let a = bench.action("ufw", JAIL_ARGS);
