@@ -148,12 +148,12 @@ fn bans_of_a_real_fail2ban_come_back_in_jailor_with_their_end_and_count() {
         &["set", "hour", "banip", "192.0.2.1", "192.0.2.2"],
     );
     fail2ban(&client, &conf, &["set", "forever", "banip", "203.0.113.9"]);
-    wait_for("fail2ban's unban of the 2-second ban", 20, || {
+    wait_for("fail2ban's unban of the 2-second ban", 60, || {
         fail2ban(&client, &conf, &["status", "inc"]).contains("Currently banned:\t0")
     });
     fail2ban(&client, &conf, &["set", "inc", "banip", "198.51.100.7"]);
     // The increased bantime is written by fail2ban's observer, shortly after the ban.
-    wait_for("fail2ban's increased ban", 10, || {
+    wait_for("fail2ban's increased ban", 60, || {
         fail2ban_ends(&client, &conf, "inc")
             .get("198.51.100.7")
             .copied()
@@ -224,7 +224,7 @@ fn bans_of_a_real_fail2ban_come_back_in_jailor_with_their_end_and_count() {
             .map(str::to_owned)
             .collect()
     };
-    wait_for("jailor's restored bans", 20, || restored().len() >= 4);
+    wait_for("jailor's restored bans", 60, || restored().len() >= 4);
     drop(server);
     let log = std::fs::read_to_string(dir.join("jailor.log")).unwrap_or_default();
     let lines = restored();
