@@ -134,3 +134,238 @@ fn findtime_bantime_maxretry_change_in_place() {
     assert_eq!(v["error"]["kind"], "invalid_value");
     assert_eq!(ok(&conf, &["get", "test", "bantime"]), "1234\n");
 }
+
+/// Lines of the test filter's second failure form, dated now.
+fn bad_login(ip: &str) -> String {
+    format!("{} bad login from {ip}\n", epoch())
+}
+
+#[test]
+fn logpaths_regexes_and_actions_added_and_removed() {
+    let conf = Conf::new(JAILS);
+    let dir = conf.path().display().to_string();
+    let _d = started(&conf);
+    ok(&conf, &["set", "test", "banip", "198.51.100.50"]);
+    assert_eq!(
+        ok(&conf, &["get", "test", "logpath"]),
+        format!("Current monitored log file(s):\n`- {dir}/auth.log\n")
+    );
+
+    // addlogpath: the new file is read; the jail restarted with its ban kept.
+    append(&conf.file("auth2.log"), "");
+    assert_eq!(
+        ok(
+            &conf,
+            &["set", "test", "addlogpath", &format!("{dir}/auth2.log")]
+        ),
+        format!("Current monitored log file(s):\n|- {dir}/auth.log\n`- {dir}/auth2.log\n")
+    );
+    append(&conf.file("auth2.log"), &failure("198.51.100.2").repeat(3));
+    wait_for("a ban from the added file", 30, || {
+        conf.actions().contains("ban 198.51.100.2 600")
+    });
+    assert!(ok(&conf, &["get", "test", "banned"]).contains("198.51.100.50"));
+    let missing = format!("{dir}/missing.log");
+    let (out, _) = fails(&conf, &["set", "test", "addlogpath", &missing]);
+    assert_eq!(
+        out,
+        format!("[Errno 2] No such file or directory: '{missing}'\n")
+    );
+    let v = json(&conf, &["set", "test", "addlogpath", &missing]);
+    assert_eq!(v["error"]["kind"], "invalid_value", "{v}");
+    assert_eq!(
+        ok(
+            &conf,
+            &["set", "test", "dellogpath", &format!("{dir}/auth2.log")]
+        ),
+        format!("Current monitored log file(s):\n`- {dir}/auth.log\n")
+    );
+    let v = json(&conf, &["get", "test", "logpath"]);
+    assert_eq!(
+        v["response"],
+        serde_json::json!({"type": "list", "data": [format!("{dir}/auth.log")]})
+    );
+
+    // addfailregex: a second failure form bans; a regex that does not compile is refused.
+    let regexes = ok(
+        &conf,
+        &["set", "test", "addfailregex", "^\\s*bad login from <HOST>$"],
+    );
+    assert!(
+        regexes.starts_with("The following regular expression are defined:\n|- [0]: "),
+        "{regexes}"
+    );
+    assert!(
+        regexes.ends_with("`- [1]: ^\\s*bad login from <HOST>$\n"),
+        "{regexes}"
+    );
+    append(&conf.file("auth.log"), &bad_login("198.51.100.9").repeat(3));
+    wait_for("a ban by the added regex", 30, || {
+        conf.actions().contains("ban 198.51.100.9 600")
+    });
+    let (out, _) = fails(&conf, &["set", "test", "addfailregex", "(["]);
+    assert!(
+        out.starts_with("Unable to compile regular expression '(['"),
+        "{out}"
+    );
+    let v = json(&conf, &["get", "test", "failregex"]);
+    assert_eq!(
+        v["response"]["data"].as_array().map(Vec::len),
+        Some(2),
+        "{v}"
+    );
+    // An index past the end changes nothing (fail2ban's answer: the list).
+    assert_eq!(ok(&conf, &["set", "test", "delfailregex", "7"]), regexes);
+    let one = ok(&conf, &["set", "test", "delfailregex", "1"]);
+    assert!(one.contains("`- [0]: ") && !one.contains("[1]"), "{one}");
+
+    // ignoreregex: a matching line is no failure.
+    assert_eq!(
+        ok(&conf, &["get", "test", "ignoreregex"]),
+        "No regular expression is defined\n"
+    );
+    assert_eq!(
+        ok(
+            &conf,
+            &["set", "test", "addignoreregex", "from 198\\.51\\.100\\.77$"]
+        ),
+        "The following regular expression are defined:\n`- [0]: from 198\\.51\\.100\\.77$\n"
+    );
+    let before = total_failed(&conf);
+    let mut lines = failure("198.51.100.77").repeat(3);
+    lines.push_str(&failure("198.51.100.78"));
+    append(&conf.file("auth.log"), &lines);
+    wait_for("the failure after the ignored lines", 30, || {
+        total_failed(&conf) > before
+    });
+    assert_eq!(total_failed(&conf), before + 1);
+    assert!(!conf.actions().contains("198.51.100.77"));
+    assert_eq!(
+        ok(&conf, &["set", "test", "delignoreregex", "0"]),
+        "No regular expression is defined\n"
+    );
+
+    // Actions: one of action.d added with arguments, its commands read back, removed.
+    std::fs::write(conf.file("action.d/second.conf"), RECORD_ACTION).unwrap();
+    assert_eq!(
+        ok(&conf, &["get", "test", "actions"]),
+        "The jail test has the following actions:\nrecord\n"
+    );
+    let second = format!("second[file=\"{dir}/second.txt\"]");
+    assert_eq!(
+        ok(&conf, &["set", "test", "addaction", &second]),
+        "second\n"
+    );
+    assert_eq!(
+        ok(&conf, &["get", "test", "actions"]),
+        "The jail test has the following actions:\nrecord, second\n"
+    );
+    ok(&conf, &["set", "test", "banip", "198.51.100.60"]);
+    wait_for("the added action's ban", 30, || {
+        read(&conf.file("second.txt")).contains("ban 198.51.100.60 600")
+    });
+    let cmd = ok(&conf, &["get", "test", "action", "second", "actionban"]);
+    assert!(cmd.contains("echo \"ban <ip> <bantime>\""), "{cmd}");
+    let props = ok(&conf, &["get", "test", "actionproperties", "second"]);
+    assert!(
+        props.starts_with("The jail test action second has the following properties:\n"),
+        "{props}"
+    );
+    assert!(props.contains("actionban"), "{props}");
+    let (out, _) = fails(&conf, &["set", "test", "addaction", &second]);
+    assert!(out.contains("already exists"), "{out}");
+    assert_eq!(ok(&conf, &["set", "test", "delaction", "second"]), "None\n");
+    let (out, _) = fails(&conf, &["set", "test", "delaction", "nothere"]);
+    assert_eq!(out, "'Invalid Action name: nothere'\n");
+    let v = json(&conf, &["get", "test", "actions"]);
+    assert_eq!(
+        v["response"],
+        serde_json::json!({"type": "list", "data": ["record"]})
+    );
+    // Through every restart the manual ban stayed.
+    assert!(ok(&conf, &["get", "test", "banned"]).contains("198.51.100.50"));
+}
+
+#[test]
+fn start_stop_and_reload_one_jail() {
+    let two = format!(
+        "{JAILS}[web]\nenabled = true\nfilter = test\nlogpath = @DIR@/web.log\naction = record[file=\"@DIR@/web.txt\"]\n[off]\nenabled = false\nfilter = test\nlogpath = @DIR@/off.log\n"
+    );
+    let conf = Conf::new(&two);
+    append(&conf.file("web.log"), "");
+    append(&conf.file("auth.log"), "");
+    let d = Daemon::start_ready(&conf, &["test", "web"]);
+    wait_for("the socket", 10, || conf.file("jailor.sock").exists());
+    ok(&conf, &["set", "test", "banip", "198.51.100.50"]);
+
+    // reload JAIL updates that jail only.
+    conf.set_jails(&two.replace("findtime = 60", "findtime = 120"));
+    assert_eq!(ok(&conf, &["reload", "test"]), "OK\n");
+    assert_eq!(ok(&conf, &["get", "test", "findtime"]), "120\n");
+    assert_eq!(ok(&conf, &["get", "web", "findtime"]), "60\n");
+    assert!(ok(&conf, &["get", "test", "banned"]).contains("198.51.100.50"));
+    // A broken jail on reload: the error comes back, the jail runs on as it was.
+    conf.set_jails(&two.replace(
+        "filter = test\nlogpath = @DIR@/auth.log",
+        "filter = nosuch\nlogpath = @DIR@/auth.log",
+    ));
+    let (out, err) = fails(&conf, &["reload", "test"]);
+    assert!(format!("{out}{err}").contains("nosuch"), "{out}{err}");
+    assert_eq!(ok(&conf, &["get", "test", "findtime"]), "120\n");
+    conf.set_jails(&two);
+    let (out, err) = fails(&conf, &["reload", "nojail"]);
+    assert!(
+        format!("{out}{err}").contains("Failed during configuration: No section: 'nojail'"),
+        "{out}{err}"
+    );
+    assert_eq!(ok(&conf, &["reload", "--if-exists", "nojail"]), "OK\n");
+    let v = json(&conf, &["reload", "nojail"]);
+    assert_eq!(v["error"]["kind"], "config", "{v}");
+
+    // stop JAIL: gone from status, its actions stopped; the other jail runs on.
+    assert_eq!(ok(&conf, &["stop", "test"]), "Jail stopped\n");
+    wait_for("the jail's actions to stop", 30, || {
+        conf.actions().contains("stop\n")
+    });
+    assert_eq!(
+        ok(&conf, &["status"]),
+        "Status\n|- Number of jail:\t1\n`- Jail list:\tweb\n"
+    );
+    let (out, _) = fails(&conf, &["status", "test"]);
+    assert_eq!(out, "Sorry but the jail 'test' does not exist\n");
+    let (out, _) = fails(&conf, &["stop", "test"]);
+    assert_eq!(out, "Sorry but the jail 'test' does not exist\n");
+    let v = json(&conf, &["stop", "nojail"]);
+    assert_eq!(v["error"]["kind"], "unknown_jail", "{v}");
+    // start JAIL: back from the configuration, with its ban restored from the store.
+    assert_eq!(ok(&conf, &["start", "test"]), "Jail started\n");
+    assert!(ok(&conf, &["get", "test", "banned"]).contains("198.51.100.50"));
+    assert_eq!(ok(&conf, &["start", "test"]), "Jail started\n");
+    // A disabled or unknown jail does not start.
+    let (out, _) = fails(&conf, &["start", "off"]);
+    assert_eq!(out, "Sorry but the jail 'off' does not exist\n");
+    let v = json(&conf, &["start", "test"]);
+    assert_eq!(
+        v,
+        serde_json::json!({"ok": true, "command": ["start", "test"], "response": {"type": "done"}})
+    );
+    // stop --all: no jail left, the daemon answers on.
+    assert_eq!(ok(&conf, &["stop", "--all"]), "Jail stopped\n");
+    assert_eq!(
+        ok(&conf, &["status"]),
+        "Status\n|- Number of jail:\t0\n`- Jail list:\t\n"
+    );
+
+    // The daemon gone: fail2ban-client's message and exit code, and the JSON kind.
+    d.stop();
+    let (_, err) = fails(&conf, &["start", "test"]);
+    assert!(
+        err.contains(&format!(
+            "Failed to access socket path: {}. Is fail2ban running?",
+            conf.file("jailor.sock").display()
+        )),
+        "{err}"
+    );
+    let v = json(&conf, &["set", "test", "banip", "198.51.100.1"]);
+    assert_eq!(v["error"]["kind"], "not_running", "{v}");
+}

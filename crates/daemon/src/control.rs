@@ -7,6 +7,8 @@
 //! (as a closure run on its thread), the same path as bans found in the logs: the store
 //! records them and the jail's actions run.
 
+mod jail;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -289,24 +291,26 @@ impl Server {
                 unban,
                 all: _,
                 if_exists,
-            } => {
-                if let Some(j) = &jail {
-                    if self.jail(j).is_none() && !if_exists {
-                        return Response::unknown_jail(j);
-                    }
-                }
-                self.reload_request(jail.as_deref(), restart, unban)
-            }
+            } => match jail {
+                Some(j) => self.reload_one(&j, restart, unban, if_exists),
+                None => self.reload_request(None, restart, unban),
+            },
             Request::Restart { unban } => self.reload_request(None, true, unban),
             Request::SetJail { jail, setting } => {
                 if self.jail(&jail).is_none() {
                     return Response::unknown_jail(&jail);
                 }
+                if let Some(r) = self.edit_jail(&jail, &setting) {
+                    return r;
+                }
                 self.set_jail(&jail, setting)
             }
             Request::GetJail { jail, query } => match self.jail(&jail) {
                 None => Response::unknown_jail(&jail),
-                Some(j) => self.get_jail(j, query),
+                Some(j) => match Self::query_jail(j, &query) {
+                    Some(r) => r,
+                    None => self.get_jail(j, query),
+                },
             },
             Request::GetServer { option } => match option {
                 ServerOption::LogLevel => Response::Text(self.log.0.name()),
@@ -333,8 +337,8 @@ impl Server {
             },
             Request::Stop => Response::Done,
             Request::Sleep { .. } => Response::Done,
-            Request::StartJail { .. } => unsupported("start JAIL"),
-            Request::StopJail { .. } => unsupported("stop JAIL"),
+            Request::StartJail { jail } => self.start_request(&jail),
+            Request::StopJail { jail } => self.stop_request(jail.as_deref()),
             Request::AddJail { .. } => unsupported("add JAIL"),
             Request::FlushLogs => unsupported("flushlogs"),
             _ => unsupported("this command"),

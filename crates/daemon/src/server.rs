@@ -222,7 +222,7 @@ fn open_store(server: &ServerSpec) -> Store {
 
 /// `maxtrackedaddresses` per jail: the jail's own value, else `[DEFAULT]` of the jail files,
 /// else `[Definition]` of `fail2ban.conf`.
-fn max_tracked_values(base: &Path, jails: &[&JailSpec]) -> HashMap<String, String> {
+pub(crate) fn max_tracked_values(base: &Path, jails: &[&JailSpec]) -> HashMap<String, String> {
     let statics: IndexMap<String, String> = IndexMap::new();
     let vars = Vars::new();
     let global = Config::read(base, "fail2ban", &statics)
@@ -417,7 +417,7 @@ impl Server {
         logf!(NOTICE, "fail2ban.jail", "Jail '{name}' stopped");
     }
 
-    fn stop_all(&mut self) {
+    pub(crate) fn stop_all(&mut self) {
         // Readers first, all at once, so no new ban starts while actions are flushed.
         for j in &self.jails {
             j.stop.stop();

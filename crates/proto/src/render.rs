@@ -18,6 +18,7 @@ pub fn render(request: &Request, response: &Response) -> String {
         (Request::Ping, _) => "Server replied: pong".into(),
         (Request::Echo { .. }, Response::List(words)) => words.join(" "),
         (Request::Stop, _) => "Shutdown successful".into(),
+        (Request::Reload { .. } | Request::Restart { .. }, Response::Done) => "OK".into(),
         (Request::StartJail { .. }, _) => "Jail started".into(),
         (Request::StopJail { .. }, _) => "Jail stopped".into(),
         (Request::AddJail { jail, .. }, _) => format!("Added jail {jail}"),

@@ -1,0 +1,450 @@
+//! The control requests that change which jails run or what a jail reads and does:
+//! `start|stop|reload JAIL`, `set JAIL addlogpath|dellogpath|addfailregex|delfailregex|
+//! addignoreregex|delignoreregex|addaction|delaction|action`, and the `get JAIL` queries about
+//! a jail's filter and actions.
+//!
+//! A change of the filter, the files or the actions restarts that jail alone: its bans come
+//! back from the store, its logs resume at their stored positions and its counters go on.
+//! Every change is checked (settings, regexes compiled) before the running jail is touched,
+//! so a refused change leaves it as it was.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use jailor_config::{JailSpec, Loader, LogPath};
+use jailor_proto::{FailureKind, JailQuery, JailSetting, Response};
+
+use super::{invalid, stopping};
+use crate::jail_counters::JailCounters;
+use crate::logf;
+use crate::server::{max_tracked_values, RunningJail, Server};
+use crate::settings::JailSettings;
+
+/// How long a request waits for a (re)started jail to start reading.
+const START_WAIT: Duration = Duration::from_secs(60);
+
+/// The methods fail2ban lists for a command action (`get JAIL actionmethods ACTION`).
+const ACTION_METHODS: [&str; 7] = ["ban", "flush", "reban", "reload", "start", "stop", "unban"];
+
+/// fail2ban's answer for an action the jail does not have (the text of its KeyError).
+fn unknown_action(action: &str) -> Response {
+    Response::error(
+        FailureKind::InvalidValue,
+        format!("'Invalid Action name: {action}'"),
+    )
+}
+
+/// Checks that `spec` can run: its settings and its filter's regexes.
+fn check(spec: &JailSpec, max_tracked: Option<&str>) -> Result<Arc<JailSettings>, String> {
+    let settings = JailSettings::from_spec(spec, max_tracked)?;
+    jailor_match::Filter::new(settings.filter.clone()).map_err(|e| e.to_string())?;
+    Ok(Arc::new(settings))
+}
+
+fn files(spec: &JailSpec) -> Vec<String> {
+    spec.logpaths
+        .iter()
+        .flat_map(|l| l.files.iter().map(|f| f.display().to_string()))
+        .collect()
+}
+
+impl Server {
+    fn position(&self, jail: &str) -> Option<usize> {
+        self.jails.iter().position(|j| j.spec.name == jail)
+    }
+
+    /// Starts `spec` and waits until its reader runs; `counters` go on from a previous run.
+    fn start_and_wait(
+        &mut self,
+        spec: &JailSpec,
+        max_tracked: Option<String>,
+        counters: Option<Arc<JailCounters>>,
+    ) -> Response {
+        match self.start_jail(spec, max_tracked, counters) {
+            Some(started) => {
+                // Dropped without a message when the reader ends early: answer anyway.
+                let _ = started.recv_timeout(START_WAIT);
+                Response::Done
+            }
+            None => Response::error(
+                FailureKind::Failed,
+                format!("the jail '{}' could not start (see the log)", spec.name),
+            ),
+        }
+    }
+
+    /// Restarts running jail `i` with `spec`, which was checked; its counters go on.
+    fn restart_with(&mut self, i: usize, spec: JailSpec) -> Response {
+        let old = self.jails.remove(i);
+        let max_tracked = old.max_tracked.clone();
+        let counters = old.stats.clone();
+        self.stop_jail(old);
+        self.start_and_wait(&spec, max_tracked, Some(counters))
+    }
+
+    /// Checks `spec` for running jail `i`, restarts the jail with it and answers `answer`
+    /// of the new spec; a spec that cannot run is refused with `refuse(error)`.
+    fn change_spec(
+        &mut self,
+        i: usize,
+        spec: JailSpec,
+        what: &str,
+        refuse: impl FnOnce(String) -> Response,
+        answer: impl FnOnce(&JailSpec) -> Response,
+    ) -> Response {
+        if let Err(e) = check(&spec, self.jails[i].max_tracked.as_deref()) {
+            return refuse(e);
+        }
+        let name = spec.name.clone();
+        let reply = answer(&spec);
+        match self.restart_with(i, spec) {
+            Response::Done => {
+                logf!(INFO, "fail2ban.jail", "[{name}] {what}");
+                reply
+            }
+            failure => failure,
+        }
+    }
+
+    /// `start JAIL`: a running jail answers at once (as fail2ban's); a jail of the
+    /// configuration that is not running (stopped by `stop JAIL`) starts.
+    pub(super) fn start_request(&mut self, jail: &str) -> Response {
+        if self.position(jail).is_some() {
+            return Response::Done;
+        }
+        let cfg = match Loader::new(&self.base).read_all() {
+            Ok(c) => c,
+            Err(e) => return Response::error(FailureKind::Config, e.to_string()),
+        };
+        let spec = match cfg.jails.iter().find(|j| match j {
+            Ok(s) => s.name == jail,
+            Err(e) => e.jail == jail,
+        }) {
+            None => return Response::unknown_jail(jail),
+            Some(Err(e)) => return Response::error(FailureKind::Config, e.config_error_message()),
+            Some(Ok(spec)) => spec.clone(),
+        };
+        let tracked = max_tracked_values(&self.base, &[&spec]).remove(jail);
+        if let Err(e) = check(&spec, tracked.as_deref()) {
+            return Response::error(FailureKind::Config, format!("jail '{jail}': {e}"));
+        }
+        self.start_and_wait(&spec, tracked, None)
+    }
+
+    /// `stop JAIL` stops one jail (its bans are lifted by its actions' stop, and kept in the
+    /// store); `stop --all` every jail, the daemon goes on.
+    pub(super) fn stop_request(&mut self, jail: Option<&str>) -> Response {
+        match jail {
+            None => {
+                self.stop_all();
+                Response::Done
+            }
+            Some(name) => match self.position(name) {
+                None => Response::unknown_jail(name),
+                Some(i) => {
+                    let j = self.jails.remove(i);
+                    self.stop_jail(j);
+                    Response::Done
+                }
+            },
+        }
+    }
+
+    /// `reload JAIL`: reads the configuration again and updates that jail only. A jail
+    /// whose configuration did not change goes on untouched (unless `restart`); a changed one
+    /// restarts (bans and positions kept, counters reset only by `restart`); one that is
+    /// not running starts. A configuration that cannot run leaves the jail as it was.
+    pub(super) fn reload_one(
+        &mut self,
+        jail: &str,
+        restart: bool,
+        unban: bool,
+        if_exists: bool,
+    ) -> Response {
+        logf!(INFO, "fail2ban.server", "Reload jail '{jail}'");
+        let cfg = match Loader::new(&self.base).read_all() {
+            Ok(c) => c,
+            Err(e) => return Response::error(FailureKind::Config, e.to_string()),
+        };
+        let found = cfg.jails.iter().find(|j| match j {
+            Ok(s) => s.name == jail,
+            Err(e) => e.jail == jail,
+        });
+        let spec = match found {
+            None if if_exists => return Response::Done,
+            None => {
+                return Response::error(
+                    FailureKind::Config,
+                    format!("Failed during configuration: No section: '{jail}'"),
+                )
+            }
+            Some(Err(e)) => return Response::error(FailureKind::Config, e.config_error_message()),
+            Some(Ok(spec)) => spec.clone(),
+        };
+        let tracked = max_tracked_values(&self.base, &[&spec]).remove(jail);
+        if let Err(e) = check(&spec, tracked.as_deref()) {
+            logf!(
+                ERROR,
+                "fail2ban.server",
+                "Reload of '{jail}' failed, the running jail is kept: {e}"
+            );
+            return Response::error(FailureKind::Config, format!("jail '{jail}': {e}"));
+        }
+        if unban {
+            let name = jail.to_owned();
+            let done = self.keeper(move |k| {
+                let ids = super::banned_ids(k, &name);
+                super::unban(k, &name, &ids, false);
+                k.commit();
+            });
+            if done.is_none() {
+                return stopping();
+            }
+        }
+        let Some(i) = self.position(jail) else {
+            return self.start_and_wait(&spec, tracked, None);
+        };
+        let same = self.jails[i].spec == spec && self.jails[i].max_tracked == tracked;
+        if same && !restart {
+            return Response::Done;
+        }
+        let old = self.jails.remove(i);
+        let counters = (!restart).then(|| old.stats.clone());
+        self.stop_jail(old);
+        self.start_and_wait(&spec, tracked, counters)
+    }
+
+    /// The `set JAIL ...` changes that restart the jail; `None` for the other settings.
+    pub(super) fn edit_jail(&mut self, jail: &str, setting: &JailSetting) -> Option<Response> {
+        let i = self.position(jail)?;
+        let mut spec = self.jails[i].spec.clone();
+        let response = match setting {
+            JailSetting::AddLogPath { path, tail } => {
+                if !Path::new(path).exists() {
+                    return Some(invalid(format!(
+                        "[Errno 2] No such file or directory: '{path}'"
+                    )));
+                }
+                if files(&spec).iter().any(|f| f == path) {
+                    return Some(Response::List(files(&spec)));
+                }
+                spec.logpaths.push(LogPath {
+                    pattern: path.clone(),
+                    tail: *tail,
+                    files: vec![PathBuf::from(path)],
+                });
+                self.change_spec(i, spec, &format!("Added logfile: {path}"), invalid, |s| {
+                    Response::List(files(s))
+                })
+            }
+            JailSetting::DelLogPath { path } => {
+                let before = spec.logpaths.len();
+                spec.logpaths
+                    .retain(|l| l.pattern != *path && l.files != [PathBuf::from(path)]);
+                if spec.logpaths.len() == before {
+                    // fail2ban answers the list unchanged.
+                    return Some(Response::List(files(&spec)));
+                }
+                self.change_spec(i, spec, &format!("Removed logfile: {path}"), invalid, |s| {
+                    Response::List(files(s))
+                })
+            }
+            JailSetting::AddFailRegex { value } | JailSetting::AddIgnoreRegex { value } => {
+                let fail = matches!(setting, JailSetting::AddFailRegex { .. });
+                let filter = spec.filter.as_mut()?;
+                let list = if fail {
+                    &mut filter.failregex
+                } else {
+                    &mut filter.ignoreregex
+                };
+                list.push(value.clone());
+                let shown = value.clone();
+                self.change_spec(
+                    i,
+                    spec,
+                    &format!("Added regex: {value}"),
+                    |e| {
+                        invalid(format!(
+                            "Unable to compile regular expression '{shown}':\n{e}"
+                        ))
+                    },
+                    |s| regex_list(s, fail),
+                )
+            }
+            JailSetting::DelFailRegex { index } | JailSetting::DelIgnoreRegex { index } => {
+                let fail = matches!(setting, JailSetting::DelFailRegex { .. });
+                let filter = spec.filter.as_mut()?;
+                let list = if fail {
+                    &mut filter.failregex
+                } else {
+                    &mut filter.ignoreregex
+                };
+                if *index >= list.len() {
+                    // fail2ban logs the bad index and answers the list unchanged.
+                    return Some(regex_list(&spec, fail));
+                }
+                list.remove(*index);
+                self.change_spec(i, spec, &format!("Removed regex {index}"), invalid, |s| {
+                    regex_list(s, fail)
+                })
+            }
+            JailSetting::AddAction { action, python } => {
+                if python.is_some() {
+                    return Some(Response::error(
+                        FailureKind::Failed,
+                        "Python actions are not supported by jailor",
+                    ));
+                }
+                let (file, args) = match jailor_config::extract_options(action) {
+                    Ok(x) => x,
+                    Err(e) => return Some(invalid(e.to_string())),
+                };
+                // An action of the configuration's action.d; else, as fail2ban, an empty one
+                // whose commands `set JAIL action NAME actionban ...` then sets.
+                let a = Loader::new(&self.base)
+                    .load_action(&file, &args, jail)
+                    .unwrap_or_else(|_| jailor_config::ActionSpec {
+                        actname: file.clone(),
+                        file: file.clone(),
+                        ..jailor_config::ActionSpec::default()
+                    });
+                if spec.actions.iter().any(|x| x.actname == a.actname) {
+                    return Some(Response::error(
+                        FailureKind::InvalidValue,
+                        format!("Action {} already exists in jail {jail}", a.actname),
+                    ));
+                }
+                let name = a.actname.clone();
+                spec.actions.push(a);
+                self.change_spec(i, spec, &format!("Added action {name}"), invalid, |_| {
+                    Response::Text(name.clone())
+                })
+            }
+            JailSetting::DelAction { action } => {
+                let Some(k) = spec.actions.iter().position(|a| a.actname == *action) else {
+                    return Some(unknown_action(action));
+                };
+                spec.actions.remove(k);
+                self.change_spec(
+                    i,
+                    spec,
+                    &format!("Removed action {action}"),
+                    invalid,
+                    |_| Response::Null,
+                )
+            }
+            JailSetting::Action {
+                action,
+                key,
+                value: Some(value),
+            } => {
+                let Some(a) = spec.actions.iter_mut().find(|a| a.actname == *action) else {
+                    return Some(unknown_action(action));
+                };
+                if key.starts_with("action") {
+                    a.commands.insert(key.clone(), value.clone());
+                } else {
+                    a.properties.insert(key.clone(), value.clone());
+                }
+                let shown = value.clone();
+                self.change_spec(
+                    i,
+                    spec,
+                    &format!("Set action {action} {key}"),
+                    invalid,
+                    |_| Response::Text(shown),
+                )
+            }
+            _ => return None,
+        };
+        Some(response)
+    }
+
+    /// The `get JAIL ...` queries about the filter and the actions; `None` for the others.
+    pub(super) fn query_jail(j: &RunningJail, query: &JailQuery) -> Option<Response> {
+        let spec = &j.spec;
+        let filter = spec.filter.as_ref();
+        let action = |name: &str| spec.actions.iter().find(|a| a.actname == name);
+        Some(match query {
+            JailQuery::Action {
+                action: name,
+                property,
+            } => match action(name) {
+                None => unknown_action(name),
+                Some(a) => match a
+                    .commands
+                    .get(property)
+                    .or_else(|| a.properties.get(property))
+                    .or_else(|| a.options.get(property))
+                {
+                    Some(v) => Response::Text(v.clone()),
+                    None if property == "actname" => Response::Text(a.actname.clone()),
+                    None => invalid(format!("'{property}' is not a property of action {name}")),
+                },
+            },
+            JailQuery::ActionProperties { action: name } => match action(name) {
+                None => unknown_action(name),
+                Some(a) => {
+                    let mut keys: Vec<String> = a
+                        .commands
+                        .keys()
+                        .chain(a.properties.keys())
+                        .chain(a.options.keys())
+                        .cloned()
+                        .chain(["actname".to_owned()])
+                        .collect();
+                    keys.sort();
+                    keys.dedup();
+                    Response::List(keys)
+                }
+            },
+            JailQuery::ActionMethods { action: name } => match action(name) {
+                None => unknown_action(name),
+                Some(_) => Response::List(ACTION_METHODS.iter().map(|m| m.to_string()).collect()),
+            },
+            JailQuery::PrefRegex => {
+                Response::Text(filter.and_then(|f| f.prefregex.clone()).unwrap_or_default())
+            }
+            JailQuery::UseDns => Response::Text(
+                filter
+                    .and_then(|f| f.usedns.clone())
+                    .unwrap_or_else(|| "warn".into()),
+            ),
+            JailQuery::MaxLines => {
+                Response::Number(filter.and_then(|f| f.maxlines()).flatten().unwrap_or(1))
+            }
+            JailQuery::JournalMatch => Response::List(
+                filter
+                    .map(|f| f.journalmatch.iter().map(|m| m.join(" ")).collect())
+                    .unwrap_or_default(),
+            ),
+            JailQuery::LogEncoding => Response::Text(match spec.option("logencoding") {
+                None => "UTF-8".into(),
+                Some(e) if e.eq_ignore_ascii_case("auto") => "UTF-8".into(),
+                Some(e) => e.to_owned(),
+            }),
+            JailQuery::BanTimeExtra { option } => match spec.option(option.as_word()) {
+                Some(v) => Response::Text(v.to_owned()),
+                None => Response::Null,
+            },
+            JailQuery::IgnoreCache => Response::Null,
+            _ => return None,
+        })
+    }
+}
+
+fn regex_list(spec: &JailSpec, fail: bool) -> Response {
+    Response::List(
+        spec.filter
+            .as_ref()
+            .map(|f| {
+                if fail {
+                    f.failregex.clone()
+                } else {
+                    f.ignoreregex.clone()
+                }
+            })
+            .unwrap_or_default(),
+    )
+}
