@@ -369,3 +369,158 @@ fn start_stop_and_reload_one_jail() {
     let v = json(&conf, &["set", "test", "banip", "198.51.100.1"]);
     assert_eq!(v["error"]["kind"], "not_running", "{v}");
 }
+
+#[test]
+fn options_server_settings_and_simple_commands() {
+    let conf = Conf::new(JAILS);
+    let dir = conf.path().display().to_string();
+    let _d = started(&conf);
+    for (args, expected) in [
+        (&["ping"][..], "Server replied: pong\n"),
+        (&["echo", "a", "b"][..], "a b\n"),
+        (&["get", "test", "findtime"][..], "60\n"),
+        (&["get", "test", "bantime"][..], "600\n"),
+        (&["get", "test", "maxretry"][..], "3\n"),
+        (&["get", "test", "maxmatches"][..], "3\n"),
+        (&["get", "test", "ignoreself"][..], "True\n"),
+        (&["get", "test", "usedns"][..], "warn\n"),
+        (&["get", "test", "maxlines"][..], "1\n"),
+        (&["get", "test", "prefregex"][..], "\n"),
+        (&["get", "test", "bantime.increment"][..], "False\n"),
+        (&["get", "test", "bantime.factor"][..], "None\n"),
+        (
+            &["get", "test", "logencoding"][..],
+            "Current log encoding is set to:\nUTF-8\n",
+        ),
+        (
+            &["get", "test", "journalmatch"][..],
+            "No journal match filter set\n",
+        ),
+        (
+            &["get", "test", "datepattern"][..],
+            "Current date pattern set to: ^EPOCH\n",
+        ),
+        (
+            &["get", "test", "ignoreip"][..],
+            "No IP address/network is ignored\n",
+        ),
+        (
+            &["get", "syslogsocket"][..],
+            "Current syslog socket is:\n`- auto\n",
+        ),
+        (
+            &["get", "dbpurgeage"][..],
+            "Current database purge age is:\n`- 86400seconds\n",
+        ),
+    ] {
+        assert_eq!(ok(&conf, args), expected, "{args:?}");
+    }
+    assert_eq!(
+        ok(&conf, &["get", "dbfile"]),
+        format!("Current database file is:\n`- {dir}/jailor.sqlite3\n")
+    );
+    assert_eq!(
+        ok(&conf, &["get", "logtarget"]),
+        format!("Current logging target is:\n`- {dir}/jailor.log\n")
+    );
+    assert_eq!(ok(&conf, &["version"]).trim(), env!("CARGO_PKG_VERSION"));
+    let v = json(&conf, &["get", "dbmaxmatches"]);
+    assert_eq!(v["response"]["type"], "number", "{v}");
+    assert_eq!(
+        json(&conf, &["ping"])["response"],
+        serde_json::json!({"type": "pong"})
+    );
+
+    // Options set in place or with a restart of the jail alone; each answered as fail2ban.
+    for (args, expected) in [
+        (&["set", "test", "bantime.increment", "true"][..], "True\n"),
+        (&["get", "test", "bantime.increment"][..], "True\n"),
+        (&["set", "test", "usedns", "no"][..], "no\n"),
+        (&["set", "test", "maxlines", "2"][..], "2\n"),
+        (&["set", "test", "logtimezone", "UTC"][..], "UTC\n"),
+        (&["get", "test", "logtimezone"][..], "UTC\n"),
+        (&["set", "test", "prefregex", ""][..], "\n"),
+        (
+            &["set", "test", "datepattern", "^EPOCH"][..],
+            "Current date pattern set to: ^EPOCH\n",
+        ),
+        (
+            &["set", "test", "logencoding", "latin-1"][..],
+            "Current log encoding is set to:\nlatin-1\n",
+        ),
+        (
+            &["set", "test", "addignoreip", "203.0.113.0/24"][..],
+            "These IP addresses/networks are ignored:\n`- 203.0.113.0/24\n",
+        ),
+    ] {
+        assert_eq!(ok(&conf, args), expected, "{args:?}");
+    }
+    let v = json(&conf, &["get", "test", "maxlines"]);
+    assert_eq!(
+        v["response"],
+        serde_json::json!({"type": "number", "data": 2})
+    );
+    let v = json(&conf, &["get", "test", "bantime.increment"]);
+    assert_eq!(
+        v["response"],
+        serde_json::json!({"type": "bool", "data": true})
+    );
+
+    // Failure paths: bad values, unknown options, bad addresses, unknown jails.
+    let (out, _) = fails(&conf, &["set", "test", "usedns", "sometimes"]);
+    assert!(out.starts_with("Invalid value for usedns"), "{out}");
+    assert_eq!(ok(&conf, &["get", "test", "usedns"]), "no\n");
+    let (out, _) = fails(&conf, &["get", "test", "nothing"]);
+    assert_eq!(
+        out,
+        "Invalid command (no get action or not yet implemented)\n"
+    );
+    let (out, _) = fails(&conf, &["set", "test", "nothing", "1"]);
+    assert_eq!(
+        out,
+        "Invalid command 'nothing' (no set action or not yet implemented)\n"
+    );
+    let (out, _) = fails(&conf, &["set", "test", "banip", "198.51.100.999"]);
+    assert_eq!(out, "'198.51.100.999' is not a valid IP address\n");
+    let v = json(&conf, &["set", "test", "banip", "198.51.100.999"]);
+    assert_eq!(v["error"]["kind"], "invalid_value", "{v}");
+    let v = json(&conf, &["unban", "not-an-address"]);
+    assert_eq!(v["error"]["kind"], "invalid_value", "{v}");
+    for args in [
+        &["get", "nojail", "logpath"][..],
+        &["set", "nojail", "addlogpath", "/x"][..],
+        &["set", "nojail", "banip", "198.51.100.1"][..],
+        &["status", "nojail"][..],
+        &["start", "nojail"][..],
+        &["stop", "nojail"][..],
+    ] {
+        let (out, _) = fails(&conf, args);
+        assert_eq!(
+            out, "Sorry but the jail 'nojail' does not exist\n",
+            "{args:?}"
+        );
+        let v = json(&conf, args);
+        assert_eq!(v["error"]["kind"], "unknown_jail", "{args:?} {v}");
+    }
+
+    // Bans by hand and by the log after all those restarts; banned, unban and stats.
+    assert_eq!(ok(&conf, &["set", "test", "banip", "198.51.100.3"]), "1\n");
+    assert_eq!(ok(&conf, &["banned", "198.51.100.3"]), "[['test']]\n");
+    assert_eq!(ok(&conf, &["banned", "198.51.100.4"]), "[[]]\n");
+    let v = json(&conf, &["banned", "198.51.100.3"]);
+    assert_eq!(
+        v["response"],
+        serde_json::json!({"type": "banned_by", "data": [["test"]]})
+    );
+    assert_eq!(ok(&conf, &["unban", "198.51.100.3"]), "1\n");
+    assert_eq!(ok(&conf, &["unban", "198.51.100.3"]), "0\n");
+    append(&conf.file("auth.log"), &failure("198.51.100.5").repeat(3));
+    wait_for("a ban from the log", 30, || {
+        conf.actions().contains("ban 198.51.100.5")
+    });
+    let table = ok(&conf, &["stats"]);
+    assert!(table.contains(" test "), "{table}");
+    let v = json(&conf, &["stats"]);
+    assert_eq!(v["response"]["data"][0]["failed_total"], 3, "{v}");
+    assert_eq!(v["response"]["data"][0]["banned_current"], 1, "{v}");
+}

@@ -307,10 +307,7 @@ impl Server {
             }
             Request::GetJail { jail, query } => match self.jail(&jail) {
                 None => Response::unknown_jail(&jail),
-                Some(j) => match Self::query_jail(j, &query) {
-                    Some(r) => r,
-                    None => self.get_jail(j, query),
-                },
+                Some(j) => self.answer_query(j, query),
             },
             Request::GetServer { option } => match option {
                 ServerOption::LogLevel => Response::Text(self.log.0.name()),
@@ -320,7 +317,7 @@ impl Server {
                     logging::Target::Syslog => "SYSLOG".into(),
                     logging::Target::File(p) => p.display().to_string(),
                 }),
-                other => unsupported(&format!("get {}", other.as_word())),
+                other => self.server_option(other),
             },
             Request::SetServer { setting } => match setting {
                 ServerSetting::LogLevel(text) => match Level::parse(&text) {
@@ -342,6 +339,30 @@ impl Server {
             Request::AddJail { .. } => unsupported("add JAIL"),
             Request::FlushLogs => unsupported("flushlogs"),
             _ => unsupported("this command"),
+        }
+    }
+
+    /// `get dbfile|dbpurgeage|dbmaxmatches|syslogsocket`: as `fail2ban.conf` sets them.
+    fn server_option(&self, option: ServerOption) -> Response {
+        let server = match jailor_config::Loader::new(&self.base).read_server() {
+            Ok(s) => s,
+            Err(e) => return Response::error(FailureKind::Config, e.to_string()),
+        };
+        match option {
+            ServerOption::DbFile => match jailor_store::DbFile::parse(&server.dbfile) {
+                jailor_store::DbFile::Disabled => Response::Null,
+                _ => Response::Text(server.dbfile),
+            },
+            ServerOption::DbPurgeAge => match jailor_config::parse_time(&server.dbpurgeage) {
+                Ok(t) => Response::Number(t as i64),
+                Err(e) => invalid(e.to_string()),
+            },
+            ServerOption::DbMaxMatches => Response::Number(match server.dbmaxmatches {
+                Some(Some(n)) => n,
+                _ => jailor_store::StoreOptions::DEFAULT_MAX_MATCHES as i64,
+            }),
+            ServerOption::SyslogSocket => Response::Text(server.syslogsocket),
+            other => unsupported(&format!("get {}", other.as_word())),
         }
     }
 
@@ -677,7 +698,15 @@ impl Server {
         j.spec = spec;
         j.settings = settings;
         logf!(INFO, "fail2ban.jail", "[{jail}] Set {option} = {value}");
-        self.get_jail(&self.jails[i], query)
+        self.answer_query(&self.jails[i], query)
+    }
+
+    /// Answers `get JAIL ...` for a running jail.
+    fn answer_query(&self, j: &RunningJail, query: JailQuery) -> Response {
+        match Self::query_jail(j, &query) {
+            Some(r) => r,
+            None => self.get_jail(j, query),
+        }
     }
 }
 

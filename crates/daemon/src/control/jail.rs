@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jailor_config::{JailSpec, Loader, LogPath};
-use jailor_proto::{FailureKind, JailQuery, JailSetting, Response};
+use jailor_proto::{BanTimeOption, FailureKind, JailQuery, JailSetting, Response};
 
 use super::{invalid, stopping};
 use crate::jail_counters::JailCounters;
@@ -105,6 +105,25 @@ impl Server {
             }
             failure => failure,
         }
+    }
+
+    /// Restarts jail `i` with a filter or reading option changed (`what = value`).
+    fn filter_option(
+        &mut self,
+        i: usize,
+        spec: JailSpec,
+        what: &str,
+        value: &str,
+        answer: impl FnOnce(&JailSpec) -> Response,
+    ) -> Response {
+        let refused = format!("Invalid value for {what} {value:?}");
+        self.change_spec(
+            i,
+            spec,
+            &format!("Set {what} = {value}"),
+            |e| invalid(format!("{refused}: {e}")),
+            answer,
+        )
     }
 
     /// `start JAIL`: a running jail answers at once (as fail2ban's); a jail of the
@@ -356,6 +375,66 @@ impl Server {
                     |_| Response::Text(shown),
                 )
             }
+            JailSetting::DatePattern { value } => {
+                spec.filter.as_mut()?.datepattern = Some(value.clone()).filter(|v| !v.is_empty());
+                self.filter_option(i, spec, "datepattern", value, |s| {
+                    match s.filter.as_ref().and_then(|f| f.datepattern.clone()) {
+                        Some(p) => Response::Text(p),
+                        None => Response::Null,
+                    }
+                })
+            }
+            JailSetting::UseDns { value } => {
+                spec.filter.as_mut()?.usedns = Some(value.clone());
+                let v = value.clone();
+                self.filter_option(i, spec, "usedns", value, |_| Response::Text(v))
+            }
+            JailSetting::MaxLines { value } => {
+                spec.filter.as_mut()?.maxlines_raw = Some(value.to_string());
+                let n = i64::try_from(*value).unwrap_or(i64::MAX);
+                self.filter_option(i, spec, "maxlines", &value.to_string(), |_| {
+                    Response::Number(n)
+                })
+            }
+            JailSetting::PrefRegex { value } => {
+                spec.filter.as_mut()?.prefregex = Some(value.clone()).filter(|v| !v.is_empty());
+                let v = value.clone();
+                self.filter_option(i, spec, "prefregex", value, |_| Response::Text(v))
+            }
+            JailSetting::LogTimeZone { value } => {
+                spec.options.insert("logtimezone".into(), value.clone());
+                let v = value.clone();
+                self.filter_option(i, spec, "logtimezone", value, |_| Response::Text(v))
+            }
+            JailSetting::LogEncoding { value } => {
+                spec.options.insert("logencoding".into(), value.clone());
+                let v = value.clone();
+                self.filter_option(i, spec, "logencoding", value, |_| Response::Text(v))
+            }
+            JailSetting::AddJournalMatch { values } | JailSetting::DelJournalMatch { values } => {
+                let add = matches!(setting, JailSetting::AddJournalMatch { .. });
+                let filter = spec.filter.as_mut()?;
+                // `+` separates alternatives, each a list of FIELD=value words.
+                let groups: Vec<Vec<String>> = values
+                    .split(|w| w == "+")
+                    .filter(|g| !g.is_empty())
+                    .map(<[String]>::to_vec)
+                    .collect();
+                if add {
+                    filter.journalmatch.extend(groups);
+                } else {
+                    filter.journalmatch.retain(|m| !groups.contains(m));
+                }
+                let shown = values.join(" ");
+                self.filter_option(i, spec, "journalmatch", &shown, |s| {
+                    Response::List(
+                        s.filter
+                            .as_ref()
+                            .map(|f| f.journalmatch.iter().map(|m| m.join(" ")).collect())
+                            .unwrap_or_default(),
+                    )
+                })
+            }
             _ => return None,
         };
         Some(response)
@@ -424,10 +503,21 @@ impl Server {
                 Some(e) if e.eq_ignore_ascii_case("auto") => "UTF-8".into(),
                 Some(e) => e.to_owned(),
             }),
-            JailQuery::BanTimeExtra { option } => match spec.option(option.as_word()) {
-                Some(v) => Response::Text(v.to_owned()),
-                None => Response::Null,
-            },
+            JailQuery::BanTimeExtra { option } => {
+                let word = option.as_word();
+                match option {
+                    BanTimeOption::Increment | BanTimeOption::OverallJails => {
+                        match spec.flag(word) {
+                            Some(b) => Response::Bool(b),
+                            None => Response::Bool(false),
+                        }
+                    }
+                    _ => match spec.option(word) {
+                        Some(v) if !v.trim().is_empty() => Response::Text(v.to_owned()),
+                        _ => Response::Null,
+                    },
+                }
+            }
             JailQuery::IgnoreCache => Response::Null,
             _ => return None,
         })
