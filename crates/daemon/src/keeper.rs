@@ -91,6 +91,7 @@ pub(crate) fn spawn(
     let (tx, rx) = mpsc::sync_channel(8192);
     let handle = std::thread::Builder::new()
         .name("keeper".into())
+        .stack_size(crate::memory::SMALL_STACK)
         .spawn(move || {
             let mut k = Keeper {
                 store,
@@ -357,6 +358,7 @@ impl Keeper {
         } = st;
         let spawned = std::thread::Builder::new()
             .name(format!("stop-{jail}"))
+            .stack_size(crate::memory::SMALL_STACK)
             .spawn(move || {
                 for job in backlog {
                     if worker.send(job).is_err() {

@@ -22,6 +22,10 @@
 //! store and re-applied (`Restore Ban`) before its log is read; each log resumes at its
 //! stored position, or (first start, `head`) at the first line younger than `findtime`.
 //!
+//! A jail's filter is compiled by its reader when the first line reaches it
+//! (`lazy_filter`): "Jail started" does not wait for it, and a quiet jail costs almost no
+//! memory. Jails keep matched lines per address only when one of their actions can show them.
+//!
 //! The log is fail2ban's, line for line ([`logging`]), so fail2ban's `recidive` jail works on
 //! jailor's own log. A jail tracks at most [`MAX_TRACKED_OPTION`] addresses (evictions are
 //! counted and logged).
@@ -33,6 +37,7 @@ mod ignore_cmd;
 mod jail_counters;
 mod journal_source;
 mod keeper;
+mod lazy_filter;
 pub mod logging;
 mod memory;
 mod metrics;

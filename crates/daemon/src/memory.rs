@@ -5,6 +5,26 @@
 //! such freed memory in its heap rather than returning it, so the daemon's resident size would
 //! stay at its peak. The daemon asks for it back at the few moments it knows a lot was freed.
 
+/// The stack of a reader thread (it compiles and runs regexes; the backtracking engine keeps
+/// its own stack on the heap) and of an action worker (tag substitution, commands).
+pub(crate) const THREAD_STACK: usize = 512 * 1024;
+/// The stack of the keeper (SQLite) and of small helper threads.
+pub(crate) const SMALL_STACK: usize = 256 * 1024;
+
+/// Sets glibc's allocator up for a long-running daemon with a few busy threads: at most two
+/// arenas (each thread otherwise gets its own, and each keeps its free memory), and a fixed
+/// mmap threshold, so large blocks (a flood's tables) go back to the system when freed instead
+/// of the threshold growing until they stay in the heap. A no-op elsewhere.
+pub(crate) fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: `mallopt` only sets the allocator's parameters; called once at start, before
+    // the daemon's threads exist.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+    }
+}
+
 /// Returns free heap memory to the system (glibc's `malloc_trim`); a no-op elsewhere.
 pub(crate) fn release_free_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]

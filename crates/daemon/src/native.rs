@@ -38,6 +38,20 @@ pub enum JailAction {
 }
 
 impl JailAction {
+    /// Whether the action can show a ban's matched lines (`<matches>`, `<ipmatches>`,
+    /// `<ipjailmatches>`, `<raw-ticket>` in a command or a property it may substitute).
+    /// Only then does the jail keep matched lines per address: a flood of addresses that
+    /// never get banned would otherwise hold a log line each in memory for nothing.
+    pub fn uses_matches(&self) -> bool {
+        match self {
+            JailAction::Commands(spec) => spec
+                .properties
+                .iter()
+                .any(|(_, v)| v.contains("matches>") || v.contains("raw-ticket>")),
+            JailAction::Nftables { .. } => false,
+        }
+    }
+
     /// The action of jail `jail` for the configuration reader's `spec`: native when its file
     /// is `jailor-nftables`, else the commands and properties as the command runner takes
     /// them. An error is one line for the log.
@@ -213,6 +227,20 @@ mod tests {
         let mut t = Ticket::new(ip.parse().unwrap(), time);
         t.bantime = bantime;
         t
+    }
+
+    #[test]
+    fn only_actions_that_show_matched_lines_need_them() {
+        let action = |cmd: &str| {
+            JailAction::Commands(ActionSpec::new("a", [("actionban", cmd), ("name", "sshd")]))
+        };
+        assert!(!action("echo ban <ip> >> /tmp/x").uses_matches());
+        assert!(action("printf %s <matches> | mail root").uses_matches());
+        assert!(action("echo <ipjailmatches>").uses_matches());
+        assert!(action("echo <raw-ticket>").uses_matches());
+        // Through a property the command substitutes when it runs.
+        let spec = ActionSpec::new("a", [("actionban", "echo <lines>"), ("lines", "<matches>")]);
+        assert!(JailAction::Commands(spec).uses_matches());
     }
 
     #[test]

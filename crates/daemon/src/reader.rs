@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jailor_date::{DateDetector, HitTime, Zone};
-use jailor_match::{Failure, FailureId, Filter, Value};
+use jailor_match::{Failure, FailureId, Value};
 use jailor_policy::{
     own_addresses, weigh_failure, Added, FailureWindow, Id, IgnoreList, IgnoreReason, NoResolver,
     PriorBans, WindowConfig,
@@ -19,6 +19,7 @@ use jailor_tail::{FileKey, Fingerprint, LineRef, Position, Tailer};
 use crate::ignore_cmd::ShellIgnore;
 use crate::jail_counters::JailCounters;
 use crate::keeper::{ban_id, Candidate, ToKeeper};
+use crate::lazy_filter::{self, LazyFilter};
 use crate::logf;
 use crate::notify::StartGate;
 use crate::settings::JailSettings;
@@ -41,7 +42,7 @@ pub(crate) struct Reader {
     name: Arc<str>,
     settings: Arc<JailSettings>,
     detector: DateDetector,
-    filter: Filter,
+    filter: LazyFilter,
     window: FailureWindow,
     ignore: IgnoreList,
     ignore_cmd: Option<ShellIgnore>,
@@ -82,6 +83,19 @@ fn detector(settings: &JailSettings) -> Result<DateDetector, String> {
     Ok(d)
 }
 
+/// The failure window's settings. Matched lines are kept (up to `maxmatches`) only when an
+/// action of the jail can show them: a flood of addresses that never get banned would
+/// otherwise hold a log line each in memory for nothing.
+fn window_config(settings: &JailSettings) -> WindowConfig {
+    let keep_matches = settings.actions.iter().any(|a| a.uses_matches());
+    WindowConfig {
+        findtime: settings.findtime,
+        maxretry: settings.maxretry,
+        maxmatches: if keep_matches { settings.maxmatches } else { 0 },
+        max_tracked: settings.max_tracked,
+    }
+}
+
 /// Builds the reader and its tailer (the files found now are the ones "at start").
 pub(crate) fn build(
     settings: Arc<JailSettings>,
@@ -90,7 +104,9 @@ pub(crate) fn build(
     stats: Arc<JailCounters>,
 ) -> Result<(Reader, Tailer), String> {
     let name: Arc<str> = Arc::from(settings.name.as_str());
-    let filter = Filter::new(settings.filter.clone()).map_err(|e| e.to_string())?;
+    // Compiled by the reader thread on the first line (see `lazy_filter`).
+    lazy_filter::precheck(&settings.filter)?;
+    let filter = LazyFilter::new(settings.filter.clone());
     let det = detector(&settings)?;
     let mut seek_det = detector(&settings)?;
     let mut ignore = IgnoreList::parse(&settings.ignoreip, &NoResolver);
@@ -145,12 +161,7 @@ pub(crate) fn build(
             settings.logpaths.iter().map(|l| &l.0).collect::<Vec<_>>()
         );
     }
-    let window = FailureWindow::new(WindowConfig {
-        findtime: settings.findtime,
-        maxretry: settings.maxretry,
-        maxmatches: settings.maxmatches,
-        max_tracked: settings.max_tracked,
-    });
+    let window = FailureWindow::new(window_config(&settings));
     let ignore_cmd = settings
         .ignorecommand
         .as_deref()
@@ -273,7 +284,10 @@ impl Reader {
             (Some(a), Some(b), Some(c)) => (a, b, c),
             _ => ("", "", text),
         };
-        let failures = self.filter.process(pre, date, post, time);
+        let Some(filter) = self.filter.get(&self.name) else {
+            return;
+        };
+        let failures = filter.process(pre, date, post, time);
         if failures.iter().any(|f| !f.nofail) {
             JailCounters::add(&self.stats.matched, 1);
         }
@@ -303,12 +317,7 @@ impl Reader {
         let Some(new) = self.stats.take_settings() else {
             return;
         };
-        self.window.set_config(WindowConfig {
-            findtime: new.findtime,
-            maxretry: new.maxretry,
-            maxmatches: new.maxmatches,
-            max_tracked: new.max_tracked,
-        });
+        self.window.set_config(window_config(&new));
         if new.ignoreip != self.settings.ignoreip || new.ignoreself != self.settings.ignoreself {
             let mut ignore = IgnoreList::parse(&new.ignoreip, &NoResolver);
             if new.ignoreself {
@@ -499,7 +508,10 @@ impl Reader {
         } else {
             time
         };
-        let failures = self.filter.process("", "", line, time);
+        let Some(filter) = self.filter.get(&self.name) else {
+            return;
+        };
+        let failures = filter.process("", "", line, time);
         if failures.iter().any(|f| !f.nofail) {
             JailCounters::add(&self.stats.matched, 1);
         }

@@ -48,6 +48,7 @@ pub const JAILOR_DB: &str = "jailor.sqlite3";
 
 /// Runs the server until SIGTERM or SIGINT. Returns an error only when it cannot start.
 pub fn run(opts: &ServerOptions) -> Result<(), Error> {
+    crate::memory::tune_allocator();
     let loader = Loader::new(&opts.conf);
     let cfg = loader.read_all().map_err(ErrorKind::Config)?;
     let (level, target) = log_settings(&cfg.server, opts)?;
@@ -370,6 +371,7 @@ impl Server {
         });
         let spawned = std::thread::Builder::new()
             .name(format!("reader-{name}"))
+            .stack_size(crate::memory::THREAD_STACK)
             .spawn(move || match journal {
                 Some(j) => crate::journal_source::run(reader, tailer, j, gate),
                 None => reader.run(tailer, gate),

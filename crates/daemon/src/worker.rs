@@ -45,6 +45,7 @@ pub(crate) fn spawn(
     let name = jail.to_owned();
     let handle = std::thread::Builder::new()
         .name(format!("actions-{jail}"))
+        .stack_size(crate::memory::THREAD_STACK)
         .spawn(move || Worker::new(name, &specs, &runner, stats).run(rx))?;
     Ok((tx, handle))
 }

@@ -14,7 +14,7 @@ pub const DEFAULT_MAXRETRY: u32 = 3;
 pub const DEFAULT_MAXMATCHES: usize = 5;
 /// jailor's default bound on the ids one jail tracks at a time.
 ///
-/// At about 72 bytes per id without matched lines (see [`FailureWindow`]) this is under 100 MB
+/// At about 64 bytes per id without matched lines (see [`FailureWindow`]) this is under 100 MB
 /// even with the table's slack.
 pub const DEFAULT_MAX_TRACKED: usize = 1_000_000;
 
@@ -83,11 +83,13 @@ pub struct WindowStats {
     pub evicted: u64,
 }
 
-/// The matched lines of one id, packed into one allocation: each line is its length (4 bytes,
-/// little-endian) then its text. A million ids with one line each then cost one heap block
-/// apiece, not three (list, its buffer, the line), which halves their memory.
+/// The matched lines of one id, packed into one buffer: each line is its length (4 bytes,
+/// little-endian) then its text. A million ids with one line each then cost two small heap
+/// blocks apiece, not three (list, its buffer, the line). The buffer is boxed once more so
+/// that a [`Slot`] holds a thin pointer (8 bytes, not 16): most ids of a flood keep no lines
+/// at all (`maxmatches = 0` when no action uses them) and should not pay for the room.
 #[derive(Debug)]
-struct MatchList(Box<[u8]>);
+struct MatchList(Box<Box<[u8]>>);
 
 impl MatchList {
     /// Packs `lines`; `None` when there are none.
@@ -103,12 +105,12 @@ impl MatchList {
             buf.extend_from_slice(&len.to_le_bytes());
             buf.extend_from_slice(&line.as_bytes()[..len as usize]);
         }
-        Some(MatchList(buf.into_boxed_slice()))
+        Some(MatchList(Box::new(buf.into_boxed_slice())))
     }
 
     /// The lines, oldest first.
     fn lines(&self) -> impl Iterator<Item = &str> + Clone {
-        let mut rest: &[u8] = &self.0;
+        let mut rest: &[u8] = &self.0[..];
         std::iter::from_fn(move || {
             let (len, tail) = rest.split_first_chunk::<4>()?;
             let len = (u32::from_le_bytes(*len) as usize).min(tail.len());
@@ -127,8 +129,8 @@ impl MatchList {
 /// No slot: the end of the recency list.
 const NIL: u32 = u32::MAX;
 
-/// One tracked id. Kept small: 72 bytes on 64-bit targets (checked by a test), so a million
-/// tracked addresses take about 72 MB plus the index (5 bytes a bucket) and their lines.
+/// One tracked id. Kept small: 64 bytes on 64-bit targets (checked by a test), so a million
+/// tracked addresses take about 64 MB plus the index (5 bytes a bucket) and their lines.
 #[derive(Debug)]
 struct Slot {
     id: Id,
@@ -625,11 +627,11 @@ mod tests {
     }
 
     #[test]
-    fn slot_stays_72_bytes() {
-        // 24 (id) + 8 + 8 + 4 + 4 + 16 (packed matches) + 4 + 4 (list links).
+    fn slot_stays_64_bytes() {
+        // 24 (id) + 8 + 8 + 4 + 4 + 8 (thin pointer to the packed matches) + 4 + 4 (links).
         assert_eq!(std::mem::size_of::<Id>(), 24);
         assert!(
-            std::mem::size_of::<Slot>() <= 72,
+            std::mem::size_of::<Slot>() <= 64,
             "{}",
             std::mem::size_of::<Slot>()
         );
