@@ -1,159 +1,32 @@
 //! Bans reach the kernel: the real `jailor server` with `banaction = jailor-nftables`, run
 //! inside network namespaces the tests create and delete.
 //!
-//! - `native_action_through_the_daemon`: a ban shows in `nft list set`, leaves at stop, comes
-//!   back at restart with its remaining time, and goes at its unban.
+//! - `native_action_through_the_daemon`: with no `action.d` file for it, a ban shows in
+//!   `nft list set`, leaves at stop, comes back at restart with its remaining time, and goes
+//!   at its unban.
 //! - `real_sshd_attack_is_blocked`: a real OpenSSH server in namespace `srv`, its log read by
 //!   jailor's `sshd` jail (our own `config/`); namespace `atk` tries wrong passwords with a
 //!   real `ssh` client; after maxretry failures its TCP connections to port 22 fail while
-//!   namespace `ok` still connects, and after bantime `atk` connects again.
+//!   namespace `ok` still connects, and after bantime `atk` connects again; banned a second
+//!   time, `jailor client set sshd unbanip` lets it in at once.
+//! - `prefix_ban_covers_the_64`: with `banprefix6 = 64`, one banned IPv6 address blocks
+//!   another of its /64 and not one of another /64.
+//! - `kill_9_keeps_the_kernel_ban`: after `kill -9` of the daemon the kernel keeps dropping
+//!   the attacker; a restarted daemon adds no second table, chain, rule or element; with the
+//!   daemon dead again, the element's timeout lets the attacker back in.
 //!
 //! Addresses are 10.201.x.x and fd42:201::/32 on veth pairs that exist only in the
 //! namespaces.
 
 mod daemon_support;
+mod firewall_support;
 
 use std::fs;
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use daemon_support::*;
-
-/// A network namespace, deleted (with the processes started in it by the test) when dropped.
-struct Netns {
-    name: String,
-    children: Vec<Child>,
-}
-
-impl Netns {
-    fn new(short: &str) -> Netns {
-        let name = format!("jl{}-{short}", std::process::id());
-        let _ = run(&["ip", "netns", "del", &name]);
-        let out = run(&["ip", "netns", "add", &name]);
-        assert!(out.status.success(), "ip netns add {name}: {out:?}");
-        let ns = Netns {
-            name,
-            children: Vec::new(),
-        };
-        ns.ok(&["ip", "link", "set", "lo", "up"]);
-        ns
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.name]).args(args);
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.command(args).stdin(Stdio::null()).output().unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(out.status.success(), "{args:?} in {}: {out:?}", self.name);
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Whether a TCP connection to `addr` port 22 opens within 2 s.
-    fn connects(&self, addr: &str) -> bool {
-        let script = format!("exec 3<>/dev/tcp/{addr}/22");
-        self.run(&["timeout", "2", "bash", "-c", &script])
-            .status
-            .success()
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        for c in &mut self.children {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        let _ = run(&["ip", "netns", "del", &self.name]);
-    }
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::new(args[0])
-        .args(&args[1..])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-/// Joins `a` and `b` by a veth pair with the given IPv4 and IPv6 addresses (/24, /64).
-fn link(a: &Netns, a4: &str, a6: &str, b: &Netns, b4: &str, b6: &str, tag: &str) {
-    let (ea, eb) = (
-        format!("v{tag}a{}", std::process::id()),
-        format!("v{tag}b{}", std::process::id()),
-    );
-    let out = run(&[
-        "ip", "link", "add", &ea, "netns", &a.name, "type", "veth", "peer", "name", &eb, "netns",
-        &b.name,
-    ]);
-    assert!(out.status.success(), "veth: {out:?}");
-    for (ns, dev, v4, v6) in [(a, &ea, a4, a6), (b, &eb, b4, b6)] {
-        ns.ok(&["ip", "addr", "add", &format!("{v4}/24"), "dev", dev]);
-        ns.ok(&[
-            "ip",
-            "-6",
-            "addr",
-            "add",
-            &format!("{v6}/64"),
-            "dev",
-            dev,
-            "nodad",
-        ]);
-        ns.ok(&["ip", "link", "set", dev, "up"]);
-    }
-}
-
-/// `(address, timeout)` of the elements of set `set` of table `inet jailor` (empty when the
-/// set does not exist).
-fn elements(ns: &Netns, set: &str) -> Vec<(String, Option<u64>)> {
-    let out = ns.run(&["nft", "-j", "list", "set", "inet", "jailor", set]);
-    if !out.status.success() {
-        return Vec::new();
-    }
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let mut found = Vec::new();
-    for item in doc["nftables"].as_array().into_iter().flatten() {
-        for e in item["set"]["elem"].as_array().into_iter().flatten() {
-            let (val, timeout) = match e.get("elem") {
-                Some(inner) => (&inner["val"], inner["timeout"].as_u64()),
-                None => (e, None),
-            };
-            found.push((val.as_str().unwrap_or_default().to_owned(), timeout));
-        }
-    }
-    found
-}
-
-fn has(ns: &Netns, set: &str, addr: &str) -> bool {
-    elements(ns, set).iter().any(|(a, _)| a == addr)
-}
-
-/// `jailor server -f` inside `ns`.
-fn start_daemon(ns: &Netns, conf: &Path) -> Daemon {
-    let child = ns
-        .command(&[env!("CARGO_BIN_EXE_jailor"), "server", "-f", "-x", "-c"])
-        .arg(conf)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    Daemon { child }
-}
-
-fn requirements(test: &str) -> bool {
-    jailor_testkit::require_root(test).is_some()
-        && jailor_testkit::require_command(test, "nft", "nftables").is_some()
-        && jailor_testkit::require_command(test, "ip", "iproute2").is_some()
-}
+use firewall_support::*;
 
 #[test]
 fn native_action_through_the_daemon() {
@@ -173,15 +46,11 @@ logpath = @DIR@/auth.log
 action = jailor-nftables[port=\"22\", blocktype=drop]
 ",
     );
-    // The configuration reader still wants the file; the daemon never runs its commands.
-    fs::copy(
-        jailor_testkit::project_root().join("config/action.d/jailor-nftables.conf"),
-        conf.file("action.d/jailor-nftables.conf"),
-    )
-    .unwrap();
+    // No action.d/jailor-nftables.conf here: the name alone selects the native action.
+    assert!(!conf.file("action.d/jailor-nftables.conf").exists());
     append(&conf.file("auth.log"), "");
     let ns = Netns::new("d");
-    let d = start_daemon(&ns, conf.path());
+    let d = start_daemon(&ns, conf.path(), &conf.file("stderr.txt"));
     wait_for("the jail start", 20, || {
         conf.log().contains("Jail 'test' started")
     });
@@ -211,7 +80,7 @@ action = jailor-nftables[port=\"22\", blocktype=drop]
         .success());
 
     // Restart: the store's bans come back in the kernel with their remaining time.
-    let d = start_daemon(&ns, conf.path());
+    let d = start_daemon(&ns, conf.path(), &conf.file("stderr.txt"));
     wait_for("the restore", 20, || {
         has(&ns, "addr4-test", "192.0.2.7") && has(&ns, "addr6-test", "2001:db8::7")
     });
@@ -231,96 +100,6 @@ action = jailor-nftables[port=\"22\", blocktype=drop]
         !has(&ns, "addr4-test", "192.0.2.7")
     });
     d.stop();
-}
-
-/// A syslog line as rsyslog writes it, for a line sshd wrote to stderr with `-e`.
-fn syslog_line(pid: u32, line: &str) -> String {
-    let now = jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::system());
-    format!(
-        "{} srv sshd[{pid}]: {line}\n",
-        now.strftime("%b %e %H:%M:%S")
-    )
-}
-
-/// Starts sshd in `srv` on a config in `dir`; its stderr lines, timestamped, go to `log`.
-fn start_sshd(srv: &mut Netns, dir: &Path, log: PathBuf) {
-    let key = dir.join("host_ed25519");
-    let out = run(&[
-        "ssh-keygen",
-        "-q",
-        "-t",
-        "ed25519",
-        "-N",
-        "",
-        "-f",
-        key.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{out:?}");
-    let config = dir.join("sshd_config");
-    fs::write(
-        &config,
-        format!(
-            "Port 22\nListenAddress 0.0.0.0\nListenAddress ::\nHostKey {}\nPidFile {}/sshd.pid\n\
-             PasswordAuthentication yes\nKbdInteractiveAuthentication no\nUsePAM no\n\
-             PermitRootLogin yes\nStrictModes no\nLogLevel INFO\nMaxStartups 100\n",
-            key.display(),
-            dir.display()
-        ),
-    )
-    .unwrap();
-    fs::create_dir_all("/run/sshd").unwrap();
-    let sshd = jailor_testkit::find_command("sshd").unwrap();
-    let mut child = srv
-        .command(&[
-            sshd.to_str().unwrap(),
-            "-D",
-            "-e",
-            "-f",
-            config.to_str().unwrap(),
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let pid = child.id();
-    srv.children.push(child);
-    std::thread::spawn(move || {
-        let mut out = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .unwrap();
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            let _ = out.write_all(syslog_line(pid, &line).as_bytes());
-        }
-    });
-}
-
-/// One wrong-password login from `ns` (one `Failed password` line).
-fn wrong_password(ns: &Netns, addr: &str) {
-    let _ = ns.run(&[
-        "sshpass",
-        "-p",
-        "wrong",
-        "ssh",
-        "-o",
-        "StrictHostKeyChecking=no",
-        "-o",
-        "UserKnownHostsFile=/dev/null",
-        "-o",
-        "PubkeyAuthentication=no",
-        "-o",
-        "PreferredAuthentications=password",
-        "-o",
-        "NumberOfPasswordPrompts=1",
-        "-o",
-        "ConnectTimeout=3",
-        &format!("root@{addr}"),
-        "true",
-    ]);
 }
 
 /// A temp copy of the project's `config/` with a `jailor.local` and a `jail.local` for the
@@ -349,68 +128,29 @@ fn sshd_config(dir: &Path, banaction: &str) -> PathBuf {
     conf
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 #[test]
 fn real_sshd_attack_is_blocked() {
     let test = "real_sshd_attack_is_blocked";
-    if !requirements(test)
-        || jailor_testkit::require_command(test, "sshd", "openssh-server").is_none()
-        || jailor_testkit::require_command(test, "sshpass", "sshpass").is_none()
-        || jailor_testkit::require_command(test, "ssh", "openssh-client").is_none()
-    {
+    if !ssh_requirements(test) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let mut srv = Netns::new("srv");
-    let atk = Netns::new("atk");
-    let ok = Netns::new("ok");
-    link(
-        &srv,
-        "10.201.1.1",
-        "fd42:201:1::1",
-        &atk,
-        "10.201.1.2",
-        "fd42:201:1::2",
-        "a",
-    );
-    link(
-        &srv,
-        "10.201.2.1",
-        "fd42:201:2::1",
-        &ok,
-        "10.201.2.2",
-        "fd42:201:2::2",
-        "o",
-    );
     let auth_log = dir.path().join("auth.log");
-    append(&auth_log, "");
-    start_sshd(&mut srv, dir.path(), auth_log.clone());
-    wait_for("sshd listening", 10, || atk.connects("10.201.1.1"));
+    let lab = Lab::new(dir.path(), &auth_log);
+    let (srv, atk, ok) = (&lab.srv, &lab.atk, &lab.ok);
 
     let conf = sshd_config(dir.path(), "jailor-nftables");
     let jailor_log = dir.path().join("jailor.log");
-    let d = start_daemon(&srv, &conf);
-    wait_for("the sshd jail", 20, || {
+    let d = start_daemon(srv, &conf, &dir.path().join("stderr.txt"));
+    wait_for("the sshd jail", 30, || {
         read(&jailor_log).contains("Jail 'sshd' started")
     });
 
     for _ in 0..3 {
-        wrong_password(&atk, "10.201.1.1");
+        wrong_password(atk, "10.201.1.1");
     }
-    wait_for("the ban in the kernel", 15, || {
-        has(&srv, "addr4-sshd", "10.201.1.2")
+    wait_for("the ban in the kernel", 20, || {
+        has(srv, "addr4-sshd", "10.201.1.2")
     });
     let banned_at = Instant::now();
     let log = read(&jailor_log);
@@ -423,13 +163,177 @@ fn real_sshd_attack_is_blocked() {
     assert!(ok.connects("10.201.2.1"), "the bystander is blocked too");
 
     // After bantime (10 s) the attacker connects again.
-    wait_for("the unban", 20, || atk.connects("10.201.1.1"));
+    wait_for("the unban", 30, || atk.connects("10.201.1.1"));
     let after = banned_at.elapsed();
     assert!(after >= Duration::from_secs(7), "unbanned after {after:?}");
     // The kernel's timeout and the daemon's unban fall due together.
-    wait_for("the Unban line", 5, || {
+    wait_for("the Unban line", 10, || {
         read(&jailor_log).contains("[sshd] Unban 10.201.1.2")
     });
-    assert!(!has(&srv, "addr4-sshd", "10.201.1.2"));
+    assert!(!has(srv, "addr4-sshd", "10.201.1.2"));
+
+    // Banned again, then lifted at once through the control socket.
+    for _ in 0..3 {
+        wrong_password(atk, "10.201.1.1");
+    }
+    wait_for("the second ban in the kernel", 20, || {
+        has(srv, "addr4-sshd", "10.201.1.2")
+    });
+    assert!(!atk.connects("10.201.1.1"), "the attacker still connects");
+    let out = client(
+        &conf,
+        &dir.path().join("jailor.sock"),
+        &["set", "sshd", "unbanip", "10.201.1.2"],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let lifted = Instant::now();
+    wait_for("the element's removal after unbanip", 5, || {
+        !has(srv, "addr4-sshd", "10.201.1.2")
+    });
+    assert!(atk.connects("10.201.1.1"), "still blocked after unbanip");
+    assert!(lifted.elapsed() < Duration::from_secs(8));
     d.stop();
+}
+
+/// A jail `test` on the test filter (`auth failure from <HOST>` in `@DIR@/auth.log`) with the
+/// native action given by `action`.
+fn test_jail(action: &str, bantime: u32) -> Conf {
+    let conf = Conf::new(&format!(
+        "[DEFAULT]\nbantime = {bantime}\nfindtime = 60\nmaxretry = 1\n\
+         [test]\nenabled = true\nfilter = test\nbackend = polling\nlogpath = @DIR@/auth.log\n\
+         action = {action}\n"
+    ));
+    append(&conf.file("auth.log"), "");
+    conf
+}
+
+#[test]
+fn prefix_ban_covers_the_64() {
+    let test = "prefix_ban_covers_the_64";
+    if !ssh_requirements(test) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let lab = Lab::new(dir.path(), &dir.path().join("sshd.log"));
+    let (srv, atk) = (&lab.srv, &lab.atk);
+    // A second address in the attacker's /64 and one in another /64, routed through the same
+    // link.
+    let (srv_dev, atk_dev) = (&lab.srv_dev, &lab.atk_dev);
+    add6(atk, atk_dev, "fd42:201:1::3/64");
+    add6(atk, atk_dev, "fd42:201:9::2/64");
+    srv.ok(&[
+        "ip",
+        "-6",
+        "route",
+        "add",
+        "fd42:201:9::/64",
+        "dev",
+        srv_dev,
+    ]);
+    for src in ["fd42:201:1::2", "fd42:201:1::3", "fd42:201:9::2"] {
+        wait_for(&format!("{src} reaching sshd"), 10, || {
+            atk.connects_from(src, "fd42:201:1::1", atk_dev)
+        });
+    }
+
+    let conf = test_jail(
+        "jailor-nftables[port=\"22\", blocktype=drop, banprefix6=64]",
+        60,
+    );
+    let d = start_daemon(srv, conf.path(), &conf.file("stderr.txt"));
+    wait_for("the jail start", 30, || {
+        conf.log().contains("Jail 'test' started")
+    });
+    append(&conf.file("auth.log"), &failure("fd42:201:1::2"));
+    wait_for("the /64 in the kernel", 15, || {
+        has(srv, "addr6-test", "fd42:201:1::/64")
+    });
+    assert_eq!(elements(srv, "addr6-test").len(), 1);
+    assert!(!atk.connects_from("fd42:201:1::2", "fd42:201:1::1", atk_dev));
+    assert!(
+        !atk.connects_from("fd42:201:1::3", "fd42:201:1::1", atk_dev),
+        "a second address of the banned /64 still connects"
+    );
+    assert!(
+        atk.connects_from("fd42:201:9::2", "fd42:201:1::1", atk_dev),
+        "an address outside the banned /64 is blocked"
+    );
+    // IPv4 is banned address by address: the attacker's IPv4 address is untouched.
+    assert!(atk.connects("10.201.1.1"));
+    d.stop();
+}
+
+/// `(tables named jailor, chains jail-test, rules matching @addr4-test)` in `nft list ruleset`.
+fn object_counts(ns: &Netns) -> (usize, usize, usize) {
+    let rules = ns.ruleset();
+    (
+        count(&rules, "table inet jailor {"),
+        count(&rules, "chain jail-test {"),
+        count(&rules, "@addr4-test"),
+    )
+}
+
+#[test]
+fn kill_9_keeps_the_kernel_ban() {
+    let test = "kill_9_keeps_the_kernel_ban";
+    if !ssh_requirements(test) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let lab = Lab::new(dir.path(), &dir.path().join("sshd.log"));
+    let (srv, atk, ok) = (&lab.srv, &lab.atk, &lab.ok);
+    let bantime = 25;
+    let conf = test_jail("jailor-nftables[port=\"22\", blocktype=drop]", bantime);
+    let stderr = conf.file("stderr.txt");
+    let d = start_daemon(srv, conf.path(), &stderr);
+    wait_for("the jail start", 30, || {
+        conf.log().contains("Jail 'test' started")
+    });
+    let before = object_counts(srv);
+    assert_eq!(before, (1, 1, 1), "{}", srv.ruleset());
+
+    append(&conf.file("auth.log"), &failure("10.201.1.2"));
+    wait_for("the ban in the kernel", 15, || {
+        has(srv, "addr4-test", "10.201.1.2")
+    });
+    let banned_at = Instant::now();
+    d.kill9();
+    // Nobody runs a stop: the kernel keeps the table, the rule and the element.
+    assert!(
+        !atk.connects("10.201.1.1"),
+        "the attacker connects after kill -9"
+    );
+    assert!(ok.connects("10.201.2.1"));
+
+    // A restart re-creates nothing twice and keeps the one element.
+    let started = count(&conf.log(), "Jail 'test' started");
+    let d = start_daemon(srv, conf.path(), &stderr);
+    wait_for("the jail's restart", 30, || {
+        count(&conf.log(), "Jail 'test' started") > started
+    });
+    wait_for("the restore", 15, || {
+        conf.log().contains("Restore Ban 10.201.1.2")
+    });
+    assert_eq!(object_counts(srv), (1, 1, 1), "{}", srv.ruleset());
+    let e = elements(srv, "addr4-test");
+    assert_eq!(e.len(), 1, "{e:?}");
+    let left = u64::from(bantime) - banned_at.elapsed().as_secs();
+    assert!(
+        matches!(e[0].1, Some(t) if t <= left + 1),
+        "{e:?}, {left} s left"
+    );
+    assert!(
+        !atk.connects("10.201.1.1"),
+        "the attacker connects after the restart"
+    );
+
+    // Dead again: the element's own timeout lets the attacker back in.
+    d.kill9();
+    wait_for("the kernel's expiry", 60, || atk.connects("10.201.1.1"));
+    let after = banned_at.elapsed();
+    assert!(
+        after >= Duration::from_secs(u64::from(bantime) - 3),
+        "free after {after:?}"
+    );
+    assert!(elements(srv, "addr4-test").is_empty());
 }

@@ -28,6 +28,18 @@ pub const ACTION_COMMANDS: [&str; 13] = [
     "norestored",
 ];
 
+/// Action names that jailor runs natively (in Rust, not through `action.d` commands).
+///
+/// A jail may name one without any `action.d/<name>.conf` file (fail2ban's own `/etc/fail2ban`
+/// has none): the action is then its jail arguments alone. Where such a file exists (jailor's
+/// own configuration ships one to document the arguments), it is read as any other action.
+pub const NATIVE_ACTIONS: [&str; 1] = ["jailor-nftables"];
+
+/// Whether `file` (what precedes `[…]` in `action = file[…]`) names a native action.
+pub fn is_native_action(file: &str) -> bool {
+    NATIVE_ACTIONS.contains(&file.trim())
+}
+
 /// Options converted to booleans after substitution.
 const BOOL_OPTIONS: [&str; 3] = [
     "actionstart_on_demand",
@@ -150,18 +162,6 @@ impl Loader {
                 ..ActionSpec::default()
             });
         }
-        let cfg = definition::read_config(&self.base, "action.d", file, &self.statics()).map_err(
-            |e| match e.kind() {
-                ErrorKind::MissingFile if e.file().is_none() => definition::unknown(
-                    ErrorKind::UnknownAction,
-                    "action",
-                    file,
-                    &self.base,
-                    "action.d",
-                ),
-                _ => e,
-            },
-        )?;
         let name = args
             .get("name")
             .cloned()
@@ -170,6 +170,22 @@ impl Loader {
             .get("actname")
             .cloned()
             .unwrap_or_else(|| default_actname(file, &name, jail));
+        let cfg = match definition::read_config(&self.base, "action.d", file, &self.statics()) {
+            Ok(cfg) => cfg,
+            Err(e) if matches!(e.kind(), ErrorKind::MissingFile) && e.file().is_none() => {
+                if is_native_action(file) {
+                    return Ok(native_spec(file, args, name, actname));
+                }
+                return Err(definition::unknown(
+                    ErrorKind::UnknownAction,
+                    "action",
+                    file,
+                    &self.base,
+                    "action.d",
+                ));
+            }
+            Err(e) => return Err(e),
+        };
         let pre = [
             ("name".to_string(), name),
             ("actname".to_string(), actname.clone()),
@@ -210,6 +226,25 @@ impl Loader {
     }
 }
 
+/// A native action without a file: its properties are `name`, `actname` and the jail's
+/// arguments; it has no commands (the daemon runs it in Rust).
+fn native_spec(file: &str, args: &Args, name: String, actname: String) -> ActionSpec {
+    let mut properties = args.clone();
+    for (k, v) in [("name", name), ("actname", actname.clone())] {
+        properties.entry(k.to_string()).or_insert(v);
+    }
+    ActionSpec {
+        actname,
+        file: file.to_string(),
+        args: args.clone(),
+        python: None,
+        commands: IndexMap::new(),
+        options: properties.clone(),
+        properties,
+        warnings: Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,5 +257,69 @@ mod tests {
             "nftables-tcp"
         );
         assert_eq!(default_actname("a", "other", "j1"), "a-other");
+    }
+
+    fn jails_in(dir: &std::path::Path, jails: &str) -> Vec<crate::JailResult> {
+        std::fs::create_dir_all(dir.join("filter.d")).unwrap();
+        std::fs::write(
+            dir.join("filter.d/f.conf"),
+            "[Definition]\nfailregex = ^x <HOST>$\n",
+        )
+        .unwrap();
+        std::fs::write(dir.join("x.log"), "").unwrap();
+        std::fs::write(dir.join("jail.conf"), jails).unwrap();
+        crate::Loader::new(dir).read_jails().unwrap()
+    }
+
+    #[test]
+    fn native_action_needs_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let jails = jails_in(
+            dir.path(),
+            "[DEFAULT]\nbanaction = jailor-nftables\nport = 0:65535\n\
+             action_ = %(banaction)s[port=\"%(port)s\", protocol=\"tcp\"]\n\
+             [j]\nenabled = true\nfilter = f\nlogpath = x.log\nport = 22,2222\n\
+             action = %(action_)s\n         jailor-nftables[name=j6, banprefix6=64]\n",
+        );
+        let jail = jails[0].as_ref().unwrap();
+        assert_eq!(jail.actions.len(), 2);
+        let a = &jail.actions[0];
+        assert_eq!(
+            (a.file.as_str(), a.actname.as_str()),
+            ("jailor-nftables", "jailor-nftables")
+        );
+        assert!(a.commands.is_empty());
+        assert_eq!(a.properties["port"], "22,2222");
+        assert_eq!(a.properties["protocol"], "tcp");
+        assert_eq!(a.properties["name"], "j");
+        let b = &jail.actions[1];
+        assert_eq!(b.actname, "jailor-nftables6");
+        assert_eq!(b.properties["banprefix6"], "64");
+        // Only the native name is exempt: a look-alike still needs its file.
+        let dir = tempfile::tempdir().unwrap();
+        let jails = jails_in(
+            dir.path(),
+            "[j]\nenabled = true\nfilter = f\nlogpath = x.log\naction = jailor-nftables-x\n",
+        );
+        let e = jails[0].as_ref().unwrap_err();
+        assert!(matches!(e.error.kind(), ErrorKind::UnknownAction), "{e:?}");
+    }
+
+    #[test]
+    fn a_native_action_file_is_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("action.d")).unwrap();
+        std::fs::write(
+            dir.path().join("action.d/jailor-nftables.conf"),
+            "[Definition]\nactionban = true <ip>\n[Init]\nblocktype = drop\n",
+        )
+        .unwrap();
+        let jails = jails_in(
+            dir.path(),
+            "[j]\nenabled = true\nfilter = f\nlogpath = x.log\naction = jailor-nftables\n",
+        );
+        let a = &jails[0].as_ref().unwrap().actions[0];
+        assert_eq!(a.properties["blocktype"], "drop");
+        assert!(a.actionban().is_some());
     }
 }

@@ -39,7 +39,7 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 
-pub use action::{ActionSpec, ACTION_COMMANDS};
+pub use action::{is_native_action, ActionSpec, ACTION_COMMANDS, NATIVE_ACTIONS};
 pub use args::{extract_options, split_with_options, Args};
 pub use config::{Config, Section, Vars, MAX_INTERPOLATION_DEPTH};
 pub use error::{Error, ErrorKind, Result};

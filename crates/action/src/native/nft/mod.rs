@@ -6,8 +6,9 @@
 //! with the usual arguments: `port`, `protocol` (`tcp`, `udp`, `sctp`, `all`), `blocktype`
 //! (`drop`, `reject`, `reject with tcp reset`), and jailor's own `chain_hook` (`input`,
 //! `forward`, …), `chain_priority` (a number or `filter - 1`), `banprefix4`, `banprefix6`,
-//! `table`. No `action.d` file backs the name: the daemon recognises it with
-//! [`is_native_nftables`] before it looks for a file, and builds the action with
+//! `table`. No `action.d` file needs to back the name (the configuration reader accepts it
+//! without one, as in fail2ban's own `/etc/fail2ban`): the daemon recognises it with
+//! [`is_native_nftables`] and never runs a file's commands, and builds the action with
 //! [`NftConfig::from_properties`] from the jail's values and the arguments, then
 //! [`NftAction::new`].
 //!
