@@ -189,7 +189,7 @@ fn settings_change_and_read_back() {
         "Current logging level is 'DEBUG'"
     );
     // Commands jailor does not run yet say so, without killing the daemon.
-    let out = client(&conf, &["set", "test", "attempt", "198.51.100.3"]);
+    let out = client(&conf, &["add", "newjail"]);
     assert_eq!(out.status.code(), Some(255));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("not supported by jailor yet")

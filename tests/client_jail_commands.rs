@@ -80,6 +80,29 @@ fn started(conf: &Conf) -> Daemon {
     d
 }
 
+/// `jailor_lines_read_total` of jail `test`, scraped from the endpoint the server logged.
+fn lines_read(conf: &Conf) -> u64 {
+    use std::io::{Read, Write};
+    let log = conf.log();
+    let Some(addr) = log
+        .lines()
+        .find_map(|l| l.split("Metrics served on http://").nth(1))
+        .and_then(|rest| rest.strip_suffix("/metrics"))
+    else {
+        return 0;
+    };
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    write!(s, "GET /metrics HTTP/1.0\r\n\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("jailor_lines_read_total{jail=\"test\"} "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
 /// "Total failed" of `status test`.
 fn total_failed(conf: &Conf) -> u64 {
     let v = json(conf, &["status", "test"]);
@@ -523,4 +546,69 @@ fn options_server_settings_and_simple_commands() {
     let v = json(&conf, &["stats"]);
     assert_eq!(v["response"]["data"][0]["failed_total"], 3, "{v}");
     assert_eq!(v["response"]["data"][0]["banned_current"], 1, "{v}");
+}
+
+#[test]
+fn idle_attempt_flushlogs_and_logtarget() {
+    let conf = Conf::new(JAILS);
+    let dir = conf.path().display().to_string();
+    // The metrics endpoint tells when the idle jail has read its lines.
+    let main = read(&conf.file("fail2ban.conf"));
+    std::fs::write(
+        conf.file("fail2ban.conf"),
+        format!("{main}metrics = 127.0.0.1:0\n"),
+    )
+    .unwrap();
+    let _d = started(&conf);
+    // Idle: lines are read, no failure is counted.
+    assert_eq!(ok(&conf, &["set", "test", "idle", "on"]), "True\n");
+    assert_eq!(ok(&conf, &["get", "test", "idle"]), "True\n");
+    append(&conf.file("auth.log"), &failure("198.51.100.20").repeat(4));
+    wait_for("the idle jail to read its lines", 30, || {
+        lines_read(&conf) == 4
+    });
+    assert_eq!(total_failed(&conf), 0);
+    assert_eq!(ok(&conf, &["set", "test", "idle", "off"]), "False\n");
+    let v = json(&conf, &["get", "test", "idle"]);
+    assert_eq!(
+        v["response"],
+        serde_json::json!({"type": "bool", "data": false})
+    );
+
+    // attempt: failures by hand count as failures from the log; three ban.
+    for n in 1..=3 {
+        assert_eq!(
+            ok(&conf, &["set", "test", "attempt", "198.51.100.21"]),
+            "1\n"
+        );
+        wait_for("the attempt counted", 30, || total_failed(&conf) >= n);
+    }
+    wait_for("the ban by attempts", 30, || {
+        conf.actions().contains("ban 198.51.100.21 600")
+    });
+    assert!(
+        !conf.actions().contains("198.51.100.20"),
+        "{}",
+        conf.actions()
+    );
+    let (out, _) = fails(&conf, &["set", "test", "attempt", "not-an-ip"]);
+    assert_eq!(out, "'not-an-ip' is not a valid IP address\n");
+
+    // flushlogs reopens the log file; logtarget moves the log.
+    assert_eq!(ok(&conf, &["flushlogs"]), "logs: rolled over\n");
+    let moved = format!("{dir}/moved.log");
+    assert_eq!(
+        ok(&conf, &["set", "logtarget", &moved]),
+        format!("Current logging target is:\n`- {moved}\n")
+    );
+    ok(&conf, &["set", "test", "banip", "198.51.100.22"]);
+    wait_for("the ban logged in the new file", 30, || {
+        read(std::path::Path::new(&moved)).contains("Ban 198.51.100.22")
+    });
+    assert!(!conf.log().contains("Ban 198.51.100.22"));
+    let v = json(&conf, &["get", "logtarget"]);
+    assert_eq!(
+        v["response"],
+        serde_json::json!({"type": "text", "data": moved})
+    );
 }

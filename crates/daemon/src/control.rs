@@ -311,12 +311,7 @@ impl Server {
             },
             Request::GetServer { option } => match option {
                 ServerOption::LogLevel => Response::Text(self.log.0.name()),
-                ServerOption::LogTarget => Response::Text(match &self.log.1 {
-                    logging::Target::Stdout => "STDOUT".into(),
-                    logging::Target::Stderr => "STDERR".into(),
-                    logging::Target::Syslog => "SYSLOG".into(),
-                    logging::Target::File(p) => p.display().to_string(),
-                }),
+                ServerOption::LogTarget => self.get_server_log_target(),
                 other => self.server_option(other),
             },
             Request::SetServer { setting } => match setting {
@@ -330,6 +325,16 @@ impl Server {
                         Err(e) => Response::error(FailureKind::Failed, e.to_string()),
                     },
                 },
+                ServerSetting::LogTarget(text) => {
+                    let target = logging::Target::parse(&text);
+                    match logging::configure(self.log.0, &target) {
+                        Ok(()) => {
+                            self.log.1 = target;
+                            self.get_server_log_target()
+                        }
+                        Err(e) => Response::error(FailureKind::Failed, e.to_string()),
+                    }
+                }
                 other => unsupported(&format!("set {}", other.option().as_word())),
             },
             Request::Stop => Response::Done,
@@ -337,9 +342,26 @@ impl Server {
             Request::StartJail { jail } => self.start_request(&jail),
             Request::StopJail { jail } => self.stop_request(jail.as_deref()),
             Request::AddJail { .. } => unsupported("add JAIL"),
-            Request::FlushLogs => unsupported("flushlogs"),
+            Request::FlushLogs => match logging::configure(self.log.0, &self.log.1) {
+                // The file is opened again: a rotated log goes on in a new file.
+                Ok(()) => Response::Text(match self.log.1 {
+                    logging::Target::File(_) => "rolled over".into(),
+                    _ => "flushed".into(),
+                }),
+                Err(e) => Response::error(FailureKind::Failed, e.to_string()),
+            },
             _ => unsupported("this command"),
         }
+    }
+
+    /// `get logtarget`: the target in force.
+    fn get_server_log_target(&self) -> Response {
+        Response::Text(match &self.log.1 {
+            logging::Target::Stdout => "STDOUT".into(),
+            logging::Target::Stderr => "STDERR".into(),
+            logging::Target::Syslog => "SYSLOG".into(),
+            logging::Target::File(p) => p.display().to_string(),
+        })
     }
 
     /// `get dbfile|dbpurgeage|dbmaxmatches|syslogsocket`: as `fail2ban.conf` sets them.
@@ -568,7 +590,6 @@ impl Server {
                 Some(p) => Response::Text(p.clone()),
                 None => Response::Null,
             },
-            JailQuery::Idle => Response::Bool(false),
             other => unsupported(&format!("get JAIL {other:?}")),
         }
     }

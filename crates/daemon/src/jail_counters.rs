@@ -9,6 +9,8 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use jailor_policy::Id;
+
 use crate::settings::JailSettings;
 
 /// One jail's counters (since the jail started) and its pending settings.
@@ -34,6 +36,10 @@ pub(crate) struct JailCounters {
     pub unbans: AtomicU64,
     /// Action commands that failed.
     pub action_errors: AtomicU64,
+    /// `set JAIL idle on`: the reader counts no failure.
+    pub idle: AtomicBool,
+    /// Failures counted by hand (`set JAIL attempt IP [LINE...]`), for the reader.
+    attempts: Mutex<Vec<(Id, Vec<String>)>>,
     /// New settings for the reader, posted by the control side.
     pending: Mutex<Option<Arc<JailSettings>>>,
     /// Set when `pending` holds settings: one relaxed load per failure when nothing changed.
@@ -73,6 +79,30 @@ impl JailCounters {
         slot.take()
     }
 }
+
+impl JailCounters {
+    /// Whether the jail is idle.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.idle.load(Ordering::Relaxed)
+    }
+
+    /// Queues a failure counted by hand; the reader counts it in its next round.
+    pub(crate) fn post_attempt(&self, id: Id, lines: Vec<String>) {
+        let mut q = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
+        // Bounded: a client cannot grow the queue without limit between two rounds.
+        if q.len() < MAX_QUEUED_ATTEMPTS {
+            q.push((id, lines));
+        }
+    }
+
+    /// Takes the failures counted by hand since the last call.
+    pub(crate) fn take_attempts(&self) -> Vec<(Id, Vec<String>)> {
+        std::mem::take(&mut *self.attempts.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+/// The most hand-counted failures waiting for a reader's round.
+const MAX_QUEUED_ATTEMPTS: usize = 10_000;
 
 /// Every running jail's counters, by name, for the metrics endpoint.
 #[derive(Debug, Default)]

@@ -335,8 +335,36 @@ impl Reader {
         JailCounters::set(&self.stats.failed_current, self.window.len() as u64);
     }
 
+    /// Counts the failures given by hand (`set JAIL attempt`) as failures found now.
+    fn process_attempts(&mut self) {
+        for (id, lines) in self.stats.take_attempts() {
+            let now = now_f64();
+            let id = match id {
+                Id::Ip(ip) => FailureId::Addr(ip),
+                Id::Net(n) => FailureId::Net(n),
+                other => FailureId::Raw(other.to_string()),
+            };
+            let f = Failure {
+                id,
+                ip: None,
+                time: now,
+                regex_index: 0,
+                user: None,
+                users: Vec::new(),
+                nofail: false,
+                fid: None,
+                fields: BTreeMap::new(),
+                matches: lines,
+            };
+            self.failure(f, now);
+        }
+    }
+
     fn failure(&mut self, f: Failure, now: f64) {
         self.apply_new_settings();
+        if self.stats.is_idle() {
+            return;
+        }
         let id = match &f.id {
             FailureId::Addr(ip) => Id::ip(*ip),
             FailureId::Net(n) => Id::Net(*n),
@@ -420,6 +448,7 @@ impl Reader {
     fn after_round(&mut self, tailer: &Tailer) {
         self.publish_lines();
         self.apply_new_settings();
+        self.process_attempts();
         JailCounters::set(&self.stats.regex_limit_hits, self.filter.stats().limit_hits);
         let positions = tailer.positions();
         if !self.in_operation {
@@ -528,6 +557,7 @@ impl Reader {
         self.in_operation |= caught_up;
         self.publish_lines();
         self.apply_new_settings();
+        self.process_attempts();
         JailCounters::set(&self.stats.regex_limit_hits, self.filter.stats().limit_hits);
         let now = now_f64() as i64;
         if now - self.last_cleanup >= CLEANUP_EVERY {

@@ -375,6 +375,29 @@ impl Server {
                     |_| Response::Text(shown),
                 )
             }
+            JailSetting::Idle { on } => {
+                let j = &self.jails[i];
+                j.stats
+                    .idle
+                    .store(*on, std::sync::atomic::Ordering::Relaxed);
+                logf!(
+                    INFO,
+                    "fail2ban.jail",
+                    "[{jail}] Jail is {}",
+                    if *on { "in idle" } else { "not idle" }
+                );
+                Response::Bool(*on)
+            }
+            JailSetting::Attempt { ip, failures } => {
+                let id = match jailor_policy::Id::parse(ip) {
+                    id @ (jailor_policy::Id::Ip(_) | jailor_policy::Id::Net(_)) => id,
+                    jailor_policy::Id::Raw(_) => {
+                        return Some(invalid(format!("'{ip}' is not a valid IP address")))
+                    }
+                };
+                self.jails[i].stats.post_attempt(id, failures.clone());
+                Response::Number(1)
+            }
             JailSetting::DatePattern { value } => {
                 spec.filter.as_mut()?.datepattern = Some(value.clone()).filter(|v| !v.is_empty());
                 self.filter_option(i, spec, "datepattern", value, |s| {
@@ -519,6 +542,7 @@ impl Server {
                 }
             }
             JailQuery::IgnoreCache => Response::Null,
+            JailQuery::Idle => Response::Bool(j.stats.is_idle()),
             _ => return None,
         })
     }
