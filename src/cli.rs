@@ -60,6 +60,10 @@ enum Command {
         /// A log file to read instead of the built-in sample.
         log: Option<PathBuf>,
     },
+    /// Flag filter regexes an attacker could steer: unanchored, an address after a wildcard or
+    /// a user field with nothing pinning it, an address inside a user name/URL/mail address,
+    /// patterns the linear engine cannot run.
+    LintFilter(cmd::lint_filter::LintArgs),
     /// Import fail2ban's database (its bans and ban counts) into jailor's store.
     ImportFail2banDb(cmd::import::ImportArgs),
     /// Write man pages or shell completions (for packaging).
@@ -82,6 +86,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo { conf, jail, log } => {
             let base = config_base(conf)?;
             cmd::demo::run(base.path(), &base.describe(), &jail, log)
+        }
+        Command::LintFilter(args) => {
+            let base = config_base(args.conf.clone())?;
+            cmd::lint_filter::run(base.path(), &args.filters)
         }
         Command::ImportFail2banDb(args) => cmd::import::run(args),
         Command::Generate(args) => cmd::man::run(args),

@@ -42,6 +42,13 @@ pub fn run(conf: &Path) -> anyhow::Result<ExitCode> {
                         jail.backend,
                         files
                     );
+                    // The filter linter's findings are warnings (on stderr): they do not fail
+                    // the check.
+                    if let Some(filter) = &jail.filter {
+                        for f in crate::cmd::lint_filter::lint_spec(filter) {
+                            eprintln!("{}: WARNING filter {}: {f}", jail.name, filter.name);
+                        }
+                    }
                 } else {
                     failed = true;
                     let msgs: Vec<String> = problems.iter().map(|p| p.to_string()).collect();

@@ -6,12 +6,14 @@
 //! - [`tags`]: fail2ban's `<HOST>`/`<F-*>` expansion; [`addr`]: captured hosts → ids.
 //! - [`Filter`]: fail2ban's line processing (prefregex, failregex, ignoreregex, multi-line).
 //! - [`Pipeline`]: a raw line through date detection and a [`Filter`].
+//! - [`lint`]: flags filter regexes an attacker could steer (unanchored, address after a wildcard...).
 #![deny(missing_docs)]
 
 pub mod addr;
 mod engine;
 mod error;
 mod filter;
+pub mod lint;
 mod literals;
 pub mod pipeline;
 mod scan;
