@@ -321,11 +321,19 @@ fn start_stop_and_reload_one_jail() {
     wait_for("the socket", 10, || conf.file("jailor.sock").exists());
     ok(&conf, &["set", "test", "banip", "198.51.100.50"]);
 
+    append(&conf.file("auth.log"), &failure("198.51.100.11").repeat(2));
+    wait_for("two failures counted", 30, || total_failed(&conf) == 2);
     // reload JAIL updates that jail only.
     conf.set_jails(&two.replace("findtime = 60", "findtime = 120"));
     assert_eq!(ok(&conf, &["reload", "test"]), "OK\n");
     assert_eq!(ok(&conf, &["get", "test", "findtime"]), "120\n");
     assert_eq!(ok(&conf, &["get", "web", "findtime"]), "60\n");
+    // The restarted jail resumed at its stored position: the old lines are not read again.
+    append(&conf.file("auth.log"), &failure("198.51.100.12"));
+    wait_for("the failure after the reload", 30, || {
+        total_failed(&conf) >= 3
+    });
+    assert_eq!(total_failed(&conf), 3);
     assert!(ok(&conf, &["get", "test", "banned"]).contains("198.51.100.50"));
     // A broken jail on reload: the error comes back, the jail runs on as it was.
     conf.set_jails(&two.replace(
