@@ -328,6 +328,19 @@ fn start_stop_and_reload_one_jail() {
     assert_eq!(ok(&conf, &["reload", "test"]), "OK\n");
     assert_eq!(ok(&conf, &["get", "test", "findtime"]), "120\n");
     assert_eq!(ok(&conf, &["get", "web", "findtime"]), "60\n");
+    // findtime is changed in place (fail2ban's live option): no restart.
+    assert!(conf.log().contains("[test] Changed in place"));
+    assert_eq!(count(&conf.actions(), "start\n"), 1, "{}", conf.actions());
+    // Another change restarts the jail alone.
+    let changed = two.replace("findtime = 60", "findtime = 120").replacen(
+        "[test]\nenabled = true\n",
+        "[test]\nenabled = true\nusedns = no\n",
+        1,
+    );
+    conf.set_jails(&changed);
+    assert_eq!(ok(&conf, &["reload", "test"]), "OK\n");
+    assert_eq!(ok(&conf, &["get", "test", "usedns"]), "no\n");
+    assert_eq!(count(&conf.actions(), "start\n"), 2, "{}", conf.actions());
     // The restarted jail resumed at its stored position: the old lines are not read again.
     append(&conf.file("auth.log"), &failure("198.51.100.12"));
     wait_for("the failure after the reload", 30, || {

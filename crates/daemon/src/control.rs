@@ -722,6 +722,30 @@ impl Server {
         self.answer_query(&self.jails[i], query)
     }
 
+    /// Gives running jail `j` the settings of `spec` without a restart (see
+    /// [`only_live_options_differ`]); false when `spec` cannot run (nothing changed then).
+    pub(crate) fn update_in_place(&self, j: &mut RunningJail, spec: &JailSpec) -> bool {
+        let Ok(settings) = JailSettings::from_spec(spec, j.max_tracked.as_deref()) else {
+            return false;
+        };
+        let settings = Arc::new(settings);
+        let name = spec.name.clone();
+        let for_keeper = settings.clone();
+        let applied = self.keeper(move |k| {
+            if let Some(st) = k.jails.get_mut(&name) {
+                st.book.set_bantime(for_keeper.bantime);
+                st.settings = for_keeper;
+            }
+        });
+        if applied.is_none() {
+            return false;
+        }
+        j.stats.post_settings(settings.clone());
+        j.spec = spec.clone();
+        j.settings = settings;
+        true
+    }
+
     /// Answers `get JAIL ...` for a running jail.
     fn answer_query(&self, j: &RunningJail, query: JailQuery) -> Response {
         match Self::query_jail(j, &query) {
@@ -729,6 +753,41 @@ impl Server {
             None => self.get_jail(j, query),
         }
     }
+}
+
+/// The jail options a running jail takes in place (the failure window, the ignore list and
+/// the ban book read them; nothing else does).
+const LIVE_OPTIONS: [&str; 14] = [
+    "findtime",
+    "bantime",
+    "maxretry",
+    "maxmatches",
+    "ignoreip",
+    "ignoreself",
+    "ignorecommand",
+    "bantime.increment",
+    "bantime.factor",
+    "bantime.formula",
+    "bantime.multipliers",
+    "bantime.maxtime",
+    "bantime.rndtime",
+    "bantime.overalljails",
+];
+
+/// Whether `old` and `new` (the same jail) differ only in [`LIVE_OPTIONS`] (and where
+/// options are written), so a reload can change the running jail in place.
+pub(crate) fn only_live_options_differ(old: &JailSpec, new: &JailSpec) -> bool {
+    if old.name != new.name {
+        return false;
+    }
+    let strip = |s: &JailSpec| {
+        let mut s = s.clone();
+        s.options.retain(|k, _| !LIVE_OPTIONS.contains(&k.as_str()));
+        s.origins.clear();
+        s.warnings.clear();
+        s
+    };
+    strip(old) == strip(new)
 }
 
 /// Reads and checks the configuration without changing anything.

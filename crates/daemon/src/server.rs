@@ -469,11 +469,19 @@ impl Server {
         let tracked = max_tracked_values(&self.base, &ok);
         let running = std::mem::take(&mut self.jails);
         let mut keep = Vec::new();
-        for j in running {
+        for mut j in running {
             let same = ok
                 .iter()
                 .any(|s| **s == j.spec && tracked.get(&s.name).cloned() == j.max_tracked);
+            // Only options fail2ban changes in a running jail differ: changed in place.
+            let live = ok.iter().find(|s| {
+                tracked.get(&s.name).cloned() == j.max_tracked
+                    && crate::control::only_live_options_differ(&j.spec, s)
+            });
             if same {
+                keep.push(j);
+            } else if let Some(spec) = live.filter(|s| self.update_in_place(&mut j, s)) {
+                logf!(INFO, "fail2ban.jail", "[{}] Changed in place", spec.name);
                 keep.push(j);
             } else {
                 self.stop_jail(j);

@@ -228,6 +228,18 @@ impl Server {
         if same && !restart {
             return Response::Done;
         }
+        if !restart
+            && self.jails[i].max_tracked == tracked
+            && super::only_live_options_differ(&self.jails[i].spec, &spec)
+        {
+            let mut j = self.jails.remove(i);
+            let changed = self.update_in_place(&mut j, &spec);
+            self.jails.insert(i, j);
+            if changed {
+                logf!(INFO, "fail2ban.jail", "[{jail}] Changed in place");
+                return Response::Done;
+            }
+        }
         let old = self.jails.remove(i);
         let counters = (!restart).then(|| old.stats.clone());
         self.stop_jail(old);
