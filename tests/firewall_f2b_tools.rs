@@ -37,7 +37,7 @@ const ACTIONS: &[&str] = &[
 fn setup(f2b: &Path) -> Conf {
     let list = ACTIONS.join("\n         ");
     let conf = Conf::new(&format!(
-        "[DEFAULT]\nbantime = 600\nfindtime = 60\nmaxretry = 1\n\
+        "[DEFAULT]\nbantime = 600\nfindtime = 60\nmaxretry = 1\nignoreself = false\n\
          [test]\nenabled = true\nfilter = test\nbackend = polling\nlogpath = @DIR@/auth.log\n\
          action = {list}\n"
     ));
