@@ -172,7 +172,11 @@ fn real_sshd_attack_is_blocked() {
     });
     assert!(!has(srv, "addr4-sshd", "10.201.1.2"));
 
-    // Banned again, then lifted at once through the control socket.
+    // Banned again, for 10 minutes this time, then lifted at once through the control
+    // socket.
+    let sock = dir.path().join("jailor.sock");
+    let out = client(&conf, &sock, &["set", "sshd", "bantime", "600"]);
+    assert!(out.status.success(), "{out:?}");
     for _ in 0..3 {
         wrong_password(atk, "10.201.1.1");
     }
@@ -180,18 +184,17 @@ fn real_sshd_attack_is_blocked() {
         has(srv, "addr4-sshd", "10.201.1.2")
     });
     assert!(!atk.connects("10.201.1.1"), "the attacker still connects");
-    let out = client(
-        &conf,
-        &dir.path().join("jailor.sock"),
-        &["set", "sshd", "unbanip", "10.201.1.2"],
-    );
+    let e = elements(srv, "addr4-sshd");
+    assert!(matches!(e[0].1, Some(t) if t > 500), "{e:?}");
+    let out = client(&conf, &sock, &["set", "sshd", "unbanip", "10.201.1.2"]);
     assert!(out.status.success(), "{out:?}");
     let lifted = Instant::now();
+    // A generous bound: far below the ban's 600 s.
     wait_for("the element's removal after unbanip", 5, || {
         !has(srv, "addr4-sshd", "10.201.1.2")
     });
     assert!(atk.connects("10.201.1.1"), "still blocked after unbanip");
-    assert!(lifted.elapsed() < Duration::from_secs(8));
+    assert!(lifted.elapsed() < Duration::from_secs(60));
     d.stop();
 }
 
@@ -282,7 +285,7 @@ fn kill_9_keeps_the_kernel_ban() {
     let dir = tempfile::tempdir().unwrap();
     let lab = Lab::new(dir.path(), &dir.path().join("sshd.log"));
     let (srv, atk, ok) = (&lab.srv, &lab.atk, &lab.ok);
-    let bantime = 25;
+    let bantime = 40;
     let conf = test_jail("jailor-nftables[port=\"22\", blocktype=drop]", bantime);
     let stderr = conf.file("stderr.txt");
     let d = start_daemon(srv, conf.path(), &stderr);
@@ -317,7 +320,7 @@ fn kill_9_keeps_the_kernel_ban() {
     assert_eq!(object_counts(srv), (1, 1, 1), "{}", srv.ruleset());
     let e = elements(srv, "addr4-test");
     assert_eq!(e.len(), 1, "{e:?}");
-    let left = u64::from(bantime) - banned_at.elapsed().as_secs();
+    let left = u64::from(bantime).saturating_sub(banned_at.elapsed().as_secs());
     assert!(
         matches!(e[0].1, Some(t) if t <= left + 1),
         "{e:?}, {left} s left"
@@ -329,7 +332,7 @@ fn kill_9_keeps_the_kernel_ban() {
 
     // Dead again: the element's own timeout lets the attacker back in.
     d.kill9();
-    wait_for("the kernel's expiry", 60, || atk.connects("10.201.1.1"));
+    wait_for("the kernel's expiry", 120, || atk.connects("10.201.1.1"));
     let after = banned_at.elapsed();
     assert!(
         after >= Duration::from_secs(u64::from(bantime) - 3),
