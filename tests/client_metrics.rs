@@ -247,6 +247,7 @@ fn a_scrape_is_valid_text_and_counts_the_traffic() {
     assert_eq!(value(&m, "jailor_unbans_total", jail), 0.0);
     assert_eq!(value(&m, "jailor_action_errors_total", jail), 1.0);
     assert_eq!(value(&m, "jailor_lines_cut_total", jail), 0.0);
+    assert_eq!(value(&m, "jailor_lines_dropped_total", jail), 0.0);
     assert_eq!(value(&m, "jailor_regex_limit_hits_total", jail), 0.0);
     assert!(value(&m, "process_resident_memory_bytes", None) > 1e6);
     assert!(value(&m, "process_cpu_seconds_total", None) >= 0.0);

@@ -20,6 +20,9 @@ pub(crate) struct JailCounters {
     pub lines: AtomicU64,
     /// Lines in which the filter found at least one failure.
     pub matched: AtomicU64,
+    /// Lines not matched: no date before the logs were caught up, a date that cannot be
+    /// converted, or older than findtime at start.
+    pub dropped: AtomicU64,
     /// Lines cut at the length limit.
     pub cut: AtomicU64,
     /// Searches the backtracking engine abandoned at its limit.

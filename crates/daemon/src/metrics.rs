@@ -148,7 +148,7 @@ struct Family {
     read: fn(&JailCounters) -> u64,
 }
 
-const FAMILIES: [Family; 10] = [
+const FAMILIES: [Family; 11] = [
     Family {
         name: "jailor_lines_read_total",
         kind: "counter",
@@ -160,6 +160,12 @@ const FAMILIES: [Family; 10] = [
         kind: "counter",
         help: "Lines in which the jail's filter found a failure.",
         read: |s| JailCounters::get(&s.matched),
+    },
+    Family {
+        name: "jailor_lines_dropped_total",
+        kind: "counter",
+        help: "Lines not matched: no date, a date that cannot be converted, or too old at start.",
+        read: |s| JailCounters::get(&s.dropped),
     },
     Family {
         name: "jailor_lines_cut_total",

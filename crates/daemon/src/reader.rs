@@ -244,6 +244,7 @@ impl Reader {
                         self.name,
                         text.chars().take(200).collect::<String>()
                     );
+                    JailCounters::add(&self.stats.dropped, 1);
                     return;
                 }
             },
@@ -251,7 +252,10 @@ impl Reader {
                 let t = match recent_last {
                     Some(t) => t,
                     None if self.in_operation => now,
-                    None => return,
+                    None => {
+                        JailCounters::add(&self.stats.dropped, 1);
+                        return;
+                    }
                 };
                 (0..0, t)
             }
@@ -274,6 +278,7 @@ impl Reader {
                 time = now;
             }
         } else if time < now - self.settings.findtime as f64 {
+            JailCounters::add(&self.stats.dropped, 1);
             return;
         }
         let (pre, date, post) = match (
