@@ -26,6 +26,7 @@
 
 mod ban;
 mod batch;
+mod create;
 mod error;
 mod fail2ban_import;
 mod options;

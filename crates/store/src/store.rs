@@ -70,6 +70,9 @@ impl Store {
     pub fn open_with(path: impl AsRef<Path>, options: StoreOptions) -> Result<Store, Error> {
         let path = path.as_ref();
         let name = path.display().to_string();
+        // A new file is built aside and flushed once (see `create`); a failure there leaves
+        // the creation to SQLite below, slower but just as safe.
+        let _ = crate::create::create_if_missing(path);
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
