@@ -8,7 +8,7 @@
 //!   jailor's `sshd` jail (our own `config/`); namespace `atk` tries wrong passwords with a
 //!   real `ssh` client; after maxretry failures its TCP connections to port 22 fail while
 //!   namespace `ok` still connects, and after bantime `atk` connects again; banned a second
-//!   time, `jailor client set sshd unbanip` lets it in at once.
+//!   time, `jailor client set sshd unbanip` lets it in at once; the same over IPv6.
 //! - `prefix_ban_covers_the_64`: with `banprefix6 = 64`, one banned IPv6 address blocks
 //!   another of its /64 and not one of another /64.
 //! - `kill_9_keeps_the_kernel_ban`: after `kill -9` of the daemon the kernel keeps dropping
@@ -195,6 +195,25 @@ fn real_sshd_attack_is_blocked() {
     });
     assert!(atk.connects("10.201.1.1"), "still blocked after unbanip");
     assert!(lifted.elapsed() < Duration::from_secs(60));
+
+    // The same over IPv6.
+    for _ in 0..3 {
+        wrong_password(atk, "fd42:201:1::1");
+    }
+    wait_for("the IPv6 ban in the kernel", 20, || {
+        has(srv, "addr6-sshd", "fd42:201:1::2")
+    });
+    assert!(
+        !atk.connects("fd42:201:1::1"),
+        "the attacker still connects"
+    );
+    assert!(ok.connects("fd42:201:2::1"), "the bystander is blocked too");
+    let out = client(&conf, &sock, &["set", "sshd", "unbanip", "fd42:201:1::2"]);
+    assert!(out.status.success(), "{out:?}");
+    wait_for("the IPv6 element's removal", 5, || {
+        !has(srv, "addr6-sshd", "fd42:201:1::2")
+    });
+    assert!(atk.connects("fd42:201:1::1"), "still blocked after unbanip");
     d.stop();
 }
 

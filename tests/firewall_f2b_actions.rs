@@ -6,7 +6,7 @@
 //!   configuration with `banaction` set; a real sshd in `srv` whose log the `sshd` jail (its
 //!   own filter) reads; wrong passwords from a real `ssh` client: `atk` is blocked while `ok`
 //!   still connects, free again after bantime; banned again, `jailor client set sshd unbanip`
-//!   frees it at once; at stop the action's chain or table is gone.
+//!   frees it at once, and the same over IPv6; at stop the action's chain or table is gone.
 //! - `iptables_allports`, `nftables_allports`, `iptables_ipset`,
 //!   `iptables_ipset_proto6_allports`, `route`: a failure line for
 //!   `atk` bans it; the kernel object holds the address, `atk` is blocked and `ok` is not; an
@@ -92,45 +92,55 @@ fn real_attack(
     });
 
     let sock = dir.path().join("jailor.sock");
-    for round in 0..2 {
+    // Round 0: IPv4, freed by bantime; round 1: IPv4, freed by unbanip; round 2: the same
+    // over IPv6.
+    for round in 0..3 {
+        let (server, attacker, bystander_server) = if round < 2 {
+            ("10.201.1.1", "10.201.1.2", "10.201.2.1")
+        } else {
+            ("fd42:201:1::1", "fd42:201:1::2", "fd42:201:2::1")
+        };
         if round == 1 {
-            // The second ban lasts 10 minutes: only the unbanip can lift it in time.
+            // The later bans last 10 minutes: only the unbanip can lift them in time.
             let out = client(&conf, &sock, &["set", "sshd", "bantime", "600"]);
             assert!(out.status.success(), "{out:?}");
         }
         for _ in 0..3 {
-            wrong_password(atk, "10.201.1.1");
+            wrong_password(atk, server);
         }
         let deadline = Instant::now() + Duration::from_secs(20);
-        while !in_kernel(srv, "10.201.1.2") {
+        while !in_kernel(srv, attacker) {
             assert!(
                 Instant::now() < deadline,
-                "no ban in the kernel\n{}",
+                "no ban of {attacker} in the kernel\n{}",
                 diag()
             );
             std::thread::sleep(Duration::from_millis(50));
         }
         let banned_at = Instant::now();
         assert!(
-            read(&jailor_log).contains("[sshd] Ban 10.201.1.2"),
+            read(&jailor_log).contains(&format!("[sshd] Ban {attacker}")),
             "{}",
             diag()
         );
-        assert!(!atk.connects("10.201.1.1"), "the attacker still connects");
-        assert!(ok.connects("10.201.2.1"), "the bystander is blocked too");
+        assert!(!atk.connects(server), "the attacker still connects");
+        assert!(
+            ok.connects(bystander_server),
+            "the bystander is blocked too"
+        );
         if round == 0 {
             // After bantime (10 s) the attacker connects again.
-            wait_for("the unban", 30, || atk.connects("10.201.1.1"));
+            wait_for("the unban", 30, || atk.connects(server));
             let after = banned_at.elapsed();
             assert!(after >= Duration::from_secs(7), "unbanned after {after:?}");
-            assert!(read(&jailor_log).contains("[sshd] Unban 10.201.1.2"));
-            assert!(!in_kernel(srv, "10.201.1.2"));
+            assert!(read(&jailor_log).contains(&format!("[sshd] Unban {attacker}")));
+            assert!(!in_kernel(srv, attacker));
         } else {
             // Lifted at once through the control socket.
-            let out = client(&conf, &sock, &["set", "sshd", "unbanip", "10.201.1.2"]);
+            let out = client(&conf, &sock, &["set", "sshd", "unbanip", attacker]);
             assert!(out.status.success(), "{out:?}");
-            wait_for("the unbanip's effect", 5, || !in_kernel(srv, "10.201.1.2"));
-            assert!(atk.connects("10.201.1.1"), "still blocked after unbanip");
+            wait_for("the unbanip's effect", 5, || !in_kernel(srv, attacker));
+            assert!(atk.connects(server), "still blocked after unbanip");
             assert!(banned_at.elapsed() < Duration::from_secs(120));
         }
     }
@@ -138,14 +148,22 @@ fn real_attack(
     assert!(!leftover(srv), "left behind at stop:\n{}", srv.ruleset());
 }
 
-/// `iptables -S f2b-sshd` (or the chain named) mentions `addr`.
+/// `iptables -S CHAIN` (`ip6tables` for an IPv6 address) mentions `addr`.
 fn iptables_chain_has(ns: &Netns, chain: &str, addr: &str) -> bool {
-    let out = ns.run(&["iptables", "-w", "-S", chain]);
-    out.status.success() && String::from_utf8_lossy(&out.stdout).contains(&format!("{addr}/32"))
+    let (tool, len) = if addr.contains(':') {
+        ("ip6tables", 128)
+    } else {
+        ("iptables", 32)
+    };
+    let out = ns.run(&[tool, "-w", "-S", chain]);
+    out.status.success() && String::from_utf8_lossy(&out.stdout).contains(&format!("{addr}/{len}"))
 }
 
+/// The chain exists for IPv4 or IPv6.
 fn iptables_chain_exists(ns: &Netns, chain: &str) -> bool {
-    ns.run(&["iptables", "-w", "-S", chain]).status.success()
+    ["iptables", "ip6tables"]
+        .iter()
+        .any(|tool| ns.run(&[tool, "-w", "-S", chain]).status.success())
 }
 
 /// The elements of an nftables set of fail2ban's table `inet f2b-table` mention `addr`.
@@ -183,7 +201,14 @@ fn nftables_multiport_real_attack() {
     real_attack(
         "nftables_multiport_real_attack",
         "nftables-multiport",
-        |ns, a| f2b_nft_set_has(ns, "addr-set-sshd", a),
+        |ns, a| {
+            let set = if a.contains(':') {
+                "addr6-set-sshd"
+            } else {
+                "addr-set-sshd"
+            };
+            f2b_nft_set_has(ns, set, a)
+        },
         f2b_nft_table_exists,
     );
 }
