@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use crate::error::{Error, ErrorKind};
+use crate::rewrite::{linearize, Check, Linearized};
 use crate::translate::{translate, PyFlags, Translated};
 
 /// Default backtracking limit of the fallback engine (steps per search).
@@ -37,6 +38,16 @@ pub struct Regex {
 #[derive(Debug)]
 enum Exec {
     Linear(regex::Regex),
+    /// A linear rewrite of a pattern with conditionals or literal look-aheads: its groups map
+    /// to the original ones, its look-aheads are checked after the search, and a search whose
+    /// checks fail is run again by the backtracker (compiled on first need).
+    Checked {
+        re: regex::Regex,
+        groups: Vec<Option<usize>>,
+        checks: Vec<Check>,
+        fancy: String,
+        exact: OnceLock<Option<fancy_regex::Regex>>,
+    },
     Fancy {
         prefilter: regex::Regex,
         exact: Box<fancy_regex::Regex>,
@@ -117,35 +128,66 @@ impl Regex {
         } = translate(pattern, flags)?;
         let ctx =
             |e: String| Error::new(ErrorKind::Compile(e)).with_context(format!("'{pattern}'"));
+        let mut checked_names = None;
         let (exec, strict) = match linear {
             Some(lin) => {
                 let re = compile_linear(&lin).map_err(|e| ctx(e.to_string()))?;
                 let strict = single_line_dollar.then(|| (fancy, OnceLock::new()));
                 (Exec::Linear(re), strict)
             }
-            None => {
-                let exact =
-                    compile_fancy(&fancy, backtrack_limit).map_err(|e| ctx(e.to_string()))?;
-                let prefilter = compile_linear(&relaxed).map_err(|e| ctx(e.to_string()))?;
-                (
-                    Exec::Fancy {
-                        prefilter,
-                        exact: Box::new(exact),
-                    },
-                    None,
-                )
-            }
+            None => match linearize(&fancy).and_then(|l| {
+                let re = compile_linear(&l.pattern).ok()?;
+                Some((l, re))
+            }) {
+                Some((l, re)) => {
+                    let Linearized {
+                        groups,
+                        checks,
+                        names,
+                        ..
+                    } = l;
+                    let strict = single_line_dollar.then(|| (fancy.clone(), OnceLock::new()));
+                    checked_names = Some(names);
+                    (
+                        Exec::Checked {
+                            re,
+                            groups,
+                            checks,
+                            fancy,
+                            exact: OnceLock::new(),
+                        },
+                        strict,
+                    )
+                }
+                None => {
+                    let exact =
+                        compile_fancy(&fancy, backtrack_limit).map_err(|e| ctx(e.to_string()))?;
+                    let prefilter = compile_linear(&relaxed).map_err(|e| ctx(e.to_string()))?;
+                    (
+                        Exec::Fancy {
+                            prefilter,
+                            exact: Box::new(exact),
+                        },
+                        None,
+                    )
+                }
+            },
         };
         let ascii = match &exec {
-            Exec::Linear(re) => compile_ascii(re.as_str()).filter(|a| {
+            Exec::Linear(re) | Exec::Checked { re, .. } => compile_ascii(re.as_str()).filter(|a| {
                 // Same groups, same numbering (a safety net: it always holds).
                 a.capture_names().eq(re.capture_names())
             }),
             Exec::Fancy { .. } => None,
         };
-        let names = match &exec {
-            Exec::Linear(re) => re.capture_names().map(|n| n.map(Into::into)).collect(),
-            Exec::Fancy { exact, .. } => exact.capture_names().map(|n| n.map(Into::into)).collect(),
+        let names = match (&exec, checked_names) {
+            (Exec::Checked { .. }, Some(n)) => n,
+            (Exec::Linear(re) | Exec::Checked { re, .. }, _) => {
+                re.capture_names().map(|n| n.map(Into::into)).collect()
+            }
+            (Exec::Fancy { exact, .. }, _) => {
+                exact.capture_names().map(|n| n.map(Into::into)).collect()
+            }
         };
         Ok(Regex {
             python: pattern.to_owned(),
@@ -166,14 +208,14 @@ impl Regex {
 
     /// True when every search runs in linear time (no backtracking fallback).
     pub fn is_linear(&self) -> bool {
-        matches!(self.exec, Exec::Linear(_))
+        matches!(self.exec, Exec::Linear(_) | Exec::Checked { .. })
     }
 
     /// A `regex`-crate pattern that matches at least every subject this regex matches
     /// (the exact pattern when linear). Suitable for a `RegexSet` accept test.
     pub fn accept_pattern(&self) -> &str {
         match &self.exec {
-            Exec::Linear(re) => re.as_str(),
+            Exec::Linear(re) | Exec::Checked { re, .. } => re.as_str(),
             Exec::Fancy { .. } => &self.relaxed,
         }
     }
@@ -205,7 +247,7 @@ impl Regex {
     pub fn new_captures(&self) -> Captures {
         Captures {
             locs: match &self.exec {
-                Exec::Linear(re) => Some(re.capture_locations()),
+                Exec::Linear(re) | Exec::Checked { re, .. } => Some(re.capture_locations()),
                 Exec::Fancy { .. } => None,
             },
             ascii_locs: self.ascii.as_ref().map(|a| a.capture_locations()),
@@ -240,6 +282,18 @@ impl Regex {
                 Some(a) if hay.is_ascii() => Ok(a.is_match(hay.as_bytes())),
                 _ => Ok(re.is_match(hay)),
             },
+            Exec::Checked { re, .. } => {
+                // The wider pattern's DFA first: most subjects stop here.
+                let wide = match &self.ascii {
+                    Some(a) if hay.is_ascii() => a.is_match(hay.as_bytes()),
+                    _ => re.is_match(hay),
+                };
+                if !wide {
+                    return Ok(false);
+                }
+                let mut caps = self.new_captures();
+                self.captures(hay, &mut caps)
+            }
             Exec::Fancy { prefilter, exact } => {
                 if !prefilter.is_match(hay) {
                     return Ok(false);
@@ -280,6 +334,46 @@ impl Regex {
                 }
                 Ok(true)
             }
+            Exec::Checked {
+                re,
+                groups,
+                checks,
+                fancy,
+                exact,
+            } => {
+                let Captures {
+                    locs,
+                    ascii_locs,
+                    spans,
+                } = caps;
+                let bytes = hay.as_bytes();
+                let passed = match (&self.ascii, hay.is_ascii()) {
+                    (Some(a), true) => {
+                        let l = ascii_locs.get_or_insert_with(|| a.capture_locations());
+                        if a.captures_read(l, bytes).is_none() {
+                            return Ok(false);
+                        }
+                        checked_spans(spans, groups, checks, bytes, |i| l.get(i))
+                    }
+                    _ => {
+                        let l = locs.get_or_insert_with(|| re.capture_locations());
+                        if re.captures_read(l, hay).is_none() {
+                            return Ok(false);
+                        }
+                        checked_spans(spans, groups, checks, bytes, |i| l.get(i))
+                    }
+                };
+                if passed {
+                    return Ok(true);
+                }
+                // The wider pattern's first match fails a look-ahead: ask the backtracker.
+                caps.spans.iter_mut().for_each(|s| *s = None);
+                let cell = exact.get_or_init(|| compile_fancy(fancy, self.backtrack_limit).ok());
+                match cell.as_ref() {
+                    Some(ex) => self.fancy_captures(ex, hay, caps),
+                    None => Err(Error::new(ErrorKind::Compile(format!("'{}'", self.python)))),
+                }
+            }
             Exec::Fancy { prefilter, exact } => {
                 if !prefilter.is_match(hay) {
                     return Ok(false);
@@ -305,6 +399,30 @@ impl Regex {
     }
 }
 
+/// Fills the original groups' spans from a rewritten pattern's when its checks hold.
+fn checked_spans(
+    spans: &mut [Option<(usize, usize)>],
+    groups: &[Option<usize>],
+    checks: &[Check],
+    hay: &[u8],
+    slot: impl Fn(usize) -> Option<(usize, usize)>,
+) -> bool {
+    if !checks.iter().all(|c| c.holds(hay, &slot)) {
+        return false;
+    }
+    if let Some(s) = spans.first_mut() {
+        *s = slot(0);
+    }
+    for (p, g) in groups.iter().enumerate() {
+        if let (Some(g), Some(span)) = (g, slot(p + 1)) {
+            if let Some(s) = spans.get_mut(*g) {
+                *s = Some(span);
+            }
+        }
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,14 +440,45 @@ mod tests {
 
     #[test]
     fn fancy_patterns_are_prefiltered_and_exact() {
-        let re = Regex::new(r"^a (?!b)(?P<w>\w+)$", PyFlags::default()).unwrap();
+        let re = Regex::new(r"^a (?<!b)(?P<w>\w+)$", PyFlags::default()).unwrap();
         assert!(!re.is_linear());
         assert_eq!(re.accept_pattern(), r"^a (?P<w>\w+)(?m:$)");
+        assert!(re.is_match("a bc\n").unwrap());
+        assert!(!re.is_match("a\n").unwrap());
+        let mut c = re.new_captures();
+        assert!(re.captures("a cb\n", &mut c).unwrap());
+        assert_eq!(c.get(1), Some((2, 4)));
+    }
+
+    #[test]
+    fn look_aheads_and_conditionals_run_linear_and_exact() {
+        let re = Regex::new(r"^a (?!b)(?P<w>\w+)$", PyFlags::default()).unwrap();
+        assert!(re.is_linear());
         assert!(!re.is_match("a bc\n").unwrap());
         assert!(re.is_match("a cb\n").unwrap());
         let mut c = re.new_captures();
         assert!(re.captures("a cb\n", &mut c).unwrap());
         assert_eq!(c.get(1), Some((2, 4)));
+        assert_eq!(re.group_index("w"), Some(1));
+        // The wider pattern's first match fails the check; the backtracker finds the match.
+        let re = Regex::new(
+            r"^(?P<u>.*?) from (?P<h>\d+)(?:(?! from ).)*$",
+            PyFlags::default(),
+        )
+        .unwrap();
+        assert!(re.is_linear());
+        assert!(re.captures("x from 1 y from 2\n", &mut c).is_ok());
+        let mut c = re.new_captures();
+        assert!(re.captures("x from 1 y from 2\n", &mut c).unwrap());
+        assert_eq!(c.get(2), Some((16, 17)));
+        let re = Regex::new(r"^(?P<c>c)?(?P<v>\w)(?(c)x|y)$", PyFlags::default()).unwrap();
+        assert!(re.is_linear());
+        let mut c = re.new_captures();
+        assert!(re.captures("cax\n", &mut c).unwrap());
+        assert_eq!((c.get(1), c.get(2)), (Some((0, 1)), Some((1, 2))));
+        assert!(re.captures("cy\n", &mut c).unwrap());
+        assert_eq!((c.get(1), c.get(2)), (None, Some((0, 1))));
+        assert!(!re.is_match("cay\n").unwrap());
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod filter;
 pub mod lint;
 mod literals;
 pub mod pipeline;
+mod rewrite;
 mod scan;
 pub mod tags;
 pub mod translate;
