@@ -198,10 +198,17 @@ impl Session {
     pub(crate) fn command(&self, args: &ClientArgs, words: &[String]) -> bool {
         match words.first().map(String::as_str) {
             Some("start") if words.len() == 1 => {
-                return self.report(words, start::start(self, args))
+                // `-f start` returns when the server has stopped: nothing to announce then.
+                let ready = if args.foreground { "" } else { "Server ready" };
+                let outcome = start::start(self, args).map(|()| ready);
+                return self.report(words, outcome);
             }
             Some("restart") if !words[1..].iter().any(|w| !w.starts_with("--")) => {
-                return self.report(words, start::restart(self, args, words));
+                let outcome = start::restart(self, args, words).map(|stopped| match stopped {
+                    true => "Shutdown successful\nServer ready",
+                    false => "Server ready",
+                });
+                return self.report(words, outcome);
             }
             Some("help") => {
                 println!("{HELP}");
@@ -251,12 +258,14 @@ impl Session {
         !response.is_error()
     }
 
-    /// Prints the outcome of a client-side step (`start`, `restart`).
-    fn report(&self, words: &[String], outcome: Result<(), jailor_proto::Error>) -> bool {
+    /// Prints the outcome of a client-side step (`start`, `restart`): fail2ban-client's text.
+    fn report(&self, words: &[String], outcome: Result<&str, jailor_proto::Error>) -> bool {
         match outcome {
-            Ok(()) => {
+            Ok(text) => {
                 if self.json {
                     println!("{}", render::json(words, &Response::Done));
+                } else if !text.is_empty() {
+                    println!("{text}");
                 }
                 true
             }

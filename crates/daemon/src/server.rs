@@ -138,7 +138,12 @@ pub fn run(opts: &ServerOptions) -> Result<(), Error> {
     server.stop_all();
     let _ = server.to_keeper.send(ToKeeper::Shutdown);
     let _ = keeper_thread.join();
-    let _ = std::fs::remove_file(&pidfile);
+    // Only our own pidfile: after `restart` a new server may have written its pid already.
+    let ours =
+        std::fs::read_to_string(&pidfile).is_ok_and(|p| p.trim() == std::process::id().to_string());
+    if ours {
+        let _ = std::fs::remove_file(&pidfile);
+    }
     logf!(INFO, "fail2ban.server", "Exiting jailor");
     Ok(())
 }

@@ -70,7 +70,12 @@ fn wait_for_ping(session: &Session) -> Result<(), Error> {
 }
 
 /// `restart [--unban]` without a jail: stop the server, wait for its socket to go, start it.
-pub(super) fn restart(session: &Session, args: &ClientArgs, words: &[String]) -> Result<(), Error> {
+/// Answers whether a running server was stopped.
+pub(super) fn restart(
+    session: &Session,
+    args: &ClientArgs,
+    words: &[String],
+) -> Result<bool, Error> {
     if words.iter().any(|w| w == "--unban") {
         let unban = Request::Unban {
             ips: Vec::new(),
@@ -78,12 +83,18 @@ pub(super) fn restart(session: &Session, args: &ClientArgs, words: &[String]) ->
         };
         fail_on_error(session.send(&unban, session.timeout)?)?;
     }
-    match session.send(&Request::Stop, session.timeout) {
-        Ok(r) => fail_on_error(r)?,
+    // The old server's pid: its actions must have stopped before the new one starts them.
+    let old_pid = pidfile(args).and_then(|p| std::fs::read_to_string(p).ok());
+    let old_pid = old_pid.and_then(|p| p.trim().parse::<u32>().ok());
+    let was_running = match session.send(&Request::Stop, session.timeout) {
+        Ok(r) => {
+            fail_on_error(r)?;
+            true
+        }
         // Not running: restart is then a start.
-        Err(e) if matches!(e.kind(), ErrorKind::NotRunning(_)) => {}
+        Err(e) if matches!(e.kind(), ErrorKind::NotRunning(_)) => false,
         Err(e) => return Err(e),
-    }
+    };
     let deadline = Instant::now() + session.timeout;
     while session.send(&Request::Ping, Duration::from_secs(1)).is_ok() {
         if Instant::now() >= deadline {
@@ -91,7 +102,26 @@ pub(super) fn restart(session: &Session, args: &ClientArgs, words: &[String]) ->
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    start(session, args)
+    if let Some(pid) = old_pid.filter(|_| was_running) {
+        let proc_dir = std::path::PathBuf::from(format!("/proc/{pid}"));
+        while proc_dir.exists() {
+            if Instant::now() >= deadline {
+                return Err(ErrorKind::Timeout.into());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    start(session, args).map(|()| was_running)
+}
+
+/// The server's pidfile: `-p`, else `pidfile` of the configuration.
+fn pidfile(args: &ClientArgs) -> Option<std::path::PathBuf> {
+    if let Some(p) = &args.pidfile {
+        return Some(p.clone());
+    }
+    let base = crate::cli::config_base(args.conf.clone()).ok()?;
+    let server = jailor_config::Loader::new(base.path()).read_server().ok()?;
+    Some(std::path::PathBuf::from(server.pidfile))
 }
 
 fn fail_on_error(response: Response) -> Result<(), Error> {
