@@ -846,12 +846,14 @@ fn unban(k: &mut Keeper, jail: &str, ids: &[Id], keep_records: bool) -> i64 {
         return 0;
     };
     let mut n = 0;
+    let mut lifted = Vec::new();
     for id in ids {
         let Some(ban) = st.book.unban(id) else {
             continue;
         };
         n += 1;
         JailCounters::add(&st.stats.unbans, 1);
+        lifted.push(id);
         k.deadlines.cancel(&(jail.to_owned(), id.clone()));
         if !keep_records {
             k.batch.unban(Unban::One {
@@ -865,6 +867,10 @@ fn unban(k: &mut Keeper, jail: &str, ids: &[Id], keep_records: bool) -> i64 {
             let c = counters(st);
             dispatch(st, Job::Unban(Box::new(ticket), c));
         }
+    }
+    for id in lifted {
+        crate::fleet::unpublished(k, jail, id);
+        k.from_fleet.remove(&(jail.to_owned(), id.clone()));
     }
     n
 }

@@ -6,7 +6,7 @@
 //! and only then logs `Ban` and hands the bans to the action workers. So a `Ban` line in the
 //! log always has its record in the store, whenever the process is killed.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -102,6 +102,8 @@ pub(crate) fn spawn(
                 rng: SplitMix64::from_entropy(),
                 purge_age,
                 last_purge: Instant::now(),
+                fleet: None,
+                from_fleet: HashSet::new(),
             };
             k.run(rx);
         })?;
@@ -117,6 +119,11 @@ pub(crate) struct Keeper {
     rng: SplitMix64,
     purge_age: i64,
     last_purge: Instant,
+    /// Fleet-wide bans, when `[Fleet]` sets an engine (see `fleet`).
+    pub(crate) fleet: Option<Arc<crate::fleet::FleetLink>>,
+    /// Bans in force that came from the fleet: not published again, and the only ones a
+    /// fleet unban may lift.
+    pub(crate) from_fleet: HashSet<(String, Id)>,
 }
 
 pub(crate) fn now() -> i64 {
@@ -327,8 +334,12 @@ impl Keeper {
                 failures: b.failures,
                 matches,
             };
+            let fleet = b.data.fields.contains_key(crate::fleet::ORIGIN_FIELD);
             if let BanOutcome::Banned { .. } = st.book.add(ticket, now) {
                 logf!(NOTICE, "fail2ban.actions", "[{name}] Restore Ban {id}");
+                if fleet {
+                    self.from_fleet.insert((name.clone(), id.clone()));
+                }
                 st.extra.insert(id.clone(), (None, b.data.fields));
                 schedule(&mut self.deadlines, &name, &st, &id);
                 if let Some(job) = ban_job(&st, &id, true) {
@@ -502,8 +513,18 @@ impl Keeper {
                     nb.id
                 ),
             }
-            self.jails.insert(nb.jail, st);
+            self.jails.insert(nb.jail.clone(), st);
+            crate::fleet::published(self, &nb.jail, &nb.id);
         }
+    }
+
+    /// Announces (after the commit) a ban added to `jail`'s book by another path.
+    pub(crate) fn announce_ban(&mut self, jail: String, id: Id) {
+        self.announce.push(NewBan {
+            jail,
+            id,
+            increased: None,
+        });
     }
 
     fn unban_due(&mut self) {
@@ -514,6 +535,7 @@ impl Keeper {
             };
             match st.book.unban_if_timed_out(&id, now) {
                 Some(ban) => {
+                    self.from_fleet.remove(&(jail.clone(), id.clone()));
                     logf!(NOTICE, "fail2ban.actions", "[{jail}] Unban {id}");
                     JailCounters::add(&st.stats.unbans, 1);
                     let extra = st.extra.remove(&id);

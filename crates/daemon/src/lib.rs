@@ -33,6 +33,7 @@
 
 mod control;
 mod error;
+mod fleet;
 mod ignore_cmd;
 mod jail_counters;
 mod journal_source;

@@ -124,6 +124,8 @@ pub fn run(opts: &ServerOptions) -> Result<(), Error> {
     let (events, inbox) = mpsc::channel();
     let control = crate::control::serve(control, &events, signals)?;
     let started = server.start_jails(&cfg.jails);
+    // After the jails registered: a received ban needs its jail.
+    crate::fleet::start(&opts.conf, &cfg.server.dbfile, &server.to_keeper);
     // Compiling the filters left its scratch memory free in the heap.
     crate::memory::release_free_memory();
     logf!(INFO, "fail2ban.server", "Server ready");
