@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # End-to-end fleet latency (A's publish call -> B's runtime applied it, through the
 # outbox, the broker, the receiver policy and B's SQLite commit) for both engines.
 # Each broker runs on a free loopback port in a temporary folder and is stopped after.
@@ -20,11 +20,11 @@ wait_port() { for _ in $(seq 200); do (echo > /dev/tcp/127.0.0.1/"$1") 2>/dev/nu
 p=$(port)
 mkdir -p "$tmp/nats"
 nats-server -a 127.0.0.1 -p "$p" -js -sd "$tmp/nats" >/dev/null 2>&1 & pid=$!
-bash -c "$(declare -f wait_port); wait_port $p"
+wait_port "$p"
 printf 'nats:  '; nice "$bin" nats "nats://127.0.0.1:$p" "$count" "$rate"
 kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
 
 p=$(port)
 redis-server --bind 127.0.0.1 --port "$p" --dir "$tmp" --save '' --appendonly no >/dev/null 2>&1 & pid=$!
-bash -c "$(declare -f wait_port); wait_port $p"
+wait_port "$p"
 printf 'redis: '; nice "$bin" redis "redis://127.0.0.1:$p" "$count" "$rate"
