@@ -527,8 +527,11 @@ mod tests {
         linearize(p).unwrap_or_else(|| panic!("not linearized: {p}"))
     }
 
+    /// Each logical group's span, when it took part.
+    type Spans = Vec<Option<(usize, usize)>>;
+
     /// Logical spans of a search, or None when the checks fail.
-    fn search(l: &Linearized, hay: &str) -> Option<Option<Vec<Option<(usize, usize)>>>> {
+    fn search(l: &Linearized, hay: &str) -> Option<Option<Spans>> {
         let re = regex::Regex::new(&l.pattern).unwrap();
         let Some(c) = re.captures(hay) else {
             return Some(None);
