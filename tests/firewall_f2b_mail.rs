@@ -9,6 +9,11 @@
 //! `destemail`), the `action_mwl` message carrying the attacker's log lines, the ban part of
 //! every shortcut (fail2ban's `dummy` as `banaction`, writing to a file), and that
 //! `action_` alone sends nothing.
+//!
+//! fail2ban's `mail` action pipes its text into mailutils' `mail`, which hands the message to
+//! `/usr/sbin/sendmail` (msmtp here). That test leaves `mailcmd` and the action untouched and
+//! starts the daemon with `HOME` pointing at a folder whose `.msmtprc` names the test's SMTP
+//! server, so nothing outside the temporary folders changes.
 
 mod daemon_support;
 mod firewall_support;
@@ -299,4 +304,192 @@ fn mail_actions_and_shortcuts() {
             diag()
         );
     }
+}
+
+/// A filter for `mail_action_through_mailutils`: the text between `for` and `from` is free,
+/// so a failure line can carry shell metacharacters and still count.
+const META_FILTER: &str =
+    "[Definition]\nfailregex = ^\\s*auth failure for .* from <HOST>$\ndatepattern = ^EPOCH\n";
+
+/// fail2ban's configuration in `dir/conf` with one jail `mailer` running fail2ban's `mail`
+/// action (unchanged) to `admin@example.test`, and `dir/home/.msmtprc` pointing msmtp at
+/// `port`.
+fn mailcmd_conf(f2b: &Path, dir: &Path, port: u16) -> std::path::PathBuf {
+    let conf = dir.join("conf");
+    copy_dir(f2b, &conf);
+    let d = dir.display();
+    fs::write(conf.join("filter.d/meta.conf"), META_FILTER).unwrap();
+    fs::write(
+        conf.join("fail2ban.local"),
+        format!(
+            "[Definition]\nloglevel = INFO\nlogtarget = {d}/jailor.log\nsocket = {d}/jailor.sock\n\
+             pidfile = {d}/jailor.pid\ndbfile = {d}/jailor.sqlite3\n"
+        ),
+    )
+    .unwrap();
+    let log = dir.join("mailer.log");
+    append(&log, "");
+    fs::write(
+        conf.join("jail.local"),
+        format!(
+            "[mailer]\nenabled = true\nbackend = polling\nfilter = meta\nlogpath = {}\n\
+             maxretry = 2\nfindtime = 60\nbantime = 600\nignoreself = false\n\
+             action = mail[name=mailer, dest=\"admin@example.test\"]\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    let home = dir.join("home");
+    fs::create_dir_all(&home).unwrap();
+    let rc = home.join(".msmtprc");
+    fs::write(
+        &rc,
+        format!(
+            "defaults\nauth off\ntls off\nsyslog off\naccount default\nhost 127.0.0.1\n\
+             port {port}\nfrom jails@example.test\ntimeout 60\n"
+        ),
+    )
+    .unwrap();
+    // msmtp refuses a configuration file others can read.
+    fs::set_permissions(&rc, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    conf
+}
+
+#[test]
+fn mail_action_through_mailutils() {
+    let test = "mail_action_through_mailutils";
+    let Some(corpus) = jailor_testkit::require_corpus(test) else {
+        return;
+    };
+    if jailor_testkit::require_command(test, "mail", "mailutils").is_none()
+        || jailor_testkit::require_command(test, "msmtp", "msmtp-mta").is_none()
+    {
+        return;
+    }
+    if !Path::new("/usr/sbin/sendmail").exists() {
+        jailor_testkit::skip::<()>(
+            test,
+            "/usr/sbin/sendmail missing (apt-get install msmtp-mta)",
+        );
+        return;
+    }
+    let sink = SmtpSink::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    let conf = mailcmd_conf(&corpus.join("config"), dir.path(), sink.port);
+    let jailor_log = dir.path().join("jailor.log");
+    let stderr = fs::File::create(dir.path().join("stderr.txt")).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_jailor"))
+        .args(["server", "-f", "-x", "-c"])
+        .arg(&conf)
+        .env("HOME", dir.path().join("home"))
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("MAILRC")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    let daemon = Daemon { child };
+    let diag = || {
+        format!(
+            "log:\n{}\nstderr:\n{}\nmails: {:#?}",
+            read(&jailor_log),
+            read(&dir.path().join("stderr.txt")),
+            sink.mails()
+        )
+    };
+    // The message text with CRLF line ends made plain.
+    let texts = |needle: &str| -> Vec<Mail> {
+        sink.mails()
+            .into_iter()
+            .map(|m| Mail {
+                data: m.data.replace("\r\n", "\n"),
+                ..m
+            })
+            .filter(|m| m.data.contains(needle))
+            .collect()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    while texts("Subject: [Fail2Ban] mailer: started").is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no start message\n{}",
+            diag()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let start = &texts("Subject: [Fail2Ban] mailer: started")[0];
+    assert_eq!(start.to, ["<admin@example.test>"], "{start:?}");
+    assert!(
+        start
+            .data
+            .contains("The jail mailer has been started successfully."),
+        "{start:?}"
+    );
+
+    // Failure lines whose free part is shell code; and one whose address is.
+    let evil = format!(
+        "$(touch {d}/pwn1); touch {d}/pwn2 `touch {d}/pwn3` \"'|touch {d}/pwn4 && touch {d}/pwn5\\n"
+    );
+    let log = dir.path().join("mailer.log");
+    for _ in 0..2 {
+        append(
+            &log,
+            &format!("{} auth failure for {evil} from 192.0.2.7\n", epoch()),
+        );
+    }
+    append(
+        &log,
+        &format!(
+            "{} auth failure for x from 192.0.2.8;touch {d}/pwn6\n",
+            epoch()
+        ),
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    while texts("banned 192.0.2.7 from").is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no ban message\n{}",
+            diag()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let bans = texts("banned 192.0.2.7 from");
+    assert_eq!(bans.len(), 1, "{}", diag());
+    let ban = &bans[0];
+    assert_eq!(ban.to, ["<admin@example.test>"], "{ban:?}");
+    assert!(
+        ban.data
+            .contains("Subject: [Fail2Ban] mailer: banned 192.0.2.7 from "),
+        "{ban:?}"
+    );
+    assert!(ban.data.contains("To: <admin@example.test>"), "{ban:?}");
+    assert!(
+        ban.data.contains(
+            "The IP 192.0.2.7 has just been banned by Fail2Ban after\n2 attempts against mailer."
+        ),
+        "{ban:?}"
+    );
+    assert!(!ban.data.contains("touch"), "log text in the mail: {ban:?}");
+
+    daemon.stop();
+    wait_for("the stop message", 60, || {
+        !texts("Subject: [Fail2Ban] mailer: stopped on").is_empty()
+    });
+    let stop = &texts("Subject: [Fail2Ban] mailer: stopped on")[0];
+    assert_eq!(stop.to, ["<admin@example.test>"], "{stop:?}");
+    assert!(
+        stop.data.contains("The jail mailer has been stopped."),
+        "{stop:?}"
+    );
+    assert_eq!(sink.mails().len(), 3, "{}", diag());
+    for n in 1..=6 {
+        assert!(
+            !dir.path().join(format!("pwn{n}")).exists(),
+            "log text ran as a command (pwn{n})\n{}",
+            diag()
+        );
+    }
+    assert!(!read(&jailor_log).contains("Ban 192.0.2.8"), "{}", diag());
 }
