@@ -4,7 +4,7 @@
 mod daemon_support;
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use daemon_support::*;
 
@@ -21,32 +21,6 @@ action = record[file=\"@DIR@/actions.txt\"]
 
 fn socket(conf: &Conf) -> PathBuf {
     conf.file("jailor.sock")
-}
-
-/// Runs `jailor client -c DIR -s SOCK ARGS...`.
-fn client(conf: &Conf, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_jailor"))
-        .arg("client")
-        .arg("-c")
-        .arg(conf.path())
-        .arg("-s")
-        .arg(socket(conf))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-/// Runs the client, asserts success and returns its standard output.
-fn ok(conf: &Conf, args: &[&str]) -> String {
-    let out = client(conf, args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {:?}\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 fn started(conf: &Conf) -> (Daemon, PathBuf) {

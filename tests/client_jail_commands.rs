@@ -5,8 +5,6 @@
 
 mod daemon_support;
 
-use std::process::{Command, Output};
-
 use daemon_support::*;
 
 const JAILS: &str = "[DEFAULT]
@@ -19,31 +17,6 @@ filter = test
 logpath = @DIR@/auth.log
 action = record[file=\"@DIR@/actions.txt\"]
 ";
-
-fn client(conf: &Conf, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_jailor"))
-        .arg("client")
-        .arg("-c")
-        .arg(conf.path())
-        .arg("-s")
-        .arg(conf.file("jailor.sock"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-/// Runs the client, asserts success and returns its standard output.
-fn ok(conf: &Conf, args: &[&str]) -> String {
-    let out = client(conf, args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {:?}\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 /// Runs the client, asserts exit code 255 and returns standard output and error.
 fn fails(conf: &Conf, args: &[&str]) -> (String, String) {

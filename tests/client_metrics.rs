@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
 
 use daemon_support::*;
@@ -39,30 +39,6 @@ fn conf_with_metrics() -> Conf {
     )
     .unwrap();
     conf
-}
-
-fn client(conf: &Conf, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_jailor"))
-        .arg("client")
-        .arg("-c")
-        .arg(conf.path())
-        .arg("-s")
-        .arg(conf.file("jailor.sock"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(conf: &Conf, args: &[&str]) -> String {
-    let out = client(conf, args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {:?}\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 /// The address the server logged for its endpoint.

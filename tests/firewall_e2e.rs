@@ -27,6 +27,8 @@ use std::time::{Duration, Instant};
 
 use daemon_support::*;
 use firewall_support::*;
+// The firewall tests pass the socket path themselves.
+use firewall_support::client;
 
 #[test]
 fn native_action_through_the_daemon() {

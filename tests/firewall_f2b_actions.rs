@@ -26,6 +26,8 @@ use std::time::{Duration, Instant};
 
 use daemon_support::*;
 use firewall_support::*;
+// The firewall tests pass the socket path themselves.
+use firewall_support::client;
 
 /// fail2ban's `config/` folder (a skip when the corpus is missing).
 fn f2b_config(test: &str) -> Option<PathBuf> {

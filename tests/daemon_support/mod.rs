@@ -5,7 +5,7 @@
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Our own test filter: a failure line is `<epoch> auth failure from <address>`.
@@ -228,4 +228,30 @@ pub fn append(path: &Path, text: &str) {
         .open(path)
         .unwrap();
     f.write_all(text.as_bytes()).unwrap();
+}
+
+/// Runs `jailor client -c DIR -s DIR/jailor.sock ARGS...`.
+pub fn client(conf: &Conf, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_jailor"))
+        .arg("client")
+        .arg("-c")
+        .arg(conf.path())
+        .arg("-s")
+        .arg(conf.file("jailor.sock"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Runs the client, asserts success and returns its standard output.
+pub fn ok(conf: &Conf, args: &[&str]) -> String {
+    let out = client(conf, args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {:?}\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
 }
