@@ -78,12 +78,18 @@ impl RedisEngine {
         })
     }
 
-    /// Sets (or deletes) the ban's key and appends to the origin's stream, atomically.
+    /// Sets (or deletes) the ban's key, then appends to the origin's stream.
+    ///
+    /// Deliberately not a `MULTI`/`EXEC` transaction: Redis up to 7.x re-checks ACLs
+    /// at `EXEC` while it replays its AOF, and with `user default off` (the usual ACL
+    /// set-up) it refuses every transaction there, so whatever was published before
+    /// a crash vanished on restart (redis/redis#14541, fixed in 8.x). Two plain
+    /// commands are safe here: the outbox resends both until both succeeded, the key is
+    /// idempotent, and a stream entry read twice changes nothing (last writer wins).
     pub async fn publish(&mut self, ev: &FleetEvent) -> Result<(), FleetError> {
         let body = ev.encode();
         let key = format!("{BANS}{}", ev.key());
         let mut pipe = redis::pipe();
-        pipe.atomic();
         match (ev.act, ev.exp_ms) {
             (Action::Ban, Some(exp)) => {
                 pipe.cmd("SET")
