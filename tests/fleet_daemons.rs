@@ -6,10 +6,12 @@ mod daemon_support;
 mod fleet_support;
 
 use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::process::Command;
 use std::time::Duration;
 
-use daemon_support::{append, failure, Conf, Daemon};
+use daemon_support::{append, failure, ok, Conf, Daemon};
 use fleet_support::{password, Broker, Kind};
 
 const JAILS: &str = "[DEFAULT]
@@ -29,7 +31,8 @@ fn host(kind: Kind, broker: &Broker, origin: &str, extra: &str) -> Conf {
     append(
         &conf.file("fail2ban.conf"),
         &format!(
-            "[Fleet]\nengine = {}\nservers = {}\nuser = {origin}\npassword = {}\norigin = {origin}\n{extra}",
+            // Port 0: the kernel picks a free port for the metrics endpoint (logged).
+            "metrics = 127.0.0.1:0\n[Fleet]\nengine = {}\nservers = {}\nuser = {origin}\npassword = {}\norigin = {origin}\n{extra}",
             kind.engine(),
             broker.url(),
             password(origin)
@@ -157,6 +160,127 @@ fn three_daemons_share_bans(kind: Kind) {
     da.stop();
 }
 
+/// The metrics endpoint's address, from the daemon's log.
+fn metrics_addr(conf: &Conf) -> String {
+    let mut addr = String::new();
+    until("the metrics endpoint in the log", 30, || {
+        let found = conf
+            .log()
+            .lines()
+            .find_map(|l| l.split("Metrics served on http://").nth(1))
+            .and_then(|rest| rest.strip_suffix("/metrics"))
+            .map(str::to_owned);
+        found.map(|a| addr = a).is_some()
+    });
+    addr
+}
+
+/// The value of one sample (`name{labels}`) of a real scrape, if present.
+fn scrape(addr: &str, sample: &str) -> Option<u64> {
+    let mut s = TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    write!(s, "GET /metrics HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).ok()?;
+    let prefix = format!("{sample} ");
+    raw.lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// `status --fleet --json` through the real client: the response's data.
+fn fleet_json(conf: &Conf) -> serde_json::Value {
+    let out = ok(conf, &["--json", "status", "--fleet"]);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["ok"], true, "{out}");
+    assert_eq!(v["response"]["type"], "fleet_status", "{out}");
+    v["response"]["data"].clone()
+}
+
+fn status_and_metrics_show_the_fleet(kind: Kind) {
+    let broker = Broker::start(kind);
+    let a = host(kind, &broker, "a", "");
+    let b = host(
+        kind,
+        &broker,
+        "b",
+        "origins = a\nallowlist = 192.0.2.0/24\nminprefix4 = 24\n",
+    );
+    let _da = Daemon::start_ready(&a, &["test"]);
+    let _db = Daemon::start_ready(&b, &["test"]);
+    let engine = kind.engine();
+    until("B's fleet connects", 60, || {
+        fleet_json(&b)["connected"] == true
+    });
+    // One good ban and one of B's allowlisted addresses, both from A.
+    client(&a, &["set", "test", "banip", "198.18.200.1", "192.0.2.50"]);
+    until("B applied one and refused one", 60, || {
+        let s = fleet_json(&b);
+        s["applied"] == 1 && s["rejected"]["total"] == 1
+    });
+    let sb = fleet_json(&b);
+    assert_eq!(sb["engine"], engine, "{sb}");
+    assert_eq!(sb["origin"], "b", "{sb}");
+    assert_eq!(sb["received"], 2, "{sb}");
+    assert_eq!(sb["published"], 0, "{sb}");
+    assert_eq!(
+        sb["rejected"],
+        serde_json::json!({"total": 1, "origin": 0, "allowlist": 1, "prefix": 0, "invalid": 0}),
+        "{sb}"
+    );
+    until("A's outbox drained", 60, || {
+        let s = fleet_json(&a);
+        s["outbox"] == 0 && s["published"] == 2
+    });
+    // The human output, through the real client.
+    let text = ok(&b, &["status", "--fleet"]);
+    assert!(text.starts_with("Fleet status\n"), "{text}");
+    assert!(
+        text.contains(&format!("|- Engine:\t{engine} (origin b)\n")),
+        "{text}"
+    );
+    assert!(text.contains("|- Connected:\tyes\n"), "{text}");
+    assert!(text.contains("|- Applied:\t1\n"), "{text}");
+    assert!(
+        text.contains("`- Rejected:\t1 (origin 0, allowlist 1, prefix 0, invalid 0)"),
+        "{text}"
+    );
+    // The same counters in a real scrape of each daemon's metrics endpoint.
+    let (ma, mb) = (metrics_addr(&a), metrics_addr(&b));
+    let label = format!("{{engine=\"{engine}\"}}");
+    let reason =
+        |r: &str| format!("jailor_fleet_rejected_total{{engine=\"{engine}\",reason=\"{r}\"}}");
+    assert_eq!(
+        scrape(&ma, &format!("jailor_fleet_published_total{label}")),
+        Some(2)
+    );
+    assert_eq!(scrape(&ma, &format!("jailor_fleet_outbox{label}")), Some(0));
+    assert_eq!(
+        scrape(&mb, &format!("jailor_fleet_received_total{label}")),
+        Some(2)
+    );
+    assert_eq!(
+        scrape(&mb, &format!("jailor_fleet_applied_total{label}")),
+        Some(1)
+    );
+    assert_eq!(
+        scrape(&mb, &format!("jailor_fleet_connected{label}")),
+        Some(1)
+    );
+    assert_eq!(scrape(&mb, &reason("allowlist")), Some(1));
+    assert_eq!(scrape(&mb, &reason("origin")), Some(0));
+    assert_eq!(scrape(&mb, &reason("prefix")), Some(0));
+    // A daemon without an engine answers that the fleet is off.
+    let plain = Conf::new(JAILS);
+    append(&plain.file("auth.log"), "");
+    let _dp = Daemon::start_ready(&plain, &["test"]);
+    assert_eq!(fleet_json(&plain), serde_json::Value::Null);
+    assert_eq!(
+        ok(&plain, &["status", "--fleet"]).trim(),
+        "Fleet bans are off (no engine in [Fleet])"
+    );
+}
+
 macro_rules! engine_suite {
     ($module:ident, $kind:expr) => {
         mod $module {
@@ -168,6 +292,16 @@ macro_rules! engine_suite {
                     return;
                 }
                 super::three_daemons_share_bans($kind);
+            }
+
+            #[test]
+            fn status_and_metrics_show_the_fleet() {
+                if super::fleet_support::require("status_and_metrics_show_the_fleet", $kind)
+                    .is_none()
+                {
+                    return;
+                }
+                super::status_and_metrics_show_the_fleet($kind);
             }
         }
     };

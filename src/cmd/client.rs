@@ -313,7 +313,7 @@ fn error_kind(kind: &ErrorKind) -> &'static str {
 const HELP: &str = "\
 Commands (as fail2ban-client's):
   start | restart [--unban] [JAIL] | reload [--restart] [--unban] [--all] [--if-exists] [JAIL]
-  stop [JAIL|--all] | unban --all | unban IP... | banned [IP...] | status [--all] [FLAVOR]
+  stop [JAIL|--all] | unban --all | unban IP... | banned [IP...] | status [--all|--fleet] [FLAVOR]
   status JAIL [basic|short|stats|cymru] | stats | ping [TIMEOUT] | echo ... | version
   set|get loglevel|logtarget|syslogsocket|dbfile|dbmaxmatches|dbpurgeage [VALUE] | flushlogs
   add JAIL [BACKEND] | start JAIL

@@ -228,6 +228,9 @@ impl Server {
                 }
             }
             Request::JailStatus { jail, flavor } => self.jail_status(&jail, flavor),
+            Request::FleetStatus => {
+                Response::FleetStatus(self.registry.fleet().map(crate::fleet::status))
+            }
             Request::Stats => {
                 let rows = self.names().into_iter().map(|n| {
                     let j = self.jail(&n);

@@ -16,6 +16,7 @@ use jailor_fleet::{Action, Fleet, FleetConfig, IpNet, JailMode, Received};
 use jailor_policy::{BanOutcome, BanTicket, Id, IgnoreList, NoResolver, PERMANENT};
 use jailor_store::{BanData, Unban};
 
+use crate::jail_counters::Registry;
 use crate::keeper::{self, Keeper, ToKeeper};
 use crate::logf;
 use crate::worker::Job;
@@ -114,7 +115,12 @@ fn db_path(options: &[(String, String)], dbfile: &str) -> PathBuf {
 }
 
 /// Starts the fleet when the configuration sets an engine, and hands it to the keeper.
-pub(crate) fn start(base: &Path, dbfile: &str, to_keeper: &SyncSender<ToKeeper>) {
+pub(crate) fn start(
+    base: &Path,
+    dbfile: &str,
+    to_keeper: &SyncSender<ToKeeper>,
+    registry: &Registry,
+) {
     let name = if base.join("jailor.conf").is_file() {
         "jailor"
     } else {
@@ -144,6 +150,7 @@ pub(crate) fn start(base: &Path, dbfile: &str, to_keeper: &SyncSender<ToKeeper>)
     match Fleet::start(cfg, &db_path(&options, dbfile), sink) {
         Ok(fleet) => {
             logf!(INFO, "fail2ban.server", "Fleet: {engine} as {origin}");
+            registry.set_fleet(fleet.stats_reader());
             let link = Arc::new(FleetLink {
                 fleet,
                 modes: jail_modes(base),
@@ -293,5 +300,25 @@ fn received(k: &mut Keeper, r: Received) {
         });
         k.from_fleet.insert((jail.clone(), id.clone()));
         k.announce_ban(jail, id);
+    }
+}
+
+/// The answer to `status --fleet` from the fleet's counters.
+pub(crate) fn status(s: jailor_fleet::StatsSnapshot) -> jailor_proto::FleetStatus {
+    jailor_proto::FleetStatus {
+        engine: s.engine,
+        origin: s.origin,
+        connected: s.connected,
+        outbox: s.outbox,
+        published: s.published,
+        received: s.received,
+        applied: s.applied,
+        rejected: jailor_proto::FleetRejected {
+            total: s.rejected,
+            origin: s.rejected_origin,
+            allowlist: s.rejected_allowlist,
+            prefix: s.rejected_prefix,
+            invalid: s.invalid,
+        },
     }
 }

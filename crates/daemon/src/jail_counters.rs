@@ -107,10 +107,12 @@ impl JailCounters {
 /// The most hand-counted failures waiting for a reader's round.
 const MAX_QUEUED_ATTEMPTS: usize = 10_000;
 
-/// Every running jail's counters, by name, for the metrics endpoint.
+/// Every running jail's counters, by name, and the fleet's, for the metrics endpoint and
+/// the control socket.
 #[derive(Debug, Default)]
 pub(crate) struct Registry {
     jails: Mutex<Vec<(String, Arc<JailCounters>)>>,
+    fleet: Mutex<Option<jailor_fleet::StatsReader>>,
 }
 
 impl Registry {
@@ -126,6 +128,17 @@ impl Registry {
     pub(crate) fn remove(&self, jail: &str) {
         let mut jails = self.jails.lock().unwrap_or_else(|p| p.into_inner());
         jails.retain(|(n, _)| n != jail);
+    }
+
+    /// Records the fleet's counters once it started.
+    pub(crate) fn set_fleet(&self, reader: jailor_fleet::StatsReader) {
+        *self.fleet.lock().unwrap_or_else(|p| p.into_inner()) = Some(reader);
+    }
+
+    /// The fleet's counters now, when a `[Fleet]` engine runs.
+    pub(crate) fn fleet(&self) -> Option<jailor_fleet::StatsSnapshot> {
+        let slot = self.fleet.lock().unwrap_or_else(|p| p.into_inner());
+        slot.as_ref().map(jailor_fleet::StatsReader::snapshot)
     }
 
     /// The running jails' counters, sorted by name.

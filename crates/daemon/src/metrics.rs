@@ -237,6 +237,9 @@ pub(crate) fn render(registry: &Registry) -> String {
     let _ = writeln!(out, "# HELP jailor_jails Jails running.");
     let _ = writeln!(out, "# TYPE jailor_jails gauge");
     let _ = writeln!(out, "jailor_jails {}", jails.len());
+    if let Some(fleet) = registry.fleet() {
+        render_fleet(&mut out, &fleet);
+    }
     if let Some(rss) = resident_bytes() {
         let _ = writeln!(
             out,
@@ -254,6 +257,65 @@ pub(crate) fn render(registry: &Registry) -> String {
         let _ = writeln!(out, "process_cpu_seconds_total {cpu:.2}");
     }
     out
+}
+
+/// The fleet's counters (only when a `[Fleet]` engine runs), labelled with the engine.
+fn render_fleet(out: &mut String, s: &jailor_fleet::StatsSnapshot) {
+    let engine = escape_label(&s.engine);
+    let families: [(&str, &str, &str, u64); 5] = [
+        (
+            "jailor_fleet_connected",
+            "gauge",
+            "1 when the fleet's publisher and subscriber are connected to the broker.",
+            u64::from(s.connected),
+        ),
+        (
+            "jailor_fleet_outbox",
+            "gauge",
+            "Local fleet events waiting for the broker's acknowledgement.",
+            s.outbox,
+        ),
+        (
+            "jailor_fleet_published_total",
+            "counter",
+            "Local fleet events the broker acknowledged.",
+            s.published,
+        ),
+        (
+            "jailor_fleet_received_total",
+            "counter",
+            "Fleet events received from other hosts.",
+            s.received,
+        ),
+        (
+            "jailor_fleet_applied_total",
+            "counter",
+            "Received fleet events that changed a ban here.",
+            s.applied,
+        ),
+    ];
+    for (name, kind, help, value) in families {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} {kind}");
+        let _ = writeln!(out, "{name}{{engine=\"{engine}\"}} {value}");
+    }
+    let name = "jailor_fleet_rejected_total";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Received fleet events refused by the receiver policy, by reason."
+    );
+    let _ = writeln!(out, "# TYPE {name} counter");
+    for (reason, value) in [
+        ("origin", s.rejected_origin),
+        ("allowlist", s.rejected_allowlist),
+        ("prefix", s.rejected_prefix),
+        ("invalid", s.invalid),
+    ] {
+        let _ = writeln!(
+            out,
+            "{name}{{engine=\"{engine}\",reason=\"{reason}\"}} {value}"
+        );
+    }
 }
 
 /// A label value with the text format's escapes (`\\`, `\"`, `\n`).

@@ -125,7 +125,12 @@ pub fn run(opts: &ServerOptions) -> Result<(), Error> {
     let control = crate::control::serve(control, &events, signals)?;
     let started = server.start_jails(&cfg.jails);
     // After the jails registered: a received ban needs its jail.
-    crate::fleet::start(&opts.conf, &cfg.server.dbfile, &server.to_keeper);
+    crate::fleet::start(
+        &opts.conf,
+        &cfg.server.dbfile,
+        &server.to_keeper,
+        &server.registry,
+    );
     // Compiling the filters left its scratch memory free in the heap.
     crate::memory::release_free_memory();
     logf!(INFO, "fail2ban.server", "Server ready");

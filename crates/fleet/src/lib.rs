@@ -28,4 +28,4 @@ pub use nats::NatsEngine;
 pub use policy::{Policy, Verdict};
 pub use redis_engine::RedisEngine;
 pub use runtime::{Fleet, Received};
-pub use stats::{FleetStats, StatsSnapshot};
+pub use stats::{FleetStats, StatsReader, StatsSnapshot};

@@ -22,7 +22,7 @@ use crate::engine::{Engine, Item};
 use crate::error::FleetError;
 use crate::event::{now_ms, Action, FleetEvent};
 use crate::policy::{Policy, Verdict};
-use crate::stats::{FleetStats, StatsSnapshot};
+use crate::stats::{FleetStats, StatsReader, StatsSnapshot};
 use crate::store::FleetStore;
 
 /// A ban change received from another host, to run through the local jail's actions.
@@ -50,7 +50,7 @@ const BATCH: usize = 512;
 
 struct Shared {
     cfg: FleetConfig,
-    stats: FleetStats,
+    stats: Arc<FleetStats>,
     wake: Notify,
     stop: AtomicBool,
     stopped: Notify,
@@ -70,7 +70,7 @@ impl Fleet {
         let worker_store = FleetStore::open(db)?;
         let shared = Arc::new(Shared {
             cfg,
-            stats: FleetStats::default(),
+            stats: Arc::default(),
             wake: Notify::new(),
             stop: AtomicBool::new(false),
             stopped: Notify::new(),
@@ -114,6 +114,15 @@ impl Fleet {
         self.shared
             .stats
             .snapshot(self.shared.cfg.engine.name(), &self.shared.cfg.origin)
+    }
+
+    /// A reader of the counters, cheap to clone, that never blocks.
+    pub fn stats_reader(&self) -> StatsReader {
+        StatsReader {
+            stats: self.shared.stats.clone(),
+            engine: self.shared.cfg.engine.name(),
+            origin: self.shared.cfg.origin.clone(),
+        }
     }
 
     /// Stops the thread (what is in the outbox stays for the next start).
@@ -205,6 +214,7 @@ async fn publish_loop(shared: Arc<Shared>, store: Arc<Mutex<FleetStore>>) {
                         tracing::error!("fleet outbox: {err}");
                     }
                     FleetStats::add(&stats.published, 1);
+                    stats.connected.store(true, Ordering::Relaxed);
                 }
                 Err(err) => {
                     tracing::debug!("fleet publish: {err}");

@@ -1,6 +1,7 @@
 //! Counters shown by `jailor client status --fleet` and the metrics endpoint.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -70,5 +71,21 @@ impl FleetStats {
 
     pub(crate) fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// A cloneable reader of a running fleet's counters, for the control socket and the
+/// metrics endpoint (they never wait for the fleet thread).
+#[derive(Debug, Clone)]
+pub struct StatsReader {
+    pub(crate) stats: Arc<FleetStats>,
+    pub(crate) engine: &'static str,
+    pub(crate) origin: String,
+}
+
+impl StatsReader {
+    /// The counters now.
+    pub fn snapshot(&self) -> StatsSnapshot {
+        self.stats.snapshot(self.engine, &self.origin)
     }
 }

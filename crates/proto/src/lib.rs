@@ -45,8 +45,8 @@ pub use request::{
     BanTimeOption, Flavor, JailQuery, JailSetting, Request, ServerOption, ServerSetting,
 };
 pub use response::{
-    ActionsStatus, BanEntry, Cymru, Failure, FailureKind, FilterStatus, JailBans, JailStats,
-    JailStatus, LogSource, Response, ServerStatus,
+    ActionsStatus, BanEntry, Cymru, Failure, FailureKind, FilterStatus, FleetRejected, FleetStatus,
+    JailBans, JailStats, JailStatus, LogSource, Response, ServerStatus,
 };
 pub use server::{ControlServer, Handler, RunningServer};
 pub use words::{INVALID_COMMAND, INVALID_GET, LOG_LEVELS, SHORT_COMMAND};

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use crate::request::{JailQuery, JailSetting, Request, ServerOption};
 use crate::response::{
-    BanEntry, Failure, JailStats, JailStatus, LogSource, Response, ServerStatus,
+    BanEntry, Failure, FleetStatus, JailStats, JailStatus, LogSource, Response, ServerStatus,
 };
 
 /// fail2ban-client's text for `response` to `request`, without a final newline.
@@ -33,6 +33,7 @@ pub fn render(request: &Request, response: &Response) -> String {
             trim_newline(out)
         }
         (_, Response::Stats(rows)) => stats_table(rows),
+        (_, Response::FleetStatus(f)) => fleet_status(f.as_ref()),
         (_, Response::Banned(jails)) => {
             let items: Vec<String> = jails
                 .iter()
@@ -87,6 +88,36 @@ fn trim_newline(mut s: String) -> String {
         s.pop();
     }
     s
+}
+
+/// `status --fleet` in the tree layout of `status`.
+fn fleet_status(f: Option<&FleetStatus>) -> String {
+    let Some(f) = f else {
+        return "Fleet bans are off (no engine in [Fleet])".into();
+    };
+    let r = &f.rejected;
+    let connected = if f.connected { "yes" } else { "no" };
+    format!(
+        "Fleet status\n\
+         |- Engine:\t{} (origin {})\n\
+         |- Connected:\t{connected}\n\
+         |- Outbox:\t{}\n\
+         |- Published:\t{}\n\
+         |- Received:\t{}\n\
+         |- Applied:\t{}\n\
+         `- Rejected:\t{} (origin {}, allowlist {}, prefix {}, invalid {})",
+        f.engine,
+        f.origin,
+        f.outbox,
+        f.published,
+        f.received,
+        f.applied,
+        r.total,
+        r.origin,
+        r.allowlist,
+        r.prefix,
+        r.invalid
+    )
 }
 
 fn server_status(s: &ServerStatus, jails: Option<&Vec<JailStatus>>) -> String {
@@ -403,6 +434,7 @@ fn value(response: &Response) -> String {
             trim_newline(out)
         }
         Response::Stats(rows) => stats_table(rows),
+        Response::FleetStatus(f) => fleet_status(f.as_ref()),
         Response::Banned(_) | Response::BannedBy(_) | Response::BanTimes(_) => {
             render(&Request::Banned { ips: Vec::new() }, response)
         }

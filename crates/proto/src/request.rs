@@ -29,6 +29,8 @@ pub enum Request {
         /// How much each jail status shows.
         flavor: Flavor,
     },
+    /// `status --fleet`: the fleet engine, its connection, outbox and counters.
+    FleetStatus,
     /// `status JAIL [FLAVOR]`: one jail's counters, files and bans.
     JailStatus {
         /// The jail.

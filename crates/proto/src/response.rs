@@ -39,6 +39,8 @@ pub enum Response {
     },
     /// `status JAIL`.
     JailStatus(JailStatus),
+    /// `status --fleet`: `None` when no `[Fleet]` engine is set.
+    FleetStatus(Option<FleetStatus>),
     /// `stats`: one row per jail.
     Stats(Vec<JailStats>),
     /// `banned`: each jail's banned addresses.
@@ -112,6 +114,42 @@ pub enum FailureKind {
 pub struct ServerStatus {
     /// The jail names, sorted.
     pub jails: Vec<String>,
+}
+
+/// The fleet's state (`status --fleet`): counters since the daemon started.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FleetStatus {
+    /// `nats` or `redis`.
+    pub engine: String,
+    /// This host's origin name.
+    pub origin: String,
+    /// Whether the publisher and the subscriber are connected to the broker.
+    pub connected: bool,
+    /// Local events waiting in the outbox for the broker's acknowledgement.
+    pub outbox: u64,
+    /// Local events the broker acknowledged.
+    pub published: u64,
+    /// Events received from other hosts.
+    pub received: u64,
+    /// Received events that changed a ban here.
+    pub applied: u64,
+    /// Received events refused, in total and by reason.
+    pub rejected: FleetRejected,
+}
+
+/// Received fleet events refused, by reason.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FleetRejected {
+    /// All refused events (the sum of the reasons below).
+    pub total: u64,
+    /// The origin is not among the accepted origins.
+    pub origin: u64,
+    /// The address is in the allowlist.
+    pub allowlist: u64,
+    /// The network is wider than the minimum prefix.
+    pub prefix: u64,
+    /// Malformed, or not matching the subject or key it came under.
+    pub invalid: u64,
 }
 
 /// One jail's status (`status JAIL`).

@@ -128,6 +128,7 @@ impl Request {
                     w.push(flavor.as_word().into());
                 }
             }
+            Request::FleetStatus => w.extend(["status".into(), "--fleet".into()]),
             Request::JailStatus { jail, flavor } => {
                 w.extend(["status".into(), jail.clone(), flavor.as_word().into()]);
             }
@@ -215,6 +216,7 @@ fn parse_status(rest: &[&str]) -> Result<Request, Error> {
             all: false,
             flavor: Flavor::Basic,
         },
+        ["--fleet"] => Request::FleetStatus,
         ["--all", more @ ..] if more.len() <= 1 => Request::Status {
             all: true,
             flavor: flavor(more.first()),
