@@ -188,6 +188,22 @@ fn scrape(addr: &str, sample: &str) -> Option<u64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
+/// `status --fleet --json` when the daemon answers (`None` before its socket is up).
+fn fleet_state(conf: &Conf) -> Option<serde_json::Value> {
+    let out = daemon_support::client(conf, &["--json", "status", "--fleet"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    (v["ok"] == true).then(|| v["response"]["data"].clone())
+}
+
+/// How many times the recording action banned `ip`.
+fn bans_of(conf: &Conf, ip: &str) -> usize {
+    let line = format!("ban {ip} ");
+    conf.actions()
+        .lines()
+        .filter(|l| l.starts_with(&line))
+        .count()
+}
+
 /// `status --fleet --json` through the real client: the response's data.
 fn fleet_json(conf: &Conf) -> serde_json::Value {
     let out = ok(conf, &["--json", "status", "--fleet"]);
@@ -281,6 +297,67 @@ fn status_and_metrics_show_the_fleet(kind: Kind) {
     );
 }
 
+fn a_crash_between_receipt_and_commit_loses_nothing_and_applies_once(kind: Kind) {
+    let broker = Broker::start(kind);
+    let a = host(kind, &broker, "a", "");
+    let b = host(kind, &broker, "b", "");
+    let _da = Daemon::start_ready(&a, &["test"]);
+    // B aborts (as `kill -9` would hit it) once it received bans and is about to commit
+    // them with the cursor.
+    let mut db = Daemon::start_with_env(&b, &[("JAILOR_TEST_FLEET_CRASH", "before-commit")]);
+    until("B's fleet connects", 60, || {
+        fleet_state(&b).is_some_and(|s| s["connected"] == true)
+    });
+    let ips = ["198.18.210.1", "198.18.210.2", "198.18.210.3"];
+    let mut args = vec!["set", "test", "banip"];
+    args.extend(ips);
+    client(&a, &args);
+    until("B crashed on receipt", 60, || !db.is_running());
+    let status = db.child.wait().unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(6),
+        "B ended by the crash hook's abort: {status}"
+    );
+    assert_eq!(
+        held(&b),
+        BTreeSet::new(),
+        "no action ran before the commit: {}",
+        b.actions()
+    );
+    // Restarted: the uncommitted events come again from the stored cursor, once each.
+    let db = Daemon::start_ready(&b, &["test"]);
+    until("B restarted holds A's bans", 60, || {
+        ips.iter().all(|ip| held(&b).contains(*ip))
+    });
+    let s = fleet_json(&b);
+    assert_eq!(s["applied"], 3, "{s}");
+    for ip in ips {
+        assert_eq!(bans_of(&b, ip), 1, "{ip} banned once: {}", b.actions());
+    }
+    // kill -9 after the commit: the cursor was stored with the bans, so nothing is read
+    // again, and the bans are still recorded (restored from the store).
+    db.kill9();
+    let _db = Daemon::start_ready(&b, &["test"]);
+    until("B's fleet reconnects", 60, || {
+        fleet_json(&b)["connected"] == true
+    });
+    client(&a, &["set", "test", "banip", "198.18.210.9"]);
+    until("B gets A's next ban", 60, || {
+        held(&b).contains("198.18.210.9")
+    });
+    let s = fleet_json(&b);
+    assert_eq!(
+        (s["received"].as_u64(), s["applied"].as_u64()),
+        (Some(1), Some(1)),
+        "only the new ban was read after the restart: {s}"
+    );
+    let banned = ok(&b, &["get", "test", "banip"]);
+    for ip in ips {
+        assert!(banned.contains(ip), "{ip} still banned on B: {banned}");
+    }
+}
+
 macro_rules! engine_suite {
     ($module:ident, $kind:expr) => {
         mod $module {
@@ -302,6 +379,15 @@ macro_rules! engine_suite {
                     return;
                 }
                 super::status_and_metrics_show_the_fleet($kind);
+            }
+
+            #[test]
+            fn a_crash_between_receipt_and_commit_loses_nothing_and_applies_once() {
+                let name = "a_crash_between_receipt_and_commit_loses_nothing_and_applies_once";
+                if super::fleet_support::require(name, $kind).is_none() {
+                    return;
+                }
+                super::a_crash_between_receipt_and_commit_loses_nothing_and_applies_once($kind);
             }
         }
     };

@@ -7,14 +7,19 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::SyncSender;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::Arc;
+use std::time::Duration;
 
 use indexmap::IndexMap;
 use jailor_config::{Config, Vars};
-use jailor_fleet::{Action, Fleet, FleetConfig, IpNet, JailMode, Received};
+use jailor_fleet::{
+    now_ms, Action, Applier, Delivery, Fleet, FleetConfig, FleetError, FleetEvent, IpNet, JailMode,
+    Received,
+};
 use jailor_policy::{BanOutcome, BanTicket, Id, IgnoreList, NoResolver, PERMANENT};
-use jailor_store::{BanData, Unban};
+use jailor_store::{BanData, FleetCursor, FleetRecord, Unban};
 
 use crate::jail_counters::Registry;
 use crate::keeper::{self, Keeper, ToKeeper};
@@ -101,7 +106,8 @@ fn host_name() -> String {
     }
 }
 
-/// Where the fleet keeps its outbox and cursor: `[Fleet] dbfile`, else beside the store.
+/// Where the fleet keeps its outbox: `[Fleet] dbfile`, else beside the store. (Received
+/// bans and the cursor are in the store itself.)
 fn db_path(options: &[(String, String)], dbfile: &str) -> PathBuf {
     if let Some((_, v)) = options.iter().find(|(k, _)| k == "dbfile") {
         return PathBuf::from(v);
@@ -140,14 +146,10 @@ pub(crate) fn start(
     };
     let engine = cfg.engine.name();
     let origin = cfg.origin.clone();
-    let tx = to_keeper.clone();
-    let sink = Box::new(move |r: Received| {
-        // Blocks the fleet thread (never the readers) while the keeper is busy.
-        let _ = tx.send(ToKeeper::Control(Box::new(move |k: &mut Keeper| {
-            received(k, r)
-        })));
+    let applier = Box::new(KeeperApplier {
+        to_keeper: to_keeper.clone(),
     });
-    match Fleet::start(cfg, &db_path(&options, dbfile), sink) {
+    match Fleet::start_with(cfg, &db_path(&options, dbfile), applier) {
         Ok(fleet) => {
             logf!(INFO, "fail2ban.server", "Fleet: {engine} as {origin}");
             registry.set_fleet(fleet.stats_reader());
@@ -300,6 +302,199 @@ fn received(k: &mut Keeper, r: Received) {
         });
         k.from_fleet.insert((jail.clone(), id.clone()));
         k.announce_ban(jail, id);
+    }
+}
+
+/// The daemon's side of the fleet's receiving: each delivery runs on the keeper's
+/// thread, where the fleet records, the engine's cursor and the jail bans they cause go
+/// into one batch, committed as one transaction. A crash before that commit loses all of
+/// it, and the next start reads the same events again from the stored cursor.
+struct KeeperApplier {
+    to_keeper: SyncSender<ToKeeper>,
+}
+
+/// `JAILOR_TEST_FLEET_CRASH=before-commit` (a test hook): the process aborts when a
+/// delivery that changes bans is about to be committed, as a `kill -9` would hit it.
+fn crash_before_commit() -> bool {
+    static HOOK: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HOOK.get_or_init(|| {
+        std::env::var("JAILOR_TEST_FLEET_CRASH").is_ok_and(|v| v == "before-commit")
+    })
+}
+
+fn gone(what: &str) -> FleetError {
+    FleetError::Runtime(std::io::Error::other(format!("the keeper {what}")))
+}
+
+impl KeeperApplier {
+    /// Runs `call` on the keeper's thread and waits for its answer, giving up when the
+    /// fleet stops (the keeper may be the one stopping it).
+    fn call<T: Send + 'static>(
+        &self,
+        stopping: &AtomicBool,
+        call: impl FnOnce(&mut Keeper) -> T + Send + 'static,
+    ) -> Result<T, FleetError> {
+        let (tx, rx) = mpsc::channel();
+        let mut msg = ToKeeper::Control(Box::new(move |k: &mut Keeper| {
+            let _ = tx.send(call(k));
+        }));
+        loop {
+            match self.to_keeper.try_send(msg) {
+                Ok(()) => break,
+                Err(TrySendError::Full(m)) if !stopping.load(Ordering::SeqCst) => {
+                    msg = m;
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(_) => return Err(gone("is not running")),
+            }
+        }
+        loop {
+            match rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(v) => return Ok(v),
+                Err(RecvTimeoutError::Timeout) if !stopping.load(Ordering::SeqCst) => {}
+                Err(_) => return Err(gone("did not answer")),
+            }
+        }
+    }
+}
+
+impl Applier for KeeperApplier {
+    fn cursor(
+        &mut self,
+        engine: &str,
+        stopping: &AtomicBool,
+    ) -> Result<Option<String>, FleetError> {
+        let engine = engine.to_owned();
+        self.call(stopping, move |k| {
+            keeper::lock(&k.store).fleet_cursor(&engine)
+        })?
+        .map_err(|e| gone(&format!("cannot read the fleet cursor: {e}")))
+    }
+
+    fn apply(&mut self, delivery: Delivery, stopping: &AtomicBool) -> Result<u64, FleetError> {
+        self.call(stopping, move |k| apply_delivery(k, delivery))?
+            .map_err(|e| gone(&format!("cannot apply fleet events: {e}")))
+    }
+
+    fn purge(&mut self, _before_ms: i64) -> Result<(), FleetError> {
+        // The store's own purge (dbpurgeage) drops old fleet records with old bans.
+        Ok(())
+    }
+}
+
+/// (origin, jail, address) of a fleet record.
+type RecordKey = (String, String, String);
+
+fn record_of(ev: &FleetEvent) -> FleetRecord {
+    FleetRecord {
+        origin: ev.origin.clone(),
+        jail: ev.jail.clone(),
+        addr: ev.addr.to_string(),
+        ts_ms: ev.ts_ms,
+        id: ev.id.clone(),
+        banned: ev.act == Action::Ban,
+        exp_ms: ev.exp_ms,
+    }
+}
+
+/// Whether an origin other than `origin` still bans `jail` and `addr` (the records of
+/// this delivery, not committed yet, win over the stored ones).
+fn banned_elsewhere(
+    k: &Keeper,
+    latest: &HashMap<RecordKey, FleetRecord>,
+    (origin, jail, addr): (&str, &str, &str),
+    now: i64,
+) -> Result<bool, String> {
+    let stored = keeper::lock(&k.store)
+        .fleet_records(Some((jail, addr)))
+        .map_err(|e| e.to_string())?;
+    let mut others: HashMap<String, bool> = stored
+        .into_iter()
+        .filter(|r| r.origin != origin)
+        .map(|r| (r.origin.clone(), r.in_force(now)))
+        .collect();
+    for ((o, j, a), r) in latest {
+        if o != origin && j == jail && a == addr {
+            others.insert(o.clone(), r.in_force(now));
+        }
+    }
+    Ok(others.values().any(|b| *b))
+}
+
+/// Applies one delivery on the keeper's thread and commits it with the keeper's batch.
+fn apply_delivery(k: &mut Keeper, d: Delivery) -> Result<u64, String> {
+    let now = now_ms();
+    let mut latest: HashMap<RecordKey, FleetRecord> = HashMap::new();
+    let mut changed = 0;
+    for ev in &d.events {
+        let rec = record_of(ev);
+        let key = (rec.origin.clone(), rec.jail.clone(), rec.addr.clone());
+        let prev = match latest.get(&key) {
+            Some(r) => Some(r.clone()),
+            None => keeper::lock(&k.store)
+                .fleet_records(Some((&rec.jail, &rec.addr)))
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .find(|r| r.origin == rec.origin),
+        };
+        if prev.is_some_and(|p| !p.older_than(ev.ts_ms, &ev.id)) {
+            continue; // a replay, a duplicate or an older event: changes nothing
+        }
+        k.batch.fleet_record(rec.clone());
+        latest.insert(key, rec.clone());
+        changed += 1;
+        let r = jailor_fleet::received(ev, now);
+        if r.ban || !banned_elsewhere(k, &latest, (&rec.origin, &rec.jail, &rec.addr), now)? {
+            received(k, r);
+        }
+    }
+    if let Some(seen) = d.snapshot {
+        // What the fleet no longer holds is over: forget it, and lift it here.
+        let all = keeper::lock(&k.store)
+            .fleet_records(None)
+            .map_err(|e| e.to_string())?;
+        for r in all {
+            let key = (r.origin.clone(), r.jail.clone(), r.addr.clone());
+            if seen.contains(&format!("{}:{}|{}", r.origin, r.jail, r.addr))
+                || latest.contains_key(&key)
+            {
+                continue;
+            }
+            k.batch.fleet_forget(&r.origin, &r.jail, &r.addr);
+            let was_banned = r.in_force(now);
+            let mut over = r.clone();
+            over.banned = false;
+            latest.insert(key, over);
+            if !was_banned || banned_elsewhere(k, &latest, (&r.origin, &r.jail, &r.addr), now)? {
+                continue;
+            }
+            if let Ok(addr) = jailor_fleet::parse_addr(&r.addr) {
+                received(
+                    k,
+                    Received {
+                        origin: r.origin.clone(),
+                        jail: r.jail.clone(),
+                        addr,
+                        ban: false,
+                        exp_ms: r.exp_ms,
+                    },
+                );
+            }
+        }
+    }
+    if let Some(cursor) = d.cursor {
+        k.batch.fleet_cursor(FleetCursor {
+            engine: d.engine.to_owned(),
+            cursor,
+        });
+    }
+    if changed > 0 && crash_before_commit() {
+        std::process::abort();
+    }
+    if k.commit() {
+        Ok(changed)
+    } else {
+        Err("the store did not commit".into())
     }
 }
 

@@ -111,7 +111,7 @@ pub(crate) fn spawn(
 }
 
 pub(crate) struct Keeper {
-    store: Arc<Mutex<Store>>,
+    pub(crate) store: Arc<Mutex<Store>>,
     pub(crate) jails: HashMap<String, JailState>,
     pub(crate) deadlines: Deadlines<(String, Id)>,
     pub(crate) batch: Batch,
@@ -471,10 +471,13 @@ impl Keeper {
     }
 
     /// Commits the batch; then announces its bans and hands them to the workers.
-    pub(crate) fn commit(&mut self) {
+    /// Answers whether the batch was stored.
+    pub(crate) fn commit(&mut self) -> bool {
+        let mut stored = true;
         if !self.batch.is_empty() {
             let result = lock(&self.store).commit(&self.batch);
             if let Err(e) = result {
+                stored = false;
                 // Security first: the bans still happen; only their record is lost.
                 logf!(
                     ERROR,
@@ -516,6 +519,7 @@ impl Keeper {
             self.jails.insert(nb.jail.clone(), st);
             crate::fleet::published(self, &nb.jail, &nb.id);
         }
+        stored
     }
 
     /// Announces (after the commit) a ban added to `jail`'s book by another path.
@@ -576,7 +580,7 @@ fn schedule(deadlines: &mut Deadlines<(String, Id)>, jail: &str, st: &JailState,
     }
 }
 
-fn lock(store: &Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
+pub(crate) fn lock(store: &Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
     store.lock().unwrap_or_else(|p| p.into_inner())
 }
 

@@ -8,6 +8,7 @@
 //! acknowledges it, and a subscriber that commits its cursor in the same transaction
 //! as the bans it applied.
 
+mod applier;
 mod config;
 mod engine;
 mod error;
@@ -19,6 +20,7 @@ mod runtime;
 mod stats;
 mod store;
 
+pub use applier::{received, Applier, Delivery, LocalApplier};
 pub use config::{Engine as EngineKind, FleetConfig, JailMode};
 pub use engine::{Cursor, Engine, Item};
 pub use error::FleetError;
@@ -27,5 +29,5 @@ pub use ipnet::IpNet;
 pub use nats::NatsEngine;
 pub use policy::{Policy, Verdict};
 pub use redis_engine::RedisEngine;
-pub use runtime::{Fleet, Received};
+pub use runtime::{Fleet, Received, Sink};
 pub use stats::{FleetStats, StatsReader, StatsSnapshot};

@@ -5,8 +5,8 @@
 //!   caller never waits for the network); the thread sends them in order and deletes
 //!   each one when the broker acknowledged it, reconnecting for as long as it takes.
 //! - Subscriber: reads from the stored cursor (or a snapshot for a new host), applies
-//!   the receiver policy, commits the changed bans and the cursor in one transaction,
-//!   then hands them to the daemon through the sink.
+//!   the receiver policy, and hands each read to an [`Applier`] that commits the changed
+//!   bans and the cursor in one transaction.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -17,6 +17,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 use tokio::sync::Notify;
 
+use crate::applier::{Applier, Delivery, LocalApplier};
 use crate::config::FleetConfig;
 use crate::engine::{Engine, Item};
 use crate::error::FleetError;
@@ -64,8 +65,20 @@ pub struct Fleet {
 }
 
 impl Fleet {
-    /// Opens the fleet database at `db` and starts the fleet thread.
+    /// Opens the fleet database at `db` (outbox, received bans and cursor) and starts
+    /// the fleet thread; received changes go to `sink`.
     pub fn start(cfg: FleetConfig, db: &Path, sink: Sink) -> Result<Fleet, FleetError> {
+        let applier = LocalApplier::open(db, sink)?;
+        Fleet::start_with(cfg, db, Box::new(applier))
+    }
+
+    /// Opens the outbox at `db` and starts the fleet thread; received events go to
+    /// `applier` (the daemon's store, so bans and cursor share one transaction).
+    pub fn start_with(
+        cfg: FleetConfig,
+        db: &Path,
+        applier: Box<dyn Applier>,
+    ) -> Result<Fleet, FleetError> {
         let outbox = FleetStore::open(db)?;
         let worker_store = FleetStore::open(db)?;
         let shared = Arc::new(Shared {
@@ -82,7 +95,7 @@ impl Fleet {
         let inner = shared.clone();
         let thread = std::thread::Builder::new()
             .name("fleet".into())
-            .spawn(move || runtime.block_on(run(inner, worker_store, sink)))?;
+            .spawn(move || runtime.block_on(run(inner, worker_store, applier)))?;
         Ok(Fleet {
             shared,
             outbox: Mutex::new(outbox),
@@ -146,10 +159,10 @@ impl Drop for Fleet {
     }
 }
 
-async fn run(shared: Arc<Shared>, store: FleetStore, sink: Sink) {
+async fn run(shared: Arc<Shared>, store: FleetStore, applier: Box<dyn Applier>) {
     let store = Arc::new(Mutex::new(store));
-    let publisher = publish_loop(shared.clone(), store.clone());
-    let subscriber = subscribe_loop(shared.clone(), store, sink);
+    let publisher = publish_loop(shared.clone(), store);
+    let subscriber = subscribe_loop(shared.clone(), applier);
     tokio::select! {
         _ = async { tokio::join!(publisher, subscriber) } => {}
         _ = wait_stop(&shared) => {}
@@ -228,7 +241,7 @@ async fn publish_loop(shared: Arc<Shared>, store: Arc<Mutex<FleetStore>>) {
     }
 }
 
-async fn subscribe_loop(shared: Arc<Shared>, store: Arc<Mutex<FleetStore>>, mut sink: Sink) {
+async fn subscribe_loop(shared: Arc<Shared>, mut applier: Box<dyn Applier>) {
     let stats = &shared.stats;
     let policy = Policy::new(&shared.cfg);
     let engine_name = shared.cfg.engine.name();
@@ -243,11 +256,13 @@ async fn subscribe_loop(shared: Arc<Shared>, store: Arc<Mutex<FleetStore>>, mut 
                 continue;
             }
         };
-        let cursor = match lock(&store).cursor(engine_name) {
+        let cursor = match applier.cursor(engine_name, &shared.stop) {
             Ok(c) => c,
             Err(err) => {
+                // Not a snapshot instead: that could lift bans the cursor still covers.
                 tracing::error!("fleet cursor: {err}");
-                None
+                tokio::time::sleep(RETRY).await;
+                continue;
             }
         };
         let mut seen: Option<HashSet<String>> = match engine.subscribe(cursor.as_deref()).await {
@@ -266,7 +281,9 @@ async fn subscribe_loop(shared: Arc<Shared>, store: Arc<Mutex<FleetStore>>, mut 
                 Ok(None) => {
                     if last_purge.elapsed() > Duration::from_secs(3600) {
                         last_purge = std::time::Instant::now();
-                        let _ = lock(&store).purge(now_ms() - shared.cfg.max_age_ms);
+                        if let Err(err) = applier.purge(now_ms() - shared.cfg.max_age_ms) {
+                            tracing::warn!("fleet purge: {err}");
+                        }
                     }
                     continue;
                 }
@@ -283,15 +300,17 @@ async fn subscribe_loop(shared: Arc<Shared>, store: Arc<Mutex<FleetStore>>, mut 
                     _ => break,
                 }
             }
-            let mut accepted = Vec::new();
-            let mut cursor: Option<String> = None;
+            let mut delivery = Delivery {
+                engine: engine_name,
+                ..Delivery::default()
+            };
             let mut snapshot_done = false;
             for item in items {
                 match item {
                     Item::Event(c, mut ev) => {
                         FleetStats::add(&stats.received, 1);
                         if !c.is_empty() {
-                            cursor = Some(c);
+                            delivery.cursor = Some(c);
                         }
                         match policy.check(&ev) {
                             Verdict::Accept => {
@@ -301,7 +320,7 @@ async fn subscribe_loop(shared: Arc<Shared>, store: Arc<Mutex<FleetStore>>, mut 
                                 if ev.act == Action::Ban {
                                     ev.exp_ms = policy.capped_exp(ev.exp_ms, now_ms());
                                 }
-                                accepted.push(ev);
+                                delivery.events.push(ev);
                             }
                             Verdict::Own => {}
                             v => reject(stats, v),
@@ -312,55 +331,29 @@ async fn subscribe_loop(shared: Arc<Shared>, store: Arc<Mutex<FleetStore>>, mut 
                         FleetStats::add(&stats.invalid, 1);
                         FleetStats::add(&stats.rejected, 1);
                         if !c.is_empty() {
-                            cursor = Some(c);
+                            delivery.cursor = Some(c);
                         }
                     }
                     Item::SnapshotDone(c) => {
-                        cursor = Some(c);
+                        delivery.cursor = Some(c);
                         snapshot_done = true;
                     }
                 }
             }
-            let applied = lock(&store).apply(engine_name, &accepted, cursor.as_deref());
-            let changed = match applied {
-                Ok(c) => c,
-                Err(err) => {
-                    tracing::error!("fleet store: {err}");
-                    break;
-                }
-            };
-            let now = now_ms();
-            for ev in changed {
-                FleetStats::add(&stats.applied, 1);
-                deliver(&store, &mut sink, &ev, now);
-            }
             if snapshot_done {
-                if let Some(s) = seen.take() {
-                    let gone = lock(&store).retain(&s);
-                    for mut ev in gone.unwrap_or_default() {
-                        ev.act = Action::Unban;
-                        deliver(&store, &mut sink, &ev, now);
-                    }
+                delivery.snapshot = seen.take();
+            }
+            match applier.apply(delivery, &shared.stop) {
+                Ok(n) => FleetStats::add(&stats.applied, n),
+                Err(err) => {
+                    // Nothing of it was committed: read again from the stored cursor.
+                    tracing::error!("fleet apply: {err}");
+                    tokio::time::sleep(RETRY).await;
+                    break;
                 }
             }
         }
     }
-}
-
-/// Hands one changed fleet ban to the daemon: a ban still in force is applied with its
-/// end; an unban (or a ban already over) lifts it unless another origin still bans it.
-fn deliver(store: &Mutex<FleetStore>, sink: &mut Sink, ev: &FleetEvent, now: i64) {
-    let ban = ev.in_force(now);
-    if !ban && lock(store).banned_elsewhere(ev, now).unwrap_or(false) {
-        return;
-    }
-    sink(Received {
-        origin: ev.origin.clone(),
-        jail: ev.jail.clone(),
-        addr: ev.addr,
-        ban,
-        exp_ms: ev.exp_ms,
-    });
 }
 
 fn reject(stats: &FleetStats, verdict: Verdict) {

@@ -1,6 +1,6 @@
 //! A set of changes the store applies in one transaction.
 
-use crate::{Ban, BanId, JournalCursor, LogPosition};
+use crate::{Ban, BanId, FleetCursor, FleetRecord, JournalCursor, LogPosition};
 
 /// Changes that are committed together or not at all.
 ///
@@ -39,6 +39,13 @@ pub(crate) enum Change {
     Unban(Unban),
     Position(LogPosition),
     Cursor(JournalCursor),
+    FleetRecord(FleetRecord),
+    FleetForget {
+        origin: String,
+        jail: String,
+        addr: String,
+    },
+    FleetCursor(FleetCursor),
 }
 
 /// Which ban records an unban deletes.
@@ -90,6 +97,28 @@ impl Batch {
     /// Records how far a jail has read the journal, replacing the previous cursor.
     pub fn journal_cursor(&mut self, cursor: JournalCursor) -> &mut Batch {
         self.changes.push(Change::Cursor(cursor));
+        self
+    }
+
+    /// Records the latest fleet event applied for its (origin, jail, address).
+    pub fn fleet_record(&mut self, record: FleetRecord) -> &mut Batch {
+        self.changes.push(Change::FleetRecord(record));
+        self
+    }
+
+    /// Forgets the fleet record of (origin, jail, address) (gone from the fleet's snapshot).
+    pub fn fleet_forget(&mut self, origin: &str, jail: &str, addr: &str) -> &mut Batch {
+        self.changes.push(Change::FleetForget {
+            origin: origin.to_owned(),
+            jail: jail.to_owned(),
+            addr: addr.to_owned(),
+        });
+        self
+    }
+
+    /// Records where the fleet engine's subscriber stands, replacing the previous cursor.
+    pub fn fleet_cursor(&mut self, cursor: FleetCursor) -> &mut Batch {
+        self.changes.push(Change::FleetCursor(cursor));
         self
     }
 

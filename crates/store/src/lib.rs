@@ -8,7 +8,9 @@
 //!   ([`Store::ban_stats`]);
 //! - **a ban history** for fail2ban's `<ipmatches>`-style tags ([`Store::merged_bans`]);
 //! - **log positions** per jail and path, with the file's fingerprint ([`LogPosition`]), and
-//!   **journal cursors** per jail.
+//!   **journal cursors** per jail;
+//! - **the fleet's received bans** ([`FleetRecord`]) and its engine's cursor, committed
+//!   with the jail bans they cause.
 //!
 //! Every write goes through a [`Batch`] committed in one transaction, so the bans decided from
 //! some log lines and the position after those lines are stored together or not at all.
@@ -29,6 +31,7 @@ mod batch;
 mod create;
 mod error;
 mod fail2ban_import;
+mod fleet;
 mod options;
 mod position;
 mod schema;
@@ -40,6 +43,7 @@ pub use error::{Error, ErrorKind};
 pub use fail2ban_import::{
     plan_import, Fail2banDb, ImportDecision, ImportPlan, PlannedBan, UNKNOWN_BANTIME,
 };
+pub use fleet::{FleetCursor, FleetRecord};
 pub use options::{DbFile, Durability, StoreOptions};
 pub use position::{Fingerprint, JournalCursor, LogPosition};
 pub use store::{Purged, Scope, Store};

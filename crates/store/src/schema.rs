@@ -53,6 +53,23 @@ pub(crate) const MIGRATIONS: &[&str] = &[
      CREATE INDEX ban_events_time ON ban_events(time_of_ban);
      INSERT INTO ban_events(jail, target, time_of_ban, bantime, failures, data)
          SELECT jail, target, time_of_ban, bantime, failures, data FROM bans;",
+    // 2 -> 3: the fleet's received bans and engine cursors, so that they are committed in
+    // the same transaction as the jail bans they cause.
+    "CREATE TABLE fleet_bans(
+         origin TEXT NOT NULL,
+         jail TEXT NOT NULL,
+         addr TEXT NOT NULL,
+         ts_ms INTEGER NOT NULL,
+         id TEXT NOT NULL,
+         banned INTEGER NOT NULL,
+         exp_ms INTEGER,
+         PRIMARY KEY(origin, jail, addr)
+     ) WITHOUT ROWID;
+     CREATE INDEX fleet_bans_target ON fleet_bans(jail, addr);
+     CREATE TABLE fleet_cursors(
+         engine TEXT NOT NULL PRIMARY KEY,
+         cursor TEXT NOT NULL
+     ) WITHOUT ROWID;",
 ];
 
 /// The schema version this build writes.
@@ -227,6 +244,60 @@ mod tests {
         assert_eq!(store.journal_cursor("sshd").unwrap(), None);
         let conn = Connection::open(&path).unwrap();
         assert_eq!(user_version(&conn), LATEST);
+    }
+
+    #[test]
+    fn fleet_records_and_cursor_commit_with_the_bans_or_not_at_all() {
+        let mut store = crate::Store::open_in_memory().unwrap();
+        let rec = crate::FleetRecord {
+            origin: "a".into(),
+            jail: "sshd".into(),
+            addr: "192.0.2.7/32".into(),
+            ts_ms: 1_000,
+            id: "a:1".into(),
+            banned: true,
+            exp_ms: Some(9_000_000),
+        };
+        let cursor = |c: &str| crate::FleetCursor {
+            engine: "nats".into(),
+            cursor: c.into(),
+        };
+        let ban = crate::Ban {
+            jail: "sshd".into(),
+            id: crate::BanId::parse("192.0.2.7"),
+            time_of_ban: 1,
+            bantime: 600,
+            ban_count: 1,
+            failures: 0,
+            data: crate::BanData::default(),
+        };
+        let mut batch = crate::Batch::new();
+        batch.fleet_record(rec.clone()).fleet_cursor(cursor("7"));
+        batch.ban(ban.clone());
+        store.commit(&batch).unwrap();
+        assert_eq!(store.fleet_cursor("nats").unwrap().as_deref(), Some("7"));
+        assert_eq!(
+            store.fleet_records(Some(("sshd", "192.0.2.7/32"))).unwrap(),
+            std::slice::from_ref(&rec)
+        );
+        assert!(rec.older_than(1_000, "a:2") && !rec.older_than(1_000, "a:1"));
+        // A batch that fails after its fleet changes (its ban's history table is gone)
+        // leaves neither the newer record nor the cursor behind.
+        let mut later = rec.clone();
+        later.ts_ms = 2_000;
+        let mut batch = crate::Batch::new();
+        batch.fleet_record(later).fleet_cursor(cursor("9"));
+        batch.ban(ban);
+        if let Some(db) = &store.inner_conn() {
+            db.execute_batch("DROP TABLE ban_events").unwrap();
+        }
+        assert!(store.commit(&batch).is_err());
+        assert_eq!(store.fleet_cursor("nats").unwrap().as_deref(), Some("7"));
+        assert_eq!(store.fleet_records(None).unwrap(), [rec]);
+        let mut batch = crate::Batch::new();
+        batch.fleet_forget("a", "sshd", "192.0.2.7/32");
+        store.commit(&batch).unwrap();
+        assert!(store.fleet_records(None).unwrap().is_empty());
     }
 
     #[test]

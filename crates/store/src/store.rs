@@ -8,8 +8,8 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBeha
 use crate::batch::Change;
 use crate::error::Error;
 use crate::{
-    schema, Ban, BanData, BanId, BanStats, Batch, DbFile, Durability, Fingerprint, LogPosition,
-    MergedBans, StoreOptions, Unban, PERMANENT,
+    schema, Ban, BanData, BanId, BanStats, Batch, DbFile, Durability, Fingerprint, FleetRecord,
+    LogPosition, MergedBans, StoreOptions, Unban, PERMANENT,
 };
 
 /// jailor's persistent state: bans, ban counts, log positions and journal cursors.
@@ -312,6 +312,60 @@ impl Store {
             .map_err(|e| db.err("read a journal cursor from", e))
     }
 
+    /// The stored cursor of the fleet engine `engine`.
+    pub fn fleet_cursor(&self, engine: &str) -> Result<Option<String>, Error> {
+        let Some(db) = &self.inner else {
+            return Ok(None);
+        };
+        db.conn
+            .query_row(
+                "SELECT cursor FROM fleet_cursors WHERE engine = ?1",
+                params![engine],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| db.err("read the fleet cursor from", e))
+    }
+
+    /// The fleet records of `jail` and `addr`, one per origin; every record when both are
+    /// `None` (to compare with a snapshot of the fleet).
+    pub fn fleet_records(&self, target: Option<(&str, &str)>) -> Result<Vec<FleetRecord>, Error> {
+        let Some(db) = &self.inner else {
+            return Ok(Vec::new());
+        };
+        let op = "read fleet bans from";
+        let cols = "SELECT origin, jail, addr, ts_ms, id, banned, exp_ms FROM fleet_bans";
+        let row = |r: &rusqlite::Row<'_>| {
+            Ok(FleetRecord {
+                origin: r.get(0)?,
+                jail: r.get(1)?,
+                addr: r.get(2)?,
+                ts_ms: r.get(3)?,
+                id: r.get(4)?,
+                banned: r.get(5)?,
+                exp_ms: r.get(6)?,
+            })
+        };
+        let rows = match target {
+            Some((jail, addr)) => {
+                let sql = format!("{cols} WHERE jail = ?1 AND addr = ?2");
+                let mut stmt = db.conn.prepare_cached(&sql).map_err(|e| db.err(op, e))?;
+                let rows = stmt
+                    .query_map(params![jail, addr], row)
+                    .and_then(|rows| rows.collect::<Result<Vec<_>, _>>());
+                rows
+            }
+            None => {
+                let mut stmt = db.conn.prepare_cached(cols).map_err(|e| db.err(op, e))?;
+                let rows = stmt
+                    .query_map([], row)
+                    .and_then(|rows| rows.collect::<Result<Vec<_>, _>>());
+                rows
+            }
+        };
+        rows.map_err(|e| db.err(op, e))
+    }
+
     /// Deletes what is older than `age` seconds at `now` (fail2ban's `dbpurgeage`, run hourly).
     ///
     /// As in fail2ban: history entries go when their ban started before `now - age`; a ban
@@ -334,6 +388,8 @@ impl Store {
                 .map_err(|e| Error::sqlite(op, &db.name, e))
         };
         let history = run("DELETE FROM ban_events WHERE time_of_ban < ?1")?;
+        // Fleet records of bans over before the cutoff only guard against stale replays.
+        run("DELETE FROM fleet_bans WHERE exp_ms IS NOT NULL AND exp_ms < ?1 * 1000")?;
         let bans = run(&format!(
             "DELETE FROM bans WHERE time_of_ban < ?1 AND bantime != {PERMANENT}
              AND time_of_ban + 3 * bantime < ?1"
@@ -491,6 +547,33 @@ impl Db {
                     .and_then(|mut s| s.execute(params![cursor.jail, cursor.cursor]))
                     .map_err(err)?;
                 }
+                Change::FleetRecord(r) => {
+                    tx.prepare_cached(
+                        "INSERT OR REPLACE INTO fleet_bans
+                         (origin, jail, addr, ts_ms, id, banned, exp_ms)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    )
+                    .and_then(|mut s| {
+                        s.execute(params![
+                            r.origin, r.jail, r.addr, r.ts_ms, r.id, r.banned, r.exp_ms
+                        ])
+                    })
+                    .map_err(err)?;
+                }
+                Change::FleetForget { origin, jail, addr } => {
+                    tx.prepare_cached(
+                        "DELETE FROM fleet_bans WHERE origin = ?1 AND jail = ?2 AND addr = ?3",
+                    )
+                    .and_then(|mut s| s.execute(params![origin, jail, addr]))
+                    .map_err(err)?;
+                }
+                Change::FleetCursor(c) => {
+                    tx.prepare_cached(
+                        "INSERT OR REPLACE INTO fleet_cursors (engine, cursor) VALUES (?1, ?2)",
+                    )
+                    .and_then(|mut s| s.execute(params![c.engine, c.cursor]))
+                    .map_err(err)?;
+                }
             }
         }
         tx.commit().map_err(err)
@@ -614,4 +697,12 @@ fn encode_data(data: &BanData, max_matches: usize) -> Result<String, serde_json:
         matches: &data.matches[keep..],
         fields: &data.fields,
     })
+}
+
+#[cfg(test)]
+impl Store {
+    /// The open connection, for tests that damage the schema on purpose.
+    pub(crate) fn inner_conn(&self) -> Option<&Connection> {
+        self.inner.as_ref().map(|db| &db.conn)
+    }
 }
