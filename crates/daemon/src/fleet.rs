@@ -513,6 +513,7 @@ pub(crate) fn status(s: jailor_fleet::StatsSnapshot) -> jailor_proto::FleetStatu
             origin: s.rejected_origin,
             allowlist: s.rejected_allowlist,
             prefix: s.rejected_prefix,
+            signature: s.rejected_signature,
             invalid: s.invalid,
         },
     }

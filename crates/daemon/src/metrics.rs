@@ -309,6 +309,7 @@ fn render_fleet(out: &mut String, s: &jailor_fleet::StatsSnapshot) {
         ("origin", s.rejected_origin),
         ("allowlist", s.rejected_allowlist),
         ("prefix", s.rejected_prefix),
+        ("signature", s.rejected_signature),
         ("invalid", s.invalid),
     ] {
         let _ = writeln!(

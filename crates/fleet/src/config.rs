@@ -1,9 +1,14 @@
 //! The `[Fleet]` section: which engine, where, as whom, and the receiver policy.
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use ed25519_dalek::{SigningKey, VerifyingKey};
 use ipnet::IpNet;
 
 use crate::error::FleetError;
 use crate::event::{parse_addr, valid_name};
+use crate::sign;
 
 /// Which broker carries the events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +79,20 @@ pub struct FleetConfig {
     pub user: Option<String>,
     /// Password at the broker.
     pub password: Option<String>,
+    /// NATS: a file holding this host's NKey seed (`SU...`).
+    pub nkey: Option<PathBuf>,
+    /// NATS: a credentials file (user JWT and NKey seed).
+    pub creds: Option<PathBuf>,
+    /// TLS: the CA certificate (PEM) the server's certificate must chain to.
+    pub tls_ca: Option<PathBuf>,
+    /// TLS: this host's client certificate (PEM), for mutual TLS.
+    pub tls_cert: Option<PathBuf>,
+    /// TLS: the private key (PEM) of [`FleetConfig::tls_cert`].
+    pub tls_key: Option<PathBuf>,
+    /// The private key this host signs its events with.
+    pub signing_key: Option<SigningKey>,
+    /// Per origin, the public key its events must be signed with.
+    pub keys: BTreeMap<String, VerifyingKey>,
     /// This host's name in the fleet.
     pub origin: String,
     /// Origins whose events are accepted; empty accepts every origin.
@@ -103,6 +122,13 @@ impl FleetConfig {
             servers,
             user: None,
             password: None,
+            nkey: None,
+            creds: None,
+            tls_ca: None,
+            tls_cert: None,
+            tls_key: None,
+            signing_key: None,
+            keys: BTreeMap::new(),
             origin: origin.to_owned(),
             origins: Vec::new(),
             admins: Vec::new(),
@@ -139,6 +165,26 @@ impl FleetConfig {
                 "servers" => cfg.servers = list(value),
                 "user" => cfg.user = Some(value.to_owned()).filter(|v| !v.is_empty()),
                 "password" => cfg.password = Some(value.to_owned()).filter(|v| !v.is_empty()),
+                "nkey" => cfg.nkey = file(name, value)?,
+                "creds" => cfg.creds = file(name, value)?,
+                "tls_ca" | "tlsca" => cfg.tls_ca = file(name, value)?,
+                "tls_cert" | "tlscert" => cfg.tls_cert = file(name, value)?,
+                "tls_key" | "tlskey" => cfg.tls_key = file(name, value)?,
+                "signing_key" | "signingkey" => {
+                    cfg.signing_key = match file(name, value)? {
+                        Some(path) => Some(sign::load_signing_key(&path)?),
+                        None => None,
+                    }
+                }
+                "keys" => sign::parse_keys(list(value).iter().map(String::as_str), &mut cfg.keys)?,
+                "keys_file" | "keysfile" => {
+                    if let Some(path) = file(name, value)? {
+                        let text = std::fs::read_to_string(&path).map_err(|e| {
+                            FleetError::Config(format!("{name} {}: {e}", path.display()))
+                        })?;
+                        sign::parse_keys(text.lines(), &mut cfg.keys)?;
+                    }
+                }
                 "origin" => cfg.origin = value.to_owned(),
                 "origins" => cfg.origins = list(value),
                 "admins" => cfg.admins = list(value),
@@ -159,6 +205,11 @@ impl FleetConfig {
             return Ok(None);
         };
         cfg.engine = engine;
+        if cfg.tls_cert.is_some() != cfg.tls_key.is_some() {
+            return Err(FleetError::Config(
+                "tls_cert and tls_key go together".into(),
+            ));
+        }
         if cfg.servers.is_empty() {
             cfg.servers.push(match engine {
                 Engine::Nats => "nats://127.0.0.1:4222".into(),
@@ -173,6 +224,30 @@ impl FleetConfig {
         }
         Ok(Some(cfg))
     }
+}
+
+impl FleetConfig {
+    /// Whether the connection to the broker must use TLS: a `tls://` or `rediss://`
+    /// server, or any `tls_` option.
+    pub fn tls(&self) -> bool {
+        self.tls_ca.is_some()
+            || self.tls_cert.is_some()
+            || self
+                .servers
+                .iter()
+                .any(|s| s.starts_with("tls://") || s.starts_with("rediss://"))
+    }
+}
+
+/// A file option: its path, which must be readable now (so that a typo is reported at
+/// start rather than as a refused connection later); empty for none.
+fn file(name: &str, value: &str) -> Result<Option<PathBuf>, FleetError> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    let path = PathBuf::from(value);
+    std::fs::File::open(&path).map_err(|e| FleetError::Config(format!("{name} {value}: {e}")))?;
+    Ok(Some(path))
 }
 
 fn list(value: &str) -> Vec<String> {
@@ -238,5 +313,35 @@ mod tests {
         assert!(FleetConfig::from_options([("engine", "mqtt")], "h").is_err());
         assert_eq!(JailMode::parse("receive").expect("mode"), JailMode::Receive);
         assert!(JailMode::parse("sometimes").is_err());
+    }
+
+    #[test]
+    fn credential_files_must_exist_and_tls_cert_needs_its_key() {
+        let dir = tempfile::tempdir().expect("dir");
+        let seed = dir.path().join("a.nk");
+        std::fs::write(&seed, "SU...\n").expect("write");
+        let seed = seed.display().to_string();
+        let missing = dir.path().join("missing").display().to_string();
+        let opts = |extra: Vec<(&'static str, String)>| {
+            let mut v: Vec<(String, String)> = vec![("engine".into(), "nats".into())];
+            v.extend(extra.into_iter().map(|(k, x)| (k.to_owned(), x)));
+            v
+        };
+        let parse = |v: &[(String, String)]| {
+            FleetConfig::from_options(v.iter().map(|(k, x)| (k.as_str(), x.as_str())), "h")
+        };
+        let cfg = parse(&opts(vec![("nkey", seed.clone())]))
+            .expect("ok")
+            .expect("some");
+        assert_eq!(cfg.nkey.as_deref(), Some(std::path::Path::new(&seed)));
+        assert!(!cfg.tls());
+        assert!(parse(&opts(vec![("nkey", missing.clone())])).is_err());
+        assert!(parse(&opts(vec![("tls_cert", seed.clone())])).is_err());
+        let tls = parse(&opts(vec![("tls_ca", seed.clone())]))
+            .expect("ok")
+            .expect("some");
+        assert!(tls.tls());
+        assert!(parse(&opts(vec![("signing_key", seed.clone())])).is_err());
+        assert!(parse(&opts(vec![("keys", "a:short".into())])).is_err());
     }
 }

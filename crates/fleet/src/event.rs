@@ -44,6 +44,10 @@ pub struct FleetEvent {
     pub ts_ms: i64,
     /// When the ban ends, in ms since the epoch; `None` for a permanent ban.
     pub exp_ms: Option<i64>,
+    /// Ed25519 signature (base64) by the origin's key over every other field, when the
+    /// origin signs (`[Fleet] signing_key`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sig: Option<String>,
 }
 
 /// Counter that keeps ids unique within one process and millisecond.
@@ -102,6 +106,7 @@ impl FleetEvent {
             } else {
                 exp_ms
             },
+            sig: None,
         };
         event.validate()?;
         Ok(event)
@@ -127,6 +132,9 @@ impl FleetEvent {
         if self.id.is_empty() || self.id.len() > 200 || self.id.chars().any(char::is_control) {
             return Err(FleetError::Event("bad id".into()));
         }
+        if self.sig.as_ref().is_some_and(|s| s.len() > 200) {
+            return Err(FleetError::Event("bad signature".into()));
+        }
         Ok(())
     }
 
@@ -136,6 +144,11 @@ impl FleetEvent {
             serde_json::from_slice(bytes).map_err(|e| FleetError::Event(e.to_string()))?;
         event.validate()?;
         Ok(event)
+    }
+
+    /// Signs the event with the origin's private key (see the `sign` module).
+    pub fn sign(&mut self, key: &ed25519_dalek::SigningKey) {
+        crate::sign::sign(self, key);
     }
 
     /// The JSON body.

@@ -17,6 +17,7 @@ mod nats;
 mod policy;
 mod redis_engine;
 mod runtime;
+mod sign;
 mod stats;
 mod store;
 
@@ -30,4 +31,5 @@ pub use nats::NatsEngine;
 pub use policy::{Policy, Verdict};
 pub use redis_engine::RedisEngine;
 pub use runtime::{Fleet, Received, Sink};
+pub use sign::{load_signing_key, parse_public_key, public_key_text};
 pub use stats::{FleetStats, StatsReader, StatsSnapshot};

@@ -34,7 +34,8 @@ pub struct NatsEngine {
 }
 
 impl NatsEngine {
-    /// Connects (user and password when configured) and makes sure the stream exists.
+    /// Connects (user and password, NKey, credentials file, TLS and client certificate,
+    /// as configured) and makes sure the stream exists.
     pub async fn connect(cfg: &FleetConfig) -> Result<Self, FleetError> {
         let mut opts = async_nats::ConnectOptions::new()
             .name(format!("jailor-{}", cfg.origin))
@@ -42,6 +43,24 @@ impl NatsEngine {
             .max_reconnects(None);
         if let (Some(u), Some(p)) = (&cfg.user, &cfg.password) {
             opts = opts.user_and_password(u.clone(), p.clone());
+        }
+        if let Some(path) = &cfg.nkey {
+            opts = opts.nkey(read_seed(path)?);
+        }
+        if let Some(path) = &cfg.creds {
+            opts = opts
+                .credentials_file(path)
+                .await
+                .map_err(|e| FleetError::Config(format!("creds {}: {e}", path.display())))?;
+        }
+        if let Some(ca) = &cfg.tls_ca {
+            opts = opts.add_root_certificates(ca.clone());
+        }
+        if let (Some(cert), Some(key)) = (&cfg.tls_cert, &cfg.tls_key) {
+            opts = opts.add_client_certificate(cert.clone(), key.clone());
+        }
+        if cfg.tls() {
+            opts = opts.require_tls(true);
         }
         let servers: Vec<async_nats::ServerAddr> = cfg
             .servers
@@ -65,7 +84,21 @@ impl NatsEngine {
         engine.ensure_stream().await?;
         Ok(engine)
     }
+}
 
+/// The NKey seed in `path`: its first line that looks like a user seed (`SU...`), so a
+/// file written by `nk -gen user` works as it is.
+fn read_seed(path: &std::path::Path) -> Result<String, FleetError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| FleetError::Config(format!("nkey {}: {e}", path.display())))?;
+    text.lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("SU"))
+        .map(str::to_owned)
+        .ok_or_else(|| FleetError::Config(format!("nkey {}: no user seed (SU...)", path.display())))
+}
+
+impl NatsEngine {
     async fn ensure_stream(&self) -> Result<stream::Stream, FleetError> {
         if let Ok(s) = self.js.get_stream(STREAM).await {
             return Ok(s);

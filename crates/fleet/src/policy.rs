@@ -17,6 +17,9 @@ pub enum Verdict {
     Allowlisted,
     /// Refused: the network is wider than the minimum prefix allows.
     TooBroad,
+    /// Refused: this host holds a public key for the origin, and the event is unsigned
+    /// or its signature does not verify.
+    BadSignature,
 }
 
 /// The receiver policy, built from the configuration.
@@ -31,8 +34,8 @@ impl Policy {
         Policy { cfg: cfg.clone() }
     }
 
-    /// Decides about one event. Unbans are checked for origin only: lifting a ban is
-    /// never more dangerous than keeping it.
+    /// Decides about one event. Unbans are checked for origin and signature only:
+    /// lifting a ban is never more dangerous than keeping it.
     pub fn check(&self, ev: &FleetEvent) -> Verdict {
         let cfg = &self.cfg;
         if ev.origin == cfg.origin {
@@ -40,6 +43,11 @@ impl Policy {
         }
         if !cfg.origins.is_empty() && !cfg.origins.contains(&ev.origin) {
             return Verdict::UnknownOrigin;
+        }
+        if let Some(key) = cfg.keys.get(&ev.origin) {
+            if !crate::sign::verify(ev, key) {
+                return Verdict::BadSignature;
+            }
         }
         if ev.act == Action::Unban {
             return Verdict::Accept;
@@ -109,5 +117,26 @@ mod tests {
         assert_eq!(p.check(&ev("admin", "198.18.0.0/16")), Verdict::Accept);
         assert_eq!(p.check(&ev("a", "2001:db8::/48")), Verdict::TooBroad);
         assert_eq!(p.check(&ev("a", "2001:db8::/64")), Verdict::Accept);
+    }
+
+    #[test]
+    fn an_origin_with_a_key_must_sign() {
+        let key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
+        let mut cfg = FleetConfig::new(Engine::Nats, vec![], "b");
+        cfg.keys.insert("a".into(), key.verifying_key());
+        let p = Policy::new(&cfg);
+        let mut e = ev("a", "198.18.0.1");
+        assert_eq!(p.check(&e), Verdict::BadSignature, "unsigned");
+        e.sign(&ed25519_dalek::SigningKey::from_bytes(&[4; 32]));
+        assert_eq!(p.check(&e), Verdict::BadSignature, "wrong key");
+        e.sign(&key);
+        assert_eq!(p.check(&e), Verdict::Accept);
+        e.act = Action::Unban;
+        assert_eq!(p.check(&e), Verdict::BadSignature, "a changed field");
+        assert_eq!(
+            p.check(&ev("c", "198.18.0.1")),
+            Verdict::Accept,
+            "no key for c"
+        );
     }
 }

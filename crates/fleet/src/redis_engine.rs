@@ -41,26 +41,60 @@ fn id_key(id: &str) -> (u64, u64) {
     (ms, seq)
 }
 
+/// The server's address with the ACL user and password when configured.
+fn connection_info(cfg: &FleetConfig, url: &str) -> Result<redis::ConnectionInfo, FleetError> {
+    let info = url.into_connection_info().map_err(FleetError::redis)?;
+    let mut settings = info.redis_settings().clone();
+    if let Some(u) = &cfg.user {
+        settings = settings.set_username(u);
+    }
+    if let Some(p) = &cfg.password {
+        settings = settings.set_password(p);
+    }
+    Ok(info.set_redis_settings(settings))
+}
+
+/// A client over TLS (`rediss://`; a `redis://` URL is upgraded when `tls_` options are
+/// set), trusting `tls_ca` when given and presenting `tls_cert` when given.
+fn tls_client(cfg: &FleetConfig, url: &str) -> Result<redis::Client, FleetError> {
+    let url = match url.strip_prefix("redis://") {
+        Some(rest) => format!("rediss://{rest}"),
+        None => url.to_owned(),
+    };
+    let read = |p: &std::path::Path| {
+        std::fs::read(p).map_err(|e| FleetError::Config(format!("{}: {e}", p.display())))
+    };
+    let client_tls = match (&cfg.tls_cert, &cfg.tls_key) {
+        (Some(cert), Some(key)) => Some(redis::ClientTlsConfig {
+            client_cert: read(cert)?,
+            client_key: read(key)?,
+        }),
+        _ => None,
+    };
+    let root_cert = cfg.tls_ca.as_deref().map(read).transpose()?;
+    redis::Client::build_with_tls(
+        connection_info(cfg, &url)?,
+        redis::TlsCertificates {
+            client_tls,
+            root_cert,
+        },
+    )
+    .map_err(FleetError::redis)
+}
+
 impl RedisEngine {
-    /// Connects to the first server, with the ACL user and password when configured.
+    /// Connects to the first server, with the ACL user and password, TLS and client
+    /// certificate when configured.
     pub async fn connect(cfg: &FleetConfig) -> Result<Self, FleetError> {
         let url = cfg
             .servers
             .first()
             .ok_or_else(|| FleetError::Config("no redis server".into()))?;
-        let mut info = url
-            .as_str()
-            .into_connection_info()
-            .map_err(FleetError::redis)?;
-        let mut settings = info.redis_settings().clone();
-        if let Some(u) = &cfg.user {
-            settings = settings.set_username(u);
-        }
-        if let Some(p) = &cfg.password {
-            settings = settings.set_password(p);
-        }
-        info = info.set_redis_settings(settings);
-        let client = redis::Client::open(info).map_err(FleetError::redis)?;
+        let client = if cfg.tls() {
+            tls_client(cfg, url)?
+        } else {
+            redis::Client::open(connection_info(cfg, url)?).map_err(FleetError::redis)?
+        };
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(3)))
             .set_response_timeout(Some(Duration::from_secs(5)));

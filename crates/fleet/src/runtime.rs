@@ -112,7 +112,10 @@ impl Fleet {
         act: Action,
         exp_ms: Option<i64>,
     ) -> Result<(), FleetError> {
-        let ev = FleetEvent::new(&self.shared.cfg.origin, jail, addr, act, exp_ms)?;
+        let mut ev = FleetEvent::new(&self.shared.cfg.origin, jail, addr, act, exp_ms)?;
+        if let Some(key) = &self.shared.cfg.signing_key {
+            ev.sign(key);
+        }
         self.outbox
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -361,6 +364,7 @@ fn reject(stats: &FleetStats, verdict: Verdict) {
     let counter = match verdict {
         Verdict::UnknownOrigin => &stats.rejected_origin,
         Verdict::Allowlisted => &stats.rejected_allowlist,
+        Verdict::BadSignature => &stats.rejected_signature,
         _ => &stats.rejected_prefix,
     };
     FleetStats::add(counter, 1);

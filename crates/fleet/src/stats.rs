@@ -17,6 +17,7 @@ pub struct FleetStats {
     pub(crate) rejected_origin: AtomicU64,
     pub(crate) rejected_allowlist: AtomicU64,
     pub(crate) rejected_prefix: AtomicU64,
+    pub(crate) rejected_signature: AtomicU64,
     pub(crate) invalid: AtomicU64,
 }
 
@@ -37,7 +38,7 @@ pub struct StatsSnapshot {
     pub received: u64,
     /// Received events that changed a ban here.
     pub applied: u64,
-    /// Received events refused by the receiver policy (sum of the three below and invalid).
+    /// Received events refused by the receiver policy (sum of the four below and invalid).
     pub rejected: u64,
     /// Refused: origin not accepted.
     pub rejected_origin: u64,
@@ -45,6 +46,8 @@ pub struct StatsSnapshot {
     pub rejected_allowlist: u64,
     /// Refused: network too broad.
     pub rejected_prefix: u64,
+    /// Refused: unsigned or badly signed by an origin this host holds a key for.
+    pub rejected_signature: u64,
     /// Refused: malformed, or not matching the subject or key it came under.
     pub invalid: u64,
 }
@@ -65,6 +68,7 @@ impl FleetStats {
             rejected_origin: get(&self.rejected_origin),
             rejected_allowlist: get(&self.rejected_allowlist),
             rejected_prefix: get(&self.rejected_prefix),
+            rejected_signature: get(&self.rejected_signature),
             invalid: get(&self.invalid),
         }
     }

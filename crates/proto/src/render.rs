@@ -105,7 +105,7 @@ fn fleet_status(f: Option<&FleetStatus>) -> String {
          |- Published:\t{}\n\
          |- Received:\t{}\n\
          |- Applied:\t{}\n\
-         `- Rejected:\t{} (origin {}, allowlist {}, prefix {}, invalid {})",
+         `- Rejected:\t{} (origin {}, allowlist {}, prefix {}, signature {}, invalid {})",
         f.engine,
         f.origin,
         f.outbox,
@@ -116,6 +116,7 @@ fn fleet_status(f: Option<&FleetStatus>) -> String {
         r.origin,
         r.allowlist,
         r.prefix,
+        r.signature,
         r.invalid
     )
 }

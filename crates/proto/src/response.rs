@@ -148,6 +148,9 @@ pub struct FleetRejected {
     pub allowlist: u64,
     /// The network is wider than the minimum prefix.
     pub prefix: u64,
+    /// Unsigned or badly signed by an origin this host holds a public key for.
+    #[serde(default)]
+    pub signature: u64,
     /// Malformed, or not matching the subject or key it came under.
     pub invalid: u64,
 }
