@@ -107,7 +107,9 @@ pub fn redis_users() -> String {
     conf
 }
 
-fn nats_conf(dir: &std::path::Path, port: u16) -> String {
+/// The default NATS configuration (password users of [`HOSTS`], an admin), listening on
+/// `bind`.
+pub fn nats_conf_on(dir: &std::path::Path, bind: &str, port: u16) -> String {
     let mut users = String::new();
     for h in HOSTS {
         users.push_str(&format!(
@@ -118,14 +120,16 @@ fn nats_conf(dir: &std::path::Path, port: u16) -> String {
     }
     users.push_str("    { user: admin, password: pw-admin }\n");
     format!(
-        "listen: 127.0.0.1:{port}\nhttp: 0\n{}authorization {{\n  users = [\n{users}  ]\n}}\n",
+        "listen: {bind}:{port}\nhttp: 0\n{}authorization {{\n  users = [\n{users}  ]\n}}\n",
         nats_jetstream(dir)
     )
 }
 
-fn redis_conf(dir: &std::path::Path, port: u16) -> String {
+/// The default Redis configuration (ACL users of [`HOSTS`], an admin), listening on
+/// `bind`.
+pub fn redis_conf_on(dir: &std::path::Path, bind: &str, port: u16) -> String {
     format!(
-        "bind 127.0.0.1\nport {port}\ndir {}\nappendonly yes\nappendfsync always\nsave \"\"\ndaemonize no\nlogfile {}\n{}",
+        "bind {bind}\nprotected-mode no\nport {port}\ndir {}\nappendonly yes\nappendfsync always\nsave \"\"\ndaemonize no\nlogfile {}\n{}",
         dir.display(),
         dir.join("redis.log").display(),
         redis_users()
@@ -205,12 +209,12 @@ impl Broker {
             Kind::Nats => (
                 "nats-server",
                 "nats.conf",
-                nats_conf(self.dir.path(), self.port),
+                nats_conf_on(self.dir.path(), "127.0.0.1", self.port),
             ),
             Kind::Redis => (
                 "redis-server",
                 "redis.conf",
-                redis_conf(self.dir.path(), self.port),
+                redis_conf_on(self.dir.path(), "127.0.0.1", self.port),
             ),
         };
         let conf = match &self.custom {
