@@ -7,6 +7,10 @@
 //!   `rejected_signature`; C, without a key for A, applies them: the signature is what
 //!   stopped them. A forged unban of A's real ban is refused by B the same way.
 //! - A's signed unban is applied by B.
+//!
+//! `keys_made_with_openssl_sign_and_verify`: a key from `openssl genpkey -algorithm
+//! ed25519` loads as `signing_key`, the body line of `openssl pkey -pubout` as its public
+//! key in `keys =`, and the policy accepts what it signed and refuses it unsigned.
 
 mod fleet_support;
 
@@ -149,3 +153,56 @@ macro_rules! engine_suite {
 
 engine_suite!(nats, Kind::Nats);
 engine_suite!(redis, Kind::Redis);
+
+/// The key workflow the README gives: `openssl genpkey` makes the signing key file, the
+/// second line of `openssl pkey -pubout` is the public key for `keys =`.
+#[test]
+fn keys_made_with_openssl_sign_and_verify() {
+    let test = "keys_made_with_openssl_sign_and_verify";
+    let Some(openssl) = jailor_testkit::require_command(test, "openssl", "openssl") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("key.pem");
+    let out = std::process::Command::new(&openssl)
+        .args(["genpkey", "-algorithm", "ed25519", "-out"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let out = std::process::Command::new(&openssl)
+        .args(["pkey", "-pubout", "-in"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let pem = String::from_utf8(out.stdout).unwrap();
+    let public = pem.lines().nth(1).unwrap();
+    let signing = jailor_fleet::load_signing_key(&key).expect("openssl's PEM loads");
+    let parsed = jailor_fleet::parse_public_key(public).expect("openssl's public key parses");
+    assert_eq!(signing.verifying_key(), parsed);
+    let mut ev = FleetEvent::new(
+        "a",
+        "sshd",
+        parse_addr("198.18.1.1").unwrap(),
+        Action::Ban,
+        None,
+    )
+    .unwrap();
+    ev.sign(&signing);
+    let key_path = key.display().to_string();
+    let cfg = jailor_fleet::FleetConfig::from_options(
+        [
+            ("engine", "nats"),
+            ("signing_key", key_path.as_str()),
+            ("keys", format!("a:{public}").as_str()),
+        ],
+        "b",
+    )
+    .unwrap()
+    .unwrap();
+    let policy = jailor_fleet::Policy::new(&cfg);
+    assert_eq!(policy.check(&ev), jailor_fleet::Verdict::Accept);
+    ev.sig = None;
+    assert_eq!(policy.check(&ev), jailor_fleet::Verdict::BadSignature);
+}
