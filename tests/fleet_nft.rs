@@ -3,7 +3,7 @@
 //! broker (nats-server or redis-server) in a fourth namespace joined to each by a veth
 //! pair. The same body runs for both engines.
 //!
-//! - A ban on A appears in B's and C's `addr4-test` nft sets; C, started 4 s after the
+//! - A ban on A appears in B's and C's `addr4-test` nft sets; C, started 6 s after the
 //!   ban, gets it from the broker's snapshot with its remaining time as the element's
 //!   timeout (so the kernel expires it even when jailor is down), not the full bantime.
 //! - An unban on A removes the element from B's and C's sets.
@@ -179,8 +179,9 @@ fn bans_reach_the_kernel_of_every_host(kind: Kind) {
         matches!(b_timeout, Some(t) if (540..=600).contains(&t)),
         "B's element timeout: {b_timeout:?}"
     );
-    // C joins 4 s later: the snapshot gives it the ban with what is left of it.
-    std::thread::sleep(Duration::from_secs(4));
+    // C joins 6 s later: the snapshot gives it the ban with what is left of it (at most
+    // 595 s, with the daemons' whole-second rounding).
+    std::thread::sleep(Duration::from_secs(6));
     lab.start(2);
     daemon_support::wait_for("the ban in C's kernel set", 60, || lab.kernel_has(2, ip));
     let c_timeout = lab.timeout(2, ip);

@@ -3,6 +3,7 @@
 # outbox, the broker, the receiver policy and B's SQLite commit) for both engines.
 # Each broker runs on a free loopback port in a temporary folder and is stopped after.
 # Usage: bench/fleet/run.sh [count] [per second]
+# (bench/fleet/nft.sh measures the same through three daemons and their nft sets.)
 set -eu
 count=${1:-1000}
 rate=${2:-200}
