@@ -8,10 +8,14 @@
 //!   stopped them. A forged unban of A's real ban is refused by B the same way.
 //! - A's signed unban is applied by B.
 //!
+//! `daemons_sign_and_check`: real daemons read `signing_key` and `keys` from `[Fleet]`: A
+//! signs, B (A's key) bans, C (another key for A) refuses and counts it.
+//!
 //! `keys_made_with_openssl_sign_and_verify`: a key from `openssl genpkey -algorithm
 //! ed25519` loads as `signing_key`, the body line of `openssl pkey -pubout` as its public
 //! key in `keys =`, and the policy accepts what it signed and refuses it unsigned.
 
+mod daemon_support;
 mod fleet_support;
 
 use std::time::Duration;
@@ -134,6 +138,77 @@ fn signed_events_from_a_key_holder_only(kind: Kind) {
     assert_eq!(b.stats().rejected_signature, 3);
 }
 
+/// A `jailor server` configuration for `origin` with a recording action and `extra`
+/// `[Fleet]` options.
+fn daemon_host(broker: &Broker, origin: &str, extra: &str) -> daemon_support::Conf {
+    let conf = daemon_support::Conf::new(
+        "[DEFAULT]\nbantime = 600\nfindtime = 600\nmaxretry = 1\n[test]\nenabled = true\n\
+         filter = test\nlogpath = @DIR@/auth.log\naction = record[file=\"@DIR@/actions.txt\"]\n",
+    );
+    daemon_support::append(&conf.file("auth.log"), "");
+    daemon_support::append(
+        &conf.file("fail2ban.conf"),
+        &format!(
+            "[Fleet]\nengine = {}\nservers = {}\nuser = {origin}\npassword = {}\norigin = {origin}\n{extra}",
+            broker.kind.engine(),
+            broker.url(),
+            fleet_support::password(origin)
+        ),
+    );
+    conf
+}
+
+/// `status --fleet --json` of a daemon: the response's data (null while it does not answer).
+fn fleet_status(conf: &daemon_support::Conf) -> serde_json::Value {
+    let out = daemon_support::client(conf, &["--json", "status", "--fleet"]);
+    serde_json::from_slice::<serde_json::Value>(&out.stdout)
+        .map(|v| v["response"]["data"].clone())
+        .unwrap_or_default()
+}
+
+/// Real daemons read `signing_key` and `keys` from `[Fleet]`: A signs, B holds A's key
+/// and applies A's ban, C holds another key for A and refuses it (counted).
+fn daemons_sign_and_check(kind: Kind) {
+    let broker = Broker::start(kind);
+    let dir = tempfile::tempdir().unwrap();
+    let key = SigningKey::from_bytes(&[0x21; 32]);
+    let key_file = dir.path().join("a.pem");
+    let pem = key
+        .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
+        .unwrap();
+    std::fs::write(&key_file, pem.as_bytes()).unwrap();
+    let right = jailor_fleet::public_key_text(&key.verifying_key());
+    let wrong = jailor_fleet::public_key_text(&SigningKey::from_bytes(&[0x22; 32]).verifying_key());
+    let a = daemon_host(
+        &broker,
+        "a",
+        &format!("signing_key = {}\n", key_file.display()),
+    );
+    let b = daemon_host(&broker, "b", &format!("keys = a:{right}\n"));
+    let c = daemon_host(&broker, "c", &format!("keys = a:{wrong}\n"));
+    let _da = daemon_support::Daemon::start_ready(&a, &["test"]);
+    let _db = daemon_support::Daemon::start_ready(&b, &["test"]);
+    let _dc = daemon_support::Daemon::start_ready(&c, &["test"]);
+    for conf in [&b, &c] {
+        daemon_support::wait_for("the fleet connection", 60, || {
+            fleet_status(conf)["connected"] == true
+        });
+    }
+    daemon_support::ok(&a, &["set", "test", "banip", "198.18.200.1"]);
+    daemon_support::wait_for("B bans A's signed ban", 60, || {
+        b.actions().contains("ban 198.18.200.1 ")
+    });
+    daemon_support::wait_for("C refuses it as badly signed", 60, || {
+        fleet_status(&c)["rejected"]["signature"] == 1
+    });
+    assert!(
+        !c.actions().contains("ban 198.18.200.1"),
+        "C applied it: {}",
+        c.actions()
+    );
+    assert_eq!(fleet_status(&b)["rejected"]["total"], 0);
+}
+
 macro_rules! engine_suite {
     ($module:ident, $kind:expr) => {
         mod $module {
@@ -146,6 +221,14 @@ macro_rules! engine_suite {
                     return;
                 }
                 super::signed_events_from_a_key_holder_only($kind);
+            }
+
+            #[test]
+            fn daemons_sign_and_check() {
+                if fleet_support::require("daemons_sign_and_check", $kind).is_none() {
+                    return;
+                }
+                super::daemons_sign_and_check($kind);
             }
         }
     };
