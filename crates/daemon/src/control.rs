@@ -8,6 +8,9 @@
 //! records them and the jail's actions run.
 
 mod jail;
+mod server_options;
+
+pub(crate) use server_options::LiveOptions;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -19,7 +22,7 @@ use jailor_config::{Configuration, JailSpec};
 use jailor_policy::{FailTicket, Id};
 use jailor_proto::{
     ActionsStatus, BanEntry, FailureKind, FilterStatus, Handler, JailBans, JailQuery, JailSetting,
-    JailStats, JailStatus, LogSource, Request, Response, ServerOption, ServerSetting, ServerStatus,
+    JailStats, JailStatus, LogSource, Request, Response, ServerSetting, ServerStatus,
 };
 use jailor_store::Unban;
 
@@ -312,11 +315,7 @@ impl Server {
                 None => Response::unknown_jail(&jail),
                 Some(j) => self.answer_query(j, query),
             },
-            Request::GetServer { option } => match option {
-                ServerOption::LogLevel => Response::Text(self.log.0.name()),
-                ServerOption::LogTarget => self.get_server_log_target(),
-                other => self.server_option(other),
-            },
+            Request::GetServer { option } => self.get_server_option(option),
             Request::SetServer { setting } => match setting {
                 ServerSetting::LogLevel(text) => match Level::parse(&text) {
                     None => invalid(format!("Invalid log level {text:?}")),
@@ -338,13 +337,13 @@ impl Server {
                         Err(e) => Response::error(FailureKind::Failed, e.to_string()),
                     }
                 }
-                other => unsupported(&format!("set {}", other.option().as_word())),
+                other => self.set_server_option(other),
             },
             Request::Stop => Response::Done,
             Request::Sleep { .. } => Response::Done,
             Request::StartJail { jail } => self.start_request(&jail),
             Request::StopJail { jail } => self.stop_request(jail.as_deref()),
-            Request::AddJail { .. } => unsupported("add JAIL"),
+            Request::AddJail { jail, backend } => self.add_request(&jail, &backend),
             Request::FlushLogs => match logging::configure(self.log.0, &self.log.1) {
                 // The file is opened again: a rotated log goes on in a new file.
                 Ok(()) => Response::Text(match self.log.1 {
@@ -365,30 +364,6 @@ impl Server {
             logging::Target::Syslog => "SYSLOG".into(),
             logging::Target::File(p) => p.display().to_string(),
         })
-    }
-
-    /// `get dbfile|dbpurgeage|dbmaxmatches|syslogsocket`: as `fail2ban.conf` sets them.
-    fn server_option(&self, option: ServerOption) -> Response {
-        let server = match jailor_config::Loader::new(&self.base).read_server() {
-            Ok(s) => s,
-            Err(e) => return Response::error(FailureKind::Config, e.to_string()),
-        };
-        match option {
-            ServerOption::DbFile => match jailor_store::DbFile::parse(&server.dbfile) {
-                jailor_store::DbFile::Disabled => Response::Null,
-                _ => Response::Text(server.dbfile),
-            },
-            ServerOption::DbPurgeAge => match jailor_config::parse_time(&server.dbpurgeage) {
-                Ok(t) => Response::Number(t as i64),
-                Err(e) => invalid(e.to_string()),
-            },
-            ServerOption::DbMaxMatches => Response::Number(match server.dbmaxmatches {
-                Some(Some(n)) => n,
-                _ => jailor_store::StoreOptions::DEFAULT_MAX_MATCHES as i64,
-            }),
-            ServerOption::SyslogSocket => Response::Text(server.syslogsocket),
-            other => unsupported(&format!("get {}", other.as_word())),
-        }
     }
 
     fn jail_status(&self, name: &str, flavor: jailor_proto::Flavor) -> Response {
@@ -412,6 +387,17 @@ impl Server {
         };
         let jail = name.to_owned();
         let short = matches!(flavor, jailor_proto::Flavor::Short);
+        // jailor makes no DNS lookups for a status (the design allows DNS only where
+        // `usedns` asks): the Team Cymru lists say `error`, as fail2ban's do when it cannot
+        // look them up.
+        let cymru = matches!(flavor, jailor_proto::Flavor::Cymru).then(|| {
+            let failed = vec!["error".to_owned()];
+            jailor_proto::Cymru {
+                asn: failed.clone(),
+                country: failed.clone(),
+                rir: failed,
+            }
+        });
         let currently_failed = JailCounters::get(&j.stats.failed_current);
         let total_failed = JailCounters::get(&j.stats.failed_total);
         self.keeper(move |k| {
@@ -434,7 +420,7 @@ impl Server {
                     currently_banned: st.map_or(0, |s| s.book.len() as u64),
                     total_banned: st.map_or(0, |s| s.book.total()),
                     banned: (!short).then_some(ips),
-                    cymru: None,
+                    cymru,
                 },
             })
         })
@@ -585,10 +571,6 @@ impl Server {
                 Some(f) => Response::List(f.ignoreregex.clone()),
                 None => Response::List(Vec::new()),
             },
-            JailQuery::DatePattern => match &s.datepattern {
-                Some(p) => Response::Text(p.clone()),
-                None => Response::Null,
-            },
             JailQuery::LogTimeZone => match &s.logtimezone {
                 Some(p) => Response::Text(p.clone()),
                 None => Response::Null,
@@ -648,6 +630,10 @@ impl Server {
             JailSetting::IgnoreCommand { value } => {
                 self.change_live(jail, "ignorecommand", value, JailQuery::IgnoreCommand)
             }
+            JailSetting::IgnoreCache { value } => match jail::parse_ignore_cache(&value) {
+                Err(e) => invalid(e),
+                Ok(_) => self.change_live(jail, "ignorecache", value, JailQuery::IgnoreCache),
+            },
             JailSetting::BanTimeExtra { option, value } => self.change_live(
                 jail,
                 option.as_word(),

@@ -126,6 +126,13 @@ pub(crate) struct Keeper {
     pub(crate) from_fleet: HashSet<(String, Id)>,
 }
 
+impl Keeper {
+    /// Changes `dbpurgeage` (seconds) for the next purge.
+    pub(crate) fn set_purge_age(&mut self, age: i64) {
+        self.purge_age = age;
+    }
+}
+
 pub(crate) fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -147,7 +154,7 @@ fn policy_id(id: &BanId) -> Id {
     }
 }
 
-fn address(id: &Id) -> Option<Address> {
+pub(crate) fn address(id: &Id) -> Option<Address> {
     match id {
         Id::Ip(ip) => Some(Address::host(*ip)),
         Id::Net(n) => Address::network(n.addr(), n.prefix_len()).ok(),

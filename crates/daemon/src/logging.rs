@@ -121,6 +121,25 @@ enum Sink {
 
 static LEVEL: AtomicU32 = AtomicU32::new(20);
 static SINK: Mutex<Option<Sink>> = Mutex::new(None);
+/// `syslogsocket` when it names a path (`None`: `auto`, which is `/dev/log`).
+static SYSLOG_SOCKET: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+/// Sets `syslogsocket` (`auto` or a path) for the next [`configure`] of a `SYSLOG` target.
+pub fn set_syslog_socket(value: &str) {
+    let path = match value.trim() {
+        "" | "auto" => None,
+        p => Some(PathBuf::from(p)),
+    };
+    *SYSLOG_SOCKET.lock().unwrap_or_else(|p| p.into_inner()) = path;
+}
+
+fn syslog_socket() -> PathBuf {
+    SYSLOG_SOCKET
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("/dev/log"))
+}
 
 /// Sets the level and opens the target (re-opening a file, as fail2ban's `flushlogs` does).
 pub fn configure(level: Level, target: &Target) -> Result<(), Error> {
@@ -128,7 +147,7 @@ pub fn configure(level: Level, target: &Target) -> Result<(), Error> {
         Target::Stdout => Sink::Stdout,
         Target::Stderr => Sink::Stderr,
         Target::Syslog => match UnixDatagram::unbound().and_then(|s| {
-            s.connect("/dev/log")?;
+            s.connect(syslog_socket())?;
             Ok(s)
         }) {
             Ok(s) => Sink::Syslog(s),

@@ -73,6 +73,7 @@ pub fn run(opts: &ServerOptions) -> Result<(), Error> {
         },
     };
     // Check the log target before leaving the terminal, so an error is still seen.
+    logging::set_syslog_socket(&cfg.server.syslogsocket);
     logging::configure(level, &target)?;
     if !opts.foreground {
         nix::unistd::daemon(true, false)
@@ -116,6 +117,7 @@ pub fn run(opts: &ServerOptions) -> Result<(), Error> {
         runner: ActionRunner::default(),
         jails: Vec::new(),
         log: (level, target),
+        live: crate::control::LiveOptions::from_spec(&cfg.server),
         registry: registry.clone(),
     };
     if let Some(listener) = metrics {
@@ -178,7 +180,7 @@ fn write_pidfile(path: &Path) -> Result<(), Error> {
 
 /// Opens the store `dbfile` names. jailor never writes into fail2ban's own database: for
 /// fail2ban's file it uses [`JAILOR_DB`] in the same folder.
-fn open_store(server: &ServerSpec) -> Store {
+pub(crate) fn open_store(server: &ServerSpec) -> Store {
     let options = StoreOptions {
         max_matches: match server.dbmaxmatches {
             Some(Some(n)) if n >= 0 => n as usize,
@@ -274,12 +276,14 @@ pub(crate) struct RunningJail {
 pub(crate) struct Server {
     pub(crate) base: PathBuf,
     opts: ServerOptions,
-    store: Arc<Mutex<Store>>,
+    pub(crate) store: Arc<Mutex<Store>>,
     pub(crate) to_keeper: SyncSender<ToKeeper>,
     runner: ActionRunner,
     pub(crate) jails: Vec<RunningJail>,
     /// The log level and target in force (`get|set loglevel`).
     pub(crate) log: (Level, Target),
+    /// `dbfile`, `dbpurgeage`, `dbmaxmatches`, `syslogsocket` in force.
+    pub(crate) live: crate::control::LiveOptions,
     /// systemd's readiness socket (`Type=notify`), when run by systemd.
     notifier: Arc<Notifier>,
     /// The running jails' counters, for the metrics endpoint.

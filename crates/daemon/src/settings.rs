@@ -66,9 +66,6 @@ impl JailSettings {
         let Some(filter) = &spec.filter else {
             return Err("the jail has no filter".into());
         };
-        if filter.failregex.is_empty() {
-            return Err(format!("the filter '{}' has no failregex", filter.name));
-        }
         let time = |opt: &str, default: i64| -> Result<i64, String> {
             match spec.time(opt) {
                 None => Ok(default),
@@ -128,6 +125,13 @@ impl JailSettings {
             None
         };
         let mut warnings = spec.warnings.clone();
+        // fail2ban runs such a jail (`add JAIL` makes one, filled by later commands).
+        if filter.failregex.is_empty() {
+            warnings.push(format!(
+                "the filter '{}' has no failregex: nothing is banned",
+                filter.name
+            ));
+        }
         if journal.is_some()
             && !spec
                 .backend
@@ -163,8 +167,10 @@ impl JailSettings {
                 (lp.pattern.clone(), start)
             })
             .collect::<Vec<_>>();
+        // The configuration refuses a jail without logpath; a jail made by `add JAIL` has
+        // none until `addlogpath` (fail2ban runs it, reading nothing).
         if logpaths.is_empty() && journal.is_none() {
-            return Err("the jail has no logpath".into());
+            warnings.push("the jail has no logpath: nothing is read".into());
         }
         // The journal replaces the log files (`auto` falls back to it when none exists).
         let logpaths = if journal.is_some() {

@@ -25,6 +25,23 @@ pub(crate) enum Job {
     Ready(mpsc::Sender<()>),
     /// Flush (or unban each ban), `actionstop` in reverse order, answer, and end.
     Stop(mpsc::Sender<()>),
+    /// One action's method called by hand (`set JAIL action ACT METHOD`).
+    Call(Box<Call>),
+}
+
+/// An action method called by hand: `start`, `stop`, `flush`, `reload` (no ticket) or
+/// `ban`, `unban`, `reban`, `prolong` (with one). Only that action runs it; the jail's bans
+/// are not changed, as with fail2ban.
+pub(crate) struct Call {
+    /// The action's name.
+    pub action: String,
+    /// The method.
+    pub method: String,
+    /// The address the ban methods act on.
+    pub ticket: Option<Ticket>,
+    /// Where the result goes: `Ok(true)` for the methods fail2ban answers `True` from,
+    /// `Ok(false)` for those it answers `None` from, or the failure's text.
+    pub reply: mpsc::Sender<Result<bool, String>>,
 }
 
 /// The jail's counters at the time of a job (`<jail.banned>`...).
@@ -139,10 +156,62 @@ impl Worker {
                     let _ = done.send(());
                     return;
                 }
+                Job::Call(call) => {
+                    let result = self.call(&call);
+                    let _ = call.reply.send(result);
+                }
             }
         }
         // The keeper went away without a stop (it should not): still stop the actions.
         self.stop();
+    }
+
+    fn call(&self, call: &Call) -> Result<bool, String> {
+        let Some(a) = self.actions.iter().find(|a| a.name() == call.action) else {
+            return Err(format!(
+                "action {} of jail {} does not take method calls (a native action, or it failed to start)",
+                call.action, self.jail
+            ));
+        };
+        let info = self.info(Counters::default());
+        let ctx = BanContext::new(&info);
+        let jail = &self.jail;
+        let name = a.name();
+        let failed = |verb: &str, e: jailor_action::Error| {
+            JailCounters::add(&self.stats.action_errors, 1);
+            format!("Error {verb} action Jail('{jail}')/{name}: {e}")
+        };
+        let ticket = || {
+            call.ticket.as_ref().ok_or_else(|| {
+                format!(
+                    "{}() missing 1 required positional argument: 'aInfo'",
+                    call.method
+                )
+            })
+        };
+        match call.method.as_str() {
+            "start" => a.start().map(|_| true).map_err(|e| failed("starting", e)),
+            "stop" => a.stop().map(|_| true).map_err(|e| failed("stopping", e)),
+            "flush" => a.flush().map(|_| true).map_err(|e| failed("flushing", e)),
+            "reload" => a.reload().map(|_| true).map_err(|e| failed("reloading", e)),
+            "ban" => a
+                .ban(ticket()?, &ctx)
+                .map(|_| false)
+                .map_err(|e| failed("banning", e)),
+            "unban" => a
+                .unban(ticket()?, &ctx)
+                .map(|_| false)
+                .map_err(|e| failed("unbanning", e)),
+            "reban" => a
+                .reban(ticket()?, &ctx)
+                .map(|_| false)
+                .map_err(|e| failed("rebanning", e)),
+            "prolong" => a
+                .prolong(ticket()?, &ctx)
+                .map(|_| false)
+                .map_err(|e| failed("prolonging", e)),
+            other => Err(format!("'CommandAction' object has no method '{other}'")),
+        }
     }
 
     fn info(&self, c: Counters) -> JailInfo {

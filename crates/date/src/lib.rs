@@ -3,6 +3,7 @@
 
 mod convert;
 mod defaults;
+mod describe;
 mod detector;
 mod directive;
 mod engine;
@@ -15,6 +16,7 @@ mod zone;
 #[cfg(test)]
 mod reference_tests;
 
+pub use describe::{describe_pattern, PatternName};
 pub use detector::{DateDetector, DateHit, HitTime};
 pub use error::{Error, ErrorKind};
 pub use zone::Zone;

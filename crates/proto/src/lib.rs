@@ -46,7 +46,7 @@ pub use request::{
 };
 pub use response::{
     ActionsStatus, BanEntry, Cymru, Failure, FailureKind, FilterStatus, FleetRejected, FleetStatus,
-    JailBans, JailStats, JailStatus, LogSource, Response, ServerStatus,
+    IgnoreCacheOptions, JailBans, JailStats, JailStatus, LogSource, Response, ServerStatus,
 };
 pub use server::{ControlServer, Handler, RunningServer};
 pub use words::{INVALID_COMMAND, INVALID_GET, LOG_LEVELS, SHORT_COMMAND};

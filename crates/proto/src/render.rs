@@ -286,7 +286,8 @@ fn server_option(option: ServerOption, response: &Response) -> String {
         ServerOption::LogLevel => format!("Current logging level is '{v}'"),
         ServerOption::LogTarget => format!("Current logging target is:\n`- {v}"),
         ServerOption::SyslogSocket => format!("Current syslog socket is:\n`- {v}"),
-        ServerOption::DbFile if matches!(response, Response::Null) => {
+        // fail2ban answers None for the database options while the database is disabled.
+        ServerOption::DbFile | ServerOption::DbPurgeAge if matches!(response, Response::Null) => {
             "Database currently disabled".into()
         }
         ServerOption::DbFile => format!("Current database file is:\n`- {v}"),
@@ -352,6 +353,14 @@ fn date_pattern(response: &Response) -> String {
     match response {
         Response::Null => "Current date pattern set to: Default Detectors".into(),
         Response::Text(p) => format!("Current date pattern set to: {p}"),
+        Response::DatePattern {
+            pattern: None,
+            name,
+        } => format!("Current date pattern set to: {name}"),
+        Response::DatePattern {
+            pattern: Some(p),
+            name,
+        } => format!("Current date pattern set to: {p} ({name})"),
         other => value(other),
     }
 }
@@ -436,6 +445,10 @@ fn value(response: &Response) -> String {
         }
         Response::Stats(rows) => stats_table(rows),
         Response::FleetStatus(f) => fleet_status(f.as_ref()),
+        Response::DatePattern { .. } => date_pattern(response),
+        Response::IgnoreCache(c) => {
+            format!("[{}, {}, {}]", py_str(&c.key), c.max_count, c.max_time)
+        }
         Response::Banned(_) | Response::BannedBy(_) | Response::BanTimes(_) => {
             render(&Request::Banned { ips: Vec::new() }, response)
         }

@@ -49,6 +49,16 @@ pub enum Response {
     BannedBy(Vec<Vec<String>>),
     /// `get JAIL banip --with-time`: each ban with its times, ordered by end of ban.
     BanTimes(Vec<BanEntry>),
+    /// `get|set JAIL datepattern` when a pattern is set (the default detectors answer
+    /// [`Response::Null`]).
+    DatePattern {
+        /// The pattern in use (`None` for `Epoch`, `LongEpoch`, `TAI64N`).
+        pattern: Option<String>,
+        /// Its name: each `%` directive as a word (`Year-Month-Day`).
+        name: String,
+    },
+    /// `get|set JAIL ignorecache` when set (unset answers [`Response::Null`]).
+    IgnoreCache(IgnoreCacheOptions),
     /// The command failed.
     Error(Failure),
 }
@@ -215,6 +225,17 @@ pub struct Cymru {
     pub country: Vec<String>,
     /// Regional internet registries.
     pub rir: Vec<String>,
+}
+
+/// A jail's `ignorecache` (`key="<ip>", max-count=100, max-time=5m`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IgnoreCacheOptions {
+    /// The cache key template (`<ip>`).
+    pub key: String,
+    /// The most decisions kept.
+    pub max_count: u64,
+    /// How long a decision is kept, in seconds.
+    pub max_time: i64,
 }
 
 /// One row of `stats`.

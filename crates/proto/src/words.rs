@@ -89,7 +89,8 @@ impl Request {
                     jail: jail.to_string(),
                     backend: "auto".into(),
                 },
-                [jail, backend] => Request::AddJail {
+                // fail2ban ignores words after the backend.
+                [jail, backend, ..] => Request::AddJail {
                     jail: jail.to_string(),
                     backend: backend.to_string(),
                 },

@@ -13,7 +13,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jailor_config::{JailSpec, Loader, LogPath};
-use jailor_proto::{BanTimeOption, FailureKind, JailQuery, JailSetting, Response};
+use jailor_proto::{
+    BanTimeOption, FailureKind, IgnoreCacheOptions, JailQuery, JailSetting, Response,
+};
 
 use super::{invalid, stopping};
 use crate::jail_counters::JailCounters;
@@ -24,8 +26,18 @@ use crate::settings::JailSettings;
 /// How long a request waits for a (re)started jail to start reading.
 const START_WAIT: Duration = Duration::from_secs(60);
 
-/// The methods fail2ban lists for a command action (`get JAIL actionmethods ACTION`).
-const ACTION_METHODS: [&str; 7] = ["ban", "flush", "reban", "reload", "start", "stop", "unban"];
+/// The methods of a command action (`get JAIL actionmethods ACTION`), which
+/// `set JAIL action ACTION METHOD [JSON]` calls.
+const ACTION_METHODS: [&str; 8] = [
+    "ban", "flush", "prolong", "reban", "reload", "start", "stop", "unban",
+];
+
+/// How long `set JAIL action ACTION METHOD` waits for the action (its commands have their
+/// own timeouts; this only bounds a worker stuck behind a long queue).
+const CALL_WAIT: Duration = Duration::from_secs(600);
+
+/// The backends `add JAIL BACKEND` takes (fail2ban's list).
+const BACKENDS: [&str; 5] = ["auto", "pyinotify", "gamin", "polling", "systemd"];
 
 /// fail2ban's answer for an action the jail does not have (the text of its KeyError).
 fn unknown_action(action: &str) -> Response {
@@ -149,6 +161,47 @@ impl Server {
             return Response::error(FailureKind::Config, format!("jail '{jail}': {e}"));
         }
         self.start_and_wait(&spec, tracked, None)
+    }
+
+    /// `add JAIL [BACKEND]`: a new jail with fail2ban's defaults, no log file, no filter
+    /// regex and no action, which `set JAIL addlogpath|addfailregex|addaction ...` then
+    /// fills (each restarting it). It starts at once (fail2ban waits for `start JAIL`; with
+    /// nothing to read and nothing to match, a running empty jail does nothing either).
+    pub(super) fn add_request(&mut self, jail: &str, backend: &str) -> Response {
+        let name = jailor_config::extract_options(backend)
+            .map(|(n, _)| n)
+            .unwrap_or_else(|_| backend.to_owned());
+        if !BACKENDS.contains(&name.as_str()) {
+            return invalid(format!(
+                "Unknown backend {name}. Must be among ['pyinotify', 'gamin', 'polling', 'systemd'] or 'auto'"
+            ));
+        }
+        if jail.is_empty() || jail.chars().any(|c| c.is_control() || c == '/') {
+            return invalid(format!("Invalid jail name {jail:?}"));
+        }
+        if self.position(jail).is_some() {
+            return Response::error(
+                FailureKind::InvalidValue,
+                format!("Jail '{jail}' already exists"),
+            );
+        }
+        let mut spec = JailSpec::default();
+        spec.name = jail.to_owned();
+        spec.backend = backend.to_owned();
+        spec.filter = Some(jailor_config::FilterSpec {
+            name: jail.to_owned(),
+            ..jailor_config::FilterSpec::default()
+        });
+        if let Err(e) = check(&spec, None) {
+            return invalid(format!("jail '{jail}': {e}"));
+        }
+        match self.start_and_wait(&spec, None, None) {
+            Response::Done => {
+                logf!(INFO, "fail2ban.server", "Added jail {jail} ({backend})");
+                Response::Done
+            }
+            failure => failure,
+        }
     }
 
     /// `stop JAIL` stops one jail (its bans are lifted by its actions' stop, and kept in the
@@ -365,11 +418,20 @@ impl Server {
                     |_| Response::Null,
                 )
             }
-            JailSetting::Action {
-                action,
-                key,
-                value: Some(value),
-            } => {
+            JailSetting::Action { action, key, value } => {
+                if !spec.actions.iter().any(|a| a.actname == *action) {
+                    return Some(unknown_action(action));
+                }
+                if ACTION_METHODS.contains(&key.as_str()) {
+                    return Some(self.call_action(jail, action, key, value.as_deref()));
+                }
+                // A property without a value: fail2ban's short-command answer.
+                let Some(value) = value else {
+                    return Some(Response::error(
+                        FailureKind::InvalidCommand,
+                        jailor_proto::SHORT_COMMAND,
+                    ));
+                };
                 let Some(a) = spec.actions.iter_mut().find(|a| a.actname == *action) else {
                     return Some(unknown_action(action));
                 };
@@ -412,12 +474,7 @@ impl Server {
             }
             JailSetting::DatePattern { value } => {
                 spec.filter.as_mut()?.datepattern = Some(value.clone()).filter(|v| !v.is_empty());
-                self.filter_option(i, spec, "datepattern", value, |s| {
-                    match s.filter.as_ref().and_then(|f| f.datepattern.clone()) {
-                        Some(p) => Response::Text(p),
-                        None => Response::Null,
-                    }
-                })
+                self.filter_option(i, spec, "datepattern", value, date_pattern)
             }
             JailSetting::UseDns { value } => {
                 spec.filter.as_mut()?.usedns = Some(value.clone());
@@ -475,6 +532,57 @@ impl Server {
         Some(response)
     }
 
+    /// `set JAIL action ACTION METHOD [JSONKWARGS]`: runs one method of one action on the
+    /// jail's action thread, as fail2ban does. `ban`, `unban`, `reban` and `prolong` take
+    /// `{"aInfo": {"ip": ADDRESS, ...}}`; the others no argument. Answers `True` (start, stop,
+    /// flush, reload) or `None` (the ban methods), or the action's failure.
+    fn call_action(
+        &mut self,
+        jail: &str,
+        action: &str,
+        method: &str,
+        kwargs: Option<&str>,
+    ) -> Response {
+        let ticket = match method_ticket(method, kwargs) {
+            Ok(t) => t,
+            Err(e) => return invalid(e),
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        let call = crate::worker::Call {
+            action: action.to_owned(),
+            method: method.to_owned(),
+            ticket,
+            reply: tx,
+        };
+        let name = jail.to_owned();
+        let queued = self.keeper(move |k| match k.jails.get_mut(&name) {
+            Some(st) => {
+                crate::keeper::dispatch(st, crate::worker::Job::Call(Box::new(call)));
+                true
+            }
+            None => false,
+        });
+        match queued {
+            None => return stopping(),
+            Some(false) => return Response::unknown_jail(jail),
+            Some(true) => {}
+        }
+        logf!(
+            INFO,
+            "fail2ban.actions",
+            "[{jail}] Call of action {action}.{method}"
+        );
+        match rx.recv_timeout(CALL_WAIT) {
+            Ok(Ok(true)) => Response::Bool(true),
+            Ok(Ok(false)) => Response::Null,
+            Ok(Err(e)) => Response::error(FailureKind::Failed, e),
+            Err(_) => Response::error(
+                FailureKind::Failed,
+                format!("action {action} did not answer {method} in time"),
+            ),
+        }
+    }
+
     /// The `get JAIL ...` queries about the filter and the actions; `None` for the others.
     pub(super) fn query_jail(j: &RunningJail, query: &JailQuery) -> Option<Response> {
         let spec = &j.spec;
@@ -494,7 +602,9 @@ impl Server {
                 {
                     Some(v) => Response::Text(v.clone()),
                     None if property == "actname" => Response::Text(a.actname.clone()),
-                    None => invalid(format!("'{property}' is not a property of action {name}")),
+                    None => invalid(format!(
+                        "'CommandAction' object has no attribute '{property}'"
+                    )),
                 },
             },
             JailQuery::ActionProperties { action: name } => match action(name) {
@@ -553,11 +663,107 @@ impl Server {
                     },
                 }
             }
-            JailQuery::IgnoreCache => Response::Null,
+            JailQuery::IgnoreCache => match spec.option("ignorecache") {
+                Some(text) => match parse_ignore_cache(text) {
+                    Ok(Some(c)) => Response::IgnoreCache(c),
+                    Ok(None) => Response::Null,
+                    Err(e) => invalid(e),
+                },
+                None => Response::Null,
+            },
+            JailQuery::DatePattern => date_pattern(spec),
             JailQuery::Idle => Response::Bool(j.stats.is_idle()),
             _ => return None,
         })
     }
+}
+
+/// The ticket a method call acts on, from its JSON keyword arguments: the ban methods need
+/// `{"aInfo": {"ip": ADDRESS}}` (optional `bantime`, `failures`, `time`); the others take
+/// no argument. The address is validated like `banip`'s.
+fn method_ticket(
+    method: &str,
+    kwargs: Option<&str>,
+) -> Result<Option<jailor_action::Ticket>, String> {
+    let args: serde_json::Map<String, serde_json::Value> = match kwargs {
+        None => serde_json::Map::new(),
+        Some(text) => match serde_json::from_str(text).map_err(|e| e.to_string())? {
+            serde_json::Value::Object(m) => m,
+            _ => return Err(format!("{method}() argument after ** must be a mapping")),
+        },
+    };
+    let takes_info = matches!(method, "ban" | "unban" | "reban" | "prolong");
+    if let Some(k) = args.keys().find(|k| !(takes_info && *k == "aInfo")) {
+        return Err(format!(
+            "{method}() got an unexpected keyword argument '{k}'"
+        ));
+    }
+    let Some(info) = args.get("aInfo") else {
+        return Ok(None);
+    };
+    let ip = info
+        .get("ip")
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| "aInfo needs an 'ip'".to_owned())?;
+    let id = match jailor_policy::Id::parse(ip) {
+        id @ (jailor_policy::Id::Ip(_) | jailor_policy::Id::Net(_)) => id,
+        jailor_policy::Id::Raw(_) => return Err(format!("'{ip}' is not a valid IP address")),
+    };
+    let address =
+        crate::keeper::address(&id).ok_or_else(|| format!("'{ip}' is not a valid IP address"))?;
+    let now = crate::keeper::now();
+    let mut t = jailor_action::Ticket::new(
+        address,
+        info.get("time")
+            .and_then(|v| v.as_f64())
+            .unwrap_or(now as f64),
+    );
+    if let Some(b) = info.get("bantime").and_then(|v| v.as_i64()) {
+        t.bantime = b;
+    }
+    if let Some(f) = info.get("failures").and_then(|v| v.as_u64()) {
+        t.failures = u32::try_from(f).unwrap_or(u32::MAX);
+    }
+    Ok(Some(t))
+}
+
+/// `get JAIL datepattern`: the pattern and its name, as fail2ban shows them.
+fn date_pattern(spec: &JailSpec) -> Response {
+    let pattern = spec.filter.as_ref().and_then(|f| f.datepattern.as_deref());
+    match pattern.and_then(jailor_date::describe_pattern) {
+        Some(n) => Response::DatePattern {
+            pattern: n.pattern,
+            name: n.name,
+        },
+        None => Response::Null,
+    }
+}
+
+/// Reads `ignorecache` (`key="<ip>", max-count=100, max-time=5m`; fail2ban's defaults for
+/// the counts); `None` when empty.
+pub(super) fn parse_ignore_cache(text: &str) -> Result<Option<IgnoreCacheOptions>, String> {
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    let (_, args) = jailor_config::extract_options(&format!("ignorecache[{text}]"))
+        .map_err(|_| format!("expected option, wrong syntax: {text}"))?;
+    let key = args.get("key").ok_or_else(|| "'key'".to_owned())?;
+    let max_count = match args.get("max-count") {
+        None => 100,
+        Some(v) => v
+            .trim()
+            .parse::<u64>()
+            .map_err(|_| format!("invalid literal for int() with base 10: '{v}'"))?,
+    };
+    let max_time = match args.get("max-time") {
+        None => 300,
+        Some(v) => jailor_config::parse_time(v).map_err(|e| e.to_string())? as i64,
+    };
+    Ok(Some(IgnoreCacheOptions {
+        key: key.clone(),
+        max_count,
+        max_time,
+    }))
 }
 
 fn regex_list(spec: &JailSpec, fail: bool) -> Response {
