@@ -415,7 +415,7 @@ fn options_server_settings_and_simple_commands() {
         ),
         (
             &["get", "test", "datepattern"][..],
-            "Current date pattern set to: ^EPOCH\n",
+            "Current date pattern set to: {^LN-BEG}Epoch\n",
         ),
         (
             &["get", "test", "ignoreip"][..],
@@ -459,7 +459,7 @@ fn options_server_settings_and_simple_commands() {
         (&["set", "test", "prefregex", ""][..], "\n"),
         (
             &["set", "test", "datepattern", "^EPOCH"][..],
-            "Current date pattern set to: ^EPOCH\n",
+            "Current date pattern set to: {^LN-BEG}Epoch\n",
         ),
         (
             &["set", "test", "logencoding", "latin-1"][..],
