@@ -5,9 +5,11 @@
 //!   only. A client without credentials, or with a seed the server does not know, is
 //!   refused; b's seed cannot publish under origin a; a and b with their seed files
 //!   (`[Fleet] nkey`) share a ban.
-//! - `nats_mutual_tls`: nats-server requires TLS and a client certificate of its CA. A
-//!   client without a certificate, with one of another CA, or not trusting the server's
-//!   CA is refused; with `tls_ca`, `tls_cert` and `tls_key` two hosts share a ban.
+//! - `nats_mutual_tls`: nats-server requires TLS and a client certificate of its CA, and
+//!   maps the certificate's subject (`CN=a`) to the host's user and permissions. A client
+//!   without a certificate, with one of another CA, or not trusting the server's CA is
+//!   refused, b's certificate cannot publish under origin a; with `tls_ca`, `tls_cert` and
+//!   `tls_key` two hosts share a ban.
 //! - `redis_mutual_tls_and_acl`: redis-server on a TLS port only (`tls-auth-clients yes`)
 //!   with one ACL user per host. Plain TCP, no certificate, another CA's certificate or a
 //!   wrong password are refused; with the certificate and its own ACL user a host cannot
@@ -235,11 +237,13 @@ fn nats_mutual_tls() {
     let (ca_file, (cert, key)) = (pki.ca.clone(), pki.server.clone());
     let conf = move |d: &Path, port: u16| {
         format!(
-            "listen: 127.0.0.1:{port}\n{}tls {{\n  cert_file: \"{}\"\n  key_file: \"{}\"\n  ca_file: \"{}\"\n  verify: true\n  timeout: 10\n}}\n",
+            "listen: 127.0.0.1:{port}\n{}tls {{\n  cert_file: \"{}\"\n  key_file: \"{}\"\n  ca_file: \"{}\"\n  verify_and_map: true\n  timeout: 10\n}}\nauthorization {{\n  users = [\n    {{ user: \"CN=a\", {} }}\n    {{ user: \"CN=b\", {} }}\n  ]\n}}\n",
             nats_jetstream(d),
             cert.display(),
             key.display(),
-            ca_file.display()
+            ca_file.display(),
+            nats_permissions("a"),
+            nats_permissions("b")
         )
     };
     let broker = Broker::start_custom(
@@ -267,6 +271,11 @@ fn nats_mutual_tls() {
     refused(
         "not trusting the server's CA",
         &with_tls(base("a"), None, Some(&pki.a)),
+        "a",
+    );
+    refused(
+        "b's certificate under origin a",
+        &with_tls(base("b"), Some(&pki.ca), Some(&pki.b)),
         "a",
     );
     let a = with_tls(base("a"), Some(&pki.ca), Some(&pki.a));
