@@ -179,6 +179,19 @@ fn ignorecache_datepattern_names_and_cymru_flavor() {
         "['<F-USER>@<ip>', 100, 300]\n"
     );
     assert_eq!(ok(&conf, &["set", "test", "ignorecache", ""]), "None\n");
+    // In force: ignorecommand runs once per key, not once per failure.
+    let runs = conf.file("ignore-runs.txt");
+    let cmd = format!("echo <ip> >> {}; exit 1", runs.display());
+    ok(&conf, &["set", "test", "ignorecommand", &cmd]);
+    ok(
+        &conf,
+        &["set", "test", "ignorecache", "key=\"<ip>\", max-time=1h"],
+    );
+    append(&conf.file("auth.log"), &failure("198.51.100.4").repeat(2));
+    wait_for("two failures counted", 30, || {
+        ok(&conf, &["status", "test"]).contains("Total failed:\t2\n")
+    });
+    assert_eq!(read(&runs), "198.51.100.4\n");
 
     // datepattern: the pattern and its name, as fail2ban shows them.
     assert_eq!(
@@ -203,7 +216,7 @@ fn ignorecache_datepattern_names_and_cymru_flavor() {
     ok(&conf, &["set", "test", "datepattern", "^EPOCH"]);
     append(&conf.file("auth.log"), &failure("198.51.100.3"));
     wait_for("the failure counted", 30, || {
-        ok(&conf, &["status", "test"]).contains("Total failed:\t1\n")
+        ok(&conf, &["status", "test"]).contains("Total failed:\t3\n")
     });
 
     // cymru: jailor makes no DNS lookups, so the lists say what fail2ban's say when the

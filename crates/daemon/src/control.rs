@@ -630,10 +630,12 @@ impl Server {
             JailSetting::IgnoreCommand { value } => {
                 self.change_live(jail, "ignorecommand", value, JailQuery::IgnoreCommand)
             }
-            JailSetting::IgnoreCache { value } => match jail::parse_ignore_cache(&value) {
-                Err(e) => invalid(e),
-                Ok(_) => self.change_live(jail, "ignorecache", value, JailQuery::IgnoreCache),
-            },
+            JailSetting::IgnoreCache { value } => {
+                match crate::ignore_cmd::parse_ignore_cache(&value) {
+                    Err(e) => invalid(e),
+                    Ok(_) => self.change_live(jail, "ignorecache", value, JailQuery::IgnoreCache),
+                }
+            }
             JailSetting::BanTimeExtra { option, value } => self.change_live(
                 jail,
                 option.as_word(),

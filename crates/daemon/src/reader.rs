@@ -162,10 +162,9 @@ pub(crate) fn build(
         );
     }
     let window = FailureWindow::new(window_config(&settings));
-    let ignore_cmd = settings
-        .ignorecommand
-        .as_deref()
-        .map(|c| ShellIgnore::new(c, Duration::from_secs(30)));
+    let ignore_cmd = settings.ignorecommand.as_deref().map(|c| {
+        ShellIgnore::new(c, Duration::from_secs(30)).with_cache(settings.ignorecache.as_ref())
+    });
     Ok((
         Reader {
             name,
@@ -330,11 +329,12 @@ impl Reader {
             }
             self.ignore = ignore;
         }
-        if new.ignorecommand != self.settings.ignorecommand {
-            self.ignore_cmd = new
-                .ignorecommand
-                .as_deref()
-                .map(|c| ShellIgnore::new(c, Duration::from_secs(30)));
+        if new.ignorecommand != self.settings.ignorecommand
+            || new.ignorecache != self.settings.ignorecache
+        {
+            self.ignore_cmd = new.ignorecommand.as_deref().map(|c| {
+                ShellIgnore::new(c, Duration::from_secs(30)).with_cache(new.ignorecache.as_ref())
+            });
         }
         self.settings = new;
         JailCounters::set(&self.stats.failed_current, self.window.len() as u64);

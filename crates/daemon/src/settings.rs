@@ -45,6 +45,8 @@ pub struct JailSettings {
     pub ignoreself: bool,
     /// `ignorecommand`, when set.
     pub ignorecommand: Option<String>,
+    /// `ignorecache`, when set: `ignorecommand`'s decisions kept per key.
+    pub ignorecache: Option<jailor_proto::IgnoreCacheOptions>,
     /// The actions: `action.d` commands for the action runner, or jailor's native ones.
     pub actions: Vec<crate::native::JailAction>,
     /// Things to warn about (a Python action that cannot run, ...).
@@ -210,6 +212,9 @@ impl JailSettings {
                 .map(str::trim)
                 .filter(|c| !c.is_empty())
                 .map(str::to_owned),
+            ignorecache: crate::ignore_cmd::parse_ignore_cache(
+                spec.option("ignorecache").unwrap_or(""),
+            )?,
             actions,
             warnings,
             journal,

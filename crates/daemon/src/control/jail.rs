@@ -13,9 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jailor_config::{JailSpec, Loader, LogPath};
-use jailor_proto::{
-    BanTimeOption, FailureKind, IgnoreCacheOptions, JailQuery, JailSetting, Response,
-};
+use jailor_proto::{BanTimeOption, FailureKind, JailQuery, JailSetting, Response};
 
 use super::{invalid, stopping};
 use crate::jail_counters::JailCounters;
@@ -664,7 +662,7 @@ impl Server {
                 }
             }
             JailQuery::IgnoreCache => match spec.option("ignorecache") {
-                Some(text) => match parse_ignore_cache(text) {
+                Some(text) => match crate::ignore_cmd::parse_ignore_cache(text) {
                     Ok(Some(c)) => Response::IgnoreCache(c),
                     Ok(None) => Response::Null,
                     Err(e) => invalid(e),
@@ -737,33 +735,6 @@ fn date_pattern(spec: &JailSpec) -> Response {
         },
         None => Response::Null,
     }
-}
-
-/// Reads `ignorecache` (`key="<ip>", max-count=100, max-time=5m`; fail2ban's defaults for
-/// the counts); `None` when empty.
-pub(super) fn parse_ignore_cache(text: &str) -> Result<Option<IgnoreCacheOptions>, String> {
-    if text.trim().is_empty() {
-        return Ok(None);
-    }
-    let (_, args) = jailor_config::extract_options(&format!("ignorecache[{text}]"))
-        .map_err(|_| format!("expected option, wrong syntax: {text}"))?;
-    let key = args.get("key").ok_or_else(|| "'key'".to_owned())?;
-    let max_count = match args.get("max-count") {
-        None => 100,
-        Some(v) => v
-            .trim()
-            .parse::<u64>()
-            .map_err(|_| format!("invalid literal for int() with base 10: '{v}'"))?,
-    };
-    let max_time = match args.get("max-time") {
-        None => 300,
-        Some(v) => jailor_config::parse_time(v).map_err(|e| e.to_string())? as i64,
-    };
-    Ok(Some(IgnoreCacheOptions {
-        key: key.clone(),
-        max_count,
-        max_time,
-    }))
 }
 
 fn regex_list(spec: &JailSpec, fail: bool) -> Response {
