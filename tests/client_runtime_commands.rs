@@ -402,7 +402,9 @@ fn action_methods_run_one_action_by_hand() {
     let v = json(&conf, &["set", "test", "action", "nope", "start"]);
     assert_eq!(v["error"]["kind"], "invalid_value");
 
-    // Properties: set and read back; a failing start is the method's failure.
+    // Properties change the running action in place: no stop, no start, the next ban runs
+    // the new command.
+    let before = conf.actions();
     assert_eq!(
         ok(&conf, &["set", "test", "action", "record", "timeout", "30"]),
         "30\n"
@@ -411,12 +413,35 @@ fn action_methods_run_one_action_by_hand() {
         ok(&conf, &["get", "test", "action", "record", "timeout"]),
         "30\n"
     );
+    let changed = "echo \"changed <ip>\" >> <file>";
+    assert_eq!(
+        ok(
+            &conf,
+            &["set", "test", "action", "record", "actionban", changed]
+        ),
+        format!("{changed}\n")
+    );
+    assert_eq!(conf.actions(), before);
+    ok(&conf, &["set", "test", "banip", "198.51.100.10"]);
+    wait_for("the changed actionban", 30, || {
+        conf.actions().contains("changed 198.51.100.10\n")
+    });
+    assert_eq!(count(&conf.actions(), "stop\n"), 1, "{}", conf.actions());
+    assert!(
+        fails(&conf, &["set", "test", "action", "record", "timeout", "-3"]).contains("timeout")
+    );
+
+    // A failing start is the method's failure.
     assert_eq!(
         ok(
             &conf,
             &["set", "test", "action", "record", "actionstart", "false"]
         ),
         "false\n"
+    );
+    assert_eq!(
+        ok(&conf, &["set", "test", "action", "record", "stop"]),
+        "True\n"
     );
     let out = fails(&conf, &["set", "test", "action", "record", "start"]);
     assert!(

@@ -192,6 +192,16 @@ impl Action {
         })
     }
 
+    /// Takes over what `old` (the same action before a property changed) has started and
+    /// banned, so the changed action goes on without running `actionstart` again.
+    pub fn carry_state_from(&self, old: &Action) {
+        let old = old.lock();
+        let mut state = self.lock();
+        state.started = old.started.clone();
+        state.with_items = old.with_items.clone();
+        state.epoch = old.epoch;
+    }
+
     /// The action's name (`actname`).
     pub fn name(&self) -> &str {
         &self.name

@@ -27,6 +27,12 @@ pub(crate) enum Job {
     Stop(mpsc::Sender<()>),
     /// One action's method called by hand (`set JAIL action ACT METHOD`).
     Call(Box<Call>),
+    /// A command action with a property changed (`set JAIL action ACT PROPERTY VALUE`):
+    /// it replaces the action of the same name and keeps its state; answers whether it did.
+    Replace(
+        Box<jailor_action::ActionSpec>,
+        mpsc::Sender<Result<(), String>>,
+    ),
 }
 
 /// An action method called by hand: `start`, `stop`, `flush`, `reload` (no ticket) or
@@ -77,6 +83,8 @@ struct Worker {
     held: BTreeMap<String, Ticket>,
     /// Counts failed action commands.
     stats: Arc<JailCounters>,
+    /// Runs the commands of actions replaced later (`Job::Replace`).
+    runner: ActionRunner,
 }
 
 impl Worker {
@@ -125,6 +133,7 @@ impl Worker {
             epochs,
             held: BTreeMap::new(),
             stats,
+            runner: runner.clone(),
         }
     }
 
@@ -160,10 +169,24 @@ impl Worker {
                     let result = self.call(&call);
                     let _ = call.reply.send(result);
                 }
+                Job::Replace(spec, reply) => {
+                    let _ = reply.send(self.replace(&spec));
+                }
             }
         }
         // The keeper went away without a stop (it should not): still stop the actions.
         self.stop();
+    }
+
+    fn replace(&mut self, spec: &jailor_action::ActionSpec) -> Result<(), String> {
+        let Some(i) = self.actions.iter().position(|a| a.name() == spec.actname) else {
+            return Err(format!("no running command action {}", spec.actname));
+        };
+        let new = Action::new(spec, &self.runner).map_err(|e| e.to_string())?;
+        new.carry_state_from(&self.actions[i]);
+        self.epochs[i] = new.epoch();
+        self.actions[i] = new;
+        Ok(())
     }
 
     fn call(&self, call: &Call) -> Result<bool, String> {

@@ -438,14 +438,7 @@ impl Server {
                 } else {
                     a.properties.insert(key.clone(), value.clone());
                 }
-                let shown = value.clone();
-                self.change_spec(
-                    i,
-                    spec,
-                    &format!("Set action {action} {key}"),
-                    invalid,
-                    |_| Response::Text(shown),
-                )
+                self.action_property(i, spec, action, key, value)
             }
             JailSetting::Idle { on } => {
                 let j = &self.jails[i];
@@ -528,6 +521,66 @@ impl Server {
             _ => return None,
         };
         Some(response)
+    }
+
+    /// `set JAIL action ACTION PROPERTY VALUE` with `spec` already changed: the running
+    /// command action is replaced by the changed one on the jail's action thread, keeping
+    /// what it started and banned, as fail2ban changes the property of the running action
+    /// (no restart of the jail). A native action restarts the jail instead.
+    fn action_property(
+        &mut self,
+        i: usize,
+        spec: JailSpec,
+        action: &str,
+        key: &str,
+        value: &str,
+    ) -> Response {
+        let what = format!("Set action {action} {key}");
+        let shown = value.to_owned();
+        let settings = match check(&spec, self.jails[i].max_tracked.as_deref()) {
+            Ok(s) => s,
+            Err(e) => return invalid(e),
+        };
+        let changed = settings.actions.iter().find_map(|a| match a {
+            crate::native::JailAction::Commands(s) if s.actname == action => Some(s.clone()),
+            _ => None,
+        });
+        let Some(changed) = changed else {
+            return self.change_spec(i, spec, &what, invalid, |_| Response::Text(shown));
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        let name = spec.name.clone();
+        let for_keeper = settings.clone();
+        let queued = self.keeper(move |k| match k.jails.get_mut(&name) {
+            Some(st) => {
+                st.settings = for_keeper;
+                let job = crate::worker::Job::Replace(Box::new(changed), tx);
+                crate::keeper::dispatch(st, job);
+                true
+            }
+            None => false,
+        });
+        match queued {
+            None => return stopping(),
+            Some(false) => return Response::unknown_jail(&spec.name),
+            Some(true) => {}
+        }
+        match rx.recv_timeout(CALL_WAIT) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return invalid(e),
+            Err(_) => {
+                return Response::error(
+                    FailureKind::Failed,
+                    format!("action {action} did not take {key} in time"),
+                )
+            }
+        }
+        let jail = spec.name.clone();
+        let j = &mut self.jails[i];
+        j.spec = spec;
+        j.settings = settings;
+        logf!(INFO, "fail2ban.jail", "[{jail}] {what}");
+        Response::Text(shown)
     }
 
     /// `set JAIL action ACTION METHOD [JSONKWARGS]`: runs one method of one action on the
