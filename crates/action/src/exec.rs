@@ -1,8 +1,9 @@
 //! Running one script: `/bin/sh -c` in its own process group, with a timeout and bounded
-//! output capture.
+//! output capture, all on the calling thread.
 
 use std::fmt;
 use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -69,6 +70,9 @@ pub(crate) struct Exec<'a> {
 
 impl Exec<'_> {
     /// Runs `script` with the extra environment `env`, and waits for it (or kills it).
+    ///
+    /// One thread does everything: it polls the child's exit (a pidfd) and both output pipes
+    /// together, so a command costs its process and no helper threads.
     pub(crate) fn run(&self, script: &str, env: &[(String, String)]) -> std::io::Result<RunOutput> {
         let started = Instant::now();
         let mut child = Command::new(self.shell)
@@ -81,25 +85,175 @@ impl Exec<'_> {
             // Its own process group, so a timeout can end everything it started.
             .process_group(0)
             .spawn()?;
-        let stdout = Capture::start(child.stdout.take(), self.output_limit);
-        let stderr = Capture::start(child.stderr.take(), self.output_limit);
-        let status = match self.wait(&mut child, started)? {
-            Some(status) => status_of(status),
-            None => RunStatus::TimedOut(self.timeout),
+        let mut stdout = Pipe::new(child.stdout.take().map(OwnedFd::from), self.output_limit);
+        let mut stderr = Pipe::new(child.stderr.take().map(OwnedFd::from), self.output_limit);
+        let exit = PidFd::open(child.id());
+        let status =
+            self.wait_reading(&mut child, started, exit.as_ref(), &mut stdout, &mut stderr);
+        let status = match status {
+            Ok(status) => status,
+            Err(e) => {
+                // Never leave the group running or the child unreaped.
+                signal_group(child.id() as libc::pid_t, libc::SIGKILL);
+                let _ = child.wait();
+                return Err(e);
+            }
         };
-        // Grandchildren that kept the pipes open do not hold us up for long.
-        let deadline = Instant::now() + Duration::from_millis(200);
         Ok(RunOutput {
             status,
-            stdout: stdout.take(deadline),
-            stderr: stderr.take(deadline),
+            stdout: stdout.text(),
+            stderr: stderr.text(),
             elapsed: started.elapsed(),
         })
     }
 
-    /// Waits for the child until the timeout; then kills its group and returns `None`.
-    fn wait(&self, child: &mut Child, started: Instant) -> std::io::Result<Option<ExitStatus>> {
-        wait_or_kill(child, started, self.timeout, self.kill_grace)
+    /// Reads both pipes until the child exits (then until their end, at most 200 ms more:
+    /// grandchildren that kept them open do not hold us up) or the timeout kills its group.
+    fn wait_reading(
+        &self,
+        child: &mut Child,
+        started: Instant,
+        exit: Option<&PidFd>,
+        stdout: &mut Pipe,
+        stderr: &mut Pipe,
+    ) -> std::io::Result<RunStatus> {
+        let mut pause = Duration::from_micros(200);
+        let status = loop {
+            if let Some(status) = child.try_wait()? {
+                break status_of(status);
+            }
+            let elapsed = started.elapsed();
+            if elapsed >= self.timeout {
+                // The pipes are read on while the group gets its grace period: a killed
+                // command that prints a lot must not block on a full pipe.
+                let pgid = child.id() as libc::pid_t;
+                signal_group(pgid, libc::SIGTERM);
+                let grace_end = Instant::now() + self.kill_grace;
+                loop {
+                    let now = Instant::now();
+                    if now >= grace_end {
+                        break;
+                    }
+                    poll_pipes(None, stdout, stderr, grace_end - now);
+                }
+                signal_group(pgid, libc::SIGKILL);
+                child.wait()?;
+                break RunStatus::TimedOut(self.timeout);
+            }
+            let left = self.timeout - elapsed;
+            let wait = match exit {
+                Some(_) => left,
+                // Kernels before 5.3: poll with a growing pause.
+                None => {
+                    let p = pause.min(left);
+                    pause = (pause * 2).min(Duration::from_millis(20));
+                    p
+                }
+            };
+            poll_pipes(exit, stdout, stderr, wait);
+        };
+        let deadline = Instant::now() + Duration::from_millis(200);
+        while stdout.open() || stderr.open() {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            poll_pipes(None, stdout, stderr, deadline - now);
+        }
+        Ok(status)
+    }
+}
+
+/// One output pipe read without blocking, keeping at most `limit` bytes (the rest is read
+/// and dropped, so the writer never blocks on a full pipe).
+struct Pipe {
+    fd: Option<OwnedFd>,
+    kept: Vec<u8>,
+    limit: usize,
+}
+
+impl Pipe {
+    fn new(fd: Option<OwnedFd>, limit: usize) -> Pipe {
+        let fd = fd.filter(|fd| set_nonblocking(fd.as_raw_fd()));
+        Pipe {
+            fd,
+            kept: Vec::new(),
+            limit,
+        }
+    }
+
+    fn open(&self) -> bool {
+        self.fd.is_some()
+    }
+
+    /// Reads what is there; closes the pipe at its end or on an error.
+    fn drain(&mut self) {
+        let Some(fd) = &self.fd else {
+            return;
+        };
+        let mut chunk = [0u8; 8192];
+        loop {
+            // SAFETY: `chunk` is valid for writes of its length; the descriptor is ours.
+            let n = unsafe { libc::read(fd.as_raw_fd(), chunk.as_mut_ptr().cast(), chunk.len()) };
+            if n > 0 {
+                let n = n as usize;
+                let room = self.limit.saturating_sub(self.kept.len());
+                self.kept.extend_from_slice(&chunk[..n.min(room)]);
+                continue;
+            }
+            if n < 0 {
+                match std::io::Error::last_os_error().kind() {
+                    std::io::ErrorKind::Interrupted => continue,
+                    std::io::ErrorKind::WouldBlock => return,
+                    _ => {}
+                }
+            }
+            // End of the pipe, or an error that reading again will not cure.
+            self.fd = None;
+            return;
+        }
+    }
+
+    fn text(self) -> String {
+        String::from_utf8_lossy(&self.kept).into_owned()
+    }
+}
+
+/// Waits up to `timeout` for output on either pipe or the child's exit, then reads what
+/// arrived.
+fn poll_pipes(exit: Option<&PidFd>, stdout: &mut Pipe, stderr: &mut Pipe, timeout: Duration) {
+    let mut fds: Vec<libc::pollfd> = [exit.map(|p| p.0), fd_of(stdout), fd_of(stderr)]
+        .into_iter()
+        .flatten()
+        .map(|fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    if fds.is_empty() {
+        std::thread::sleep(timeout);
+        return;
+    }
+    let ms = timeout.as_millis().clamp(1, i32::MAX as u128) as libc::c_int;
+    // SAFETY: `fds` holds `fds.len()` valid pollfds for the duration of the call.
+    unsafe {
+        libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms);
+    }
+    // Non-blocking reads: a pipe with nothing to read costs one EAGAIN.
+    stdout.drain();
+    stderr.drain();
+}
+
+fn fd_of(pipe: &Pipe) -> Option<libc::c_int> {
+    pipe.fd.as_ref().map(|fd| fd.as_raw_fd())
+}
+
+fn set_nonblocking(fd: libc::c_int) -> bool {
+    // SAFETY: fcntl on a descriptor we own, with integer arguments.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        flags >= 0 && libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) >= 0
     }
 }
 
@@ -302,6 +456,36 @@ mod tests {
         let out = exec(5000).run("no-such-command-jailor", &[]).unwrap();
         assert_eq!(out.status, RunStatus::Exited(127));
         assert_eq!(out.hint(), Some("command not found"));
+    }
+
+    #[test]
+    fn large_output_on_both_pipes_never_blocks_the_command() {
+        // 1 MiB on each pipe: far past a pipe's buffer, so the command only ends if both
+        // pipes are read while it runs.
+        let out = exec(30_000)
+            .run(
+                "head -c 1048576 /dev/zero; head -c 1048576 /dev/zero >&2; echo done >&2",
+                &[],
+            )
+            .unwrap();
+        assert_eq!(out.status, RunStatus::Exited(0));
+        assert_eq!(out.stdout.len(), 16);
+        assert_eq!(out.stderr.len(), 16);
+    }
+
+    #[test]
+    fn a_background_process_holding_the_pipes_does_not_hold_the_result() {
+        let started = Instant::now();
+        let out = exec(60_000).run("echo $$; sleep 30 & exit 4", &[]).unwrap();
+        let elapsed = started.elapsed();
+        // The shell's pid is its process group: end the sleep it left behind.
+        if let Ok(pgid) = out.stdout.trim().parse::<libc::pid_t>() {
+            signal_group(pgid, libc::SIGKILL);
+        }
+        assert_eq!(out.status, RunStatus::Exited(4));
+        assert!(out.stdout.ends_with('\n'), "{:?}", out.stdout);
+        // 200 ms of draining after the exit, far from the 30 s of the background sleep.
+        assert!(elapsed < Duration::from_secs(15), "{elapsed:?}");
     }
 
     #[test]
