@@ -1,7 +1,7 @@
 //! One action of one jail: its commands, flags and lifecycle (fail2ban's `CommandAction`).
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{RwLock, RwLockWriteGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::dynamic::{basic_value, render, Rendered, TicketValues};
@@ -91,9 +91,10 @@ pub struct Recovery {
 
 /// One action of one jail, ready to run: static tags substituted, flags parsed.
 ///
-/// `Action` is `Send + Sync`; calls on one action are serialised (fail2ban serialises all
-/// commands of all actions), calls on different actions run in parallel up to the runner's
-/// bound. Every call returns once its commands finished or were killed at the timeout.
+/// `Action` is `Send + Sync`. The commands of tickets (`actionban`, `actionunban`, ...) of one
+/// action may run in parallel with each other, up to the runner's bound; every other command
+/// (start, stop, flush, check, repair, and the handling of a failed ticket command) runs
+/// alone, after the running ticket commands ended and before new ones start. Every call returns once its commands finished or were killed at the timeout.
 #[derive(Debug)]
 pub struct Action {
     name: String,
@@ -104,7 +105,8 @@ pub struct Action {
     norestored: bool,
     timeout: Duration,
     commands: HashMap<(CommandKind, Family), String>,
-    state: Mutex<State>,
+    /// Written (exclusively) around every command but a ticket's, read around a ticket's.
+    state: RwLock<State>,
 }
 
 #[derive(Debug, Default)]
@@ -188,7 +190,7 @@ impl Action {
             norestored,
             timeout,
             commands,
-            state: Mutex::new(State::default()),
+            state: RwLock::new(State::default()),
         })
     }
 
@@ -359,12 +361,20 @@ impl Action {
             return Ok(Outcome::Skipped(Skip::Restored));
         }
         let family = self.family_of(ticket);
-        let mut state = self.lock();
+        // Read under the shared lock: other tickets' commands may be running.
+        let (started, with_items) = {
+            let state = self.shared();
+            (
+                state.started.contains(&family),
+                state.with_items.contains(&family),
+            )
+        };
         if kind == CommandKind::Unban {
-            if !state.with_items.contains(&family) {
+            if !with_items {
                 return Ok(Outcome::Skipped(Skip::NoItems));
             }
-        } else if !state.started.contains(&family) {
+        } else if !started {
+            let mut state = self.lock();
             self.start_families(&mut state, &[family])
                 .map_err(|e| e.in_action(&self.name))?;
         }
@@ -376,11 +386,20 @@ impl Action {
         let Some(script) = self.render(kind, family, &values) else {
             return Ok(Outcome::Skipped(Skip::NotDefined));
         };
-        if matches!(kind, CommandKind::Ban | CommandKind::Reban) {
+        if matches!(kind, CommandKind::Ban | CommandKind::Reban) && !with_items {
             // Recorded even when the command fails: the unban must still be tried.
-            state.with_items.insert(family);
+            self.lock().with_items.insert(family);
         }
-        self.process(&mut state, kind, family, &script)
+        // Other tickets' commands may run meanwhile; start, stop, repair and friends wait.
+        let out = {
+            let _shared = self.shared();
+            self.exec(&script).map_err(|e| e.in_action(&self.name))?
+        };
+        if out.success() {
+            return Ok(Outcome::Done);
+        }
+        let mut state = self.lock();
+        self.recover(&mut state, kind, family, &script, out)
             .map_err(|e| e.in_action(&self.name))
     }
 
@@ -397,6 +416,19 @@ impl Action {
         if out.success() {
             return Ok(Outcome::Done);
         }
+        self.recover(state, kind, family, script, out)
+    }
+
+    /// After `script` failed with `out`: `actioncheck`, and when that fails too, repair and
+    /// retry once.
+    fn recover(
+        &self,
+        state: &mut State,
+        kind: CommandKind,
+        family: Family,
+        script: &Rendered,
+        out: RunOutput,
+    ) -> Result<Outcome, Error> {
         let failure = Failure {
             command: kind,
             family,
@@ -593,8 +625,17 @@ impl Action {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
-        match self.state.lock() {
+    /// The state, with no ticket command running.
+    fn lock(&self) -> RwLockWriteGuard<'_, State> {
+        match self.state.write() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// Held while a ticket's command runs: others may run too, nothing else.
+    fn shared(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        match self.state.read() {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
         }

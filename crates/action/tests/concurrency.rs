@@ -104,3 +104,54 @@ fn a_slow_action_does_not_block_a_fast_one() {
     );
     handle.join().unwrap();
 }
+
+#[test]
+fn bans_of_one_action_run_side_by_side_but_a_stop_waits_for_them() {
+    let runner = bounded(4);
+    let dir = tempdir();
+    let d = dir.path().display().to_string();
+    // Each ban marks its address, then waits (up to 60 s) until the other's mark is there:
+    // run one after the other, the first would give up.
+    let ban = format!(
+        "touch {d}/<ip>; i=0; while [ $(ls {d} | grep -c '^192') -lt 2 ] && [ $i -lt 600 ]; \
+         do sleep 0.1; i=$((i+1)); done; [ $i -lt 600 ] && echo met-<ip> >> {d}/log"
+    );
+    let spec = ActionSpec::new(
+        "pair",
+        [
+            ("actionban", ban),
+            ("actionstop", format!("echo stop >> {d}/log")),
+            ("timeout", "90".to_owned()),
+        ],
+    );
+    let action = Arc::new(Action::new(&spec, &runner).unwrap());
+    let bans: Vec<_> = ["192.0.2.1", "192.0.2.2"]
+        .into_iter()
+        .map(|ip| {
+            let a = Arc::clone(&action);
+            std::thread::spawn(move || {
+                let jail = JailInfo::new("j");
+                a.ban(&ticket(ip), &BanContext::new(&jail)).unwrap();
+            })
+        })
+        .collect();
+    // Once both bans run, a stop asked for must wait until they ended.
+    let wait_start = Instant::now();
+    while runner.running() < 2 && wait_start.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let stopper = {
+        let a = Arc::clone(&action);
+        std::thread::spawn(move || a.stop().unwrap())
+    };
+    for b in bans {
+        b.join().unwrap();
+    }
+    stopper.join().unwrap();
+    let log = read(dir.path().join("log").as_path());
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 3, "{log}");
+    assert!(lines[..2].contains(&"met-192.0.2.1"), "{log}");
+    assert!(lines[..2].contains(&"met-192.0.2.2"), "{log}");
+    assert_eq!(lines[2], "stop", "{log}");
+}

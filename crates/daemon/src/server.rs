@@ -6,6 +6,7 @@ use std::sync::mpsc::{self, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
+use crate::ban_history::StoreHistory;
 use indexmap::IndexMap;
 use jailor_action::ActionRunner;
 use jailor_config::{Config, JailSpec, Loader, ServerSpec, Vars};
@@ -370,6 +371,7 @@ impl Server {
             settings.actions.clone(),
             self.runner.clone(),
             stats.clone(),
+            Arc::new(StoreHistory::new(self.store.clone())),
         ) {
             Ok(w) => w,
             Err(e) => {

@@ -6,14 +6,21 @@ use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use jailor_action::{Action, ActionRunner, BanContext, JailInfo, Outcome, Skip, Ticket};
+use jailor_action::{
+    Action, ActionRunner, BanContext, BanHistory, JailInfo, Outcome, Skip, Ticket,
+};
 
+use crate::ban_history::StoreHistory;
 use crate::jail_counters::JailCounters;
 use crate::logf;
 use crate::native::{JailAction, NativeNft};
 
 /// How many jobs wait for a jail's worker before the keeper holds them back itself.
 pub(crate) const QUEUE: usize = 1024;
+
+/// At most this many bans of one batch run their actions at once (the runner bounds the
+/// processes of all jails together as well).
+const PARALLEL_BANS: usize = 4;
 
 /// What a worker is asked to do, in order.
 pub(crate) enum Job {
@@ -63,15 +70,19 @@ pub(crate) fn spawn(
     specs: Vec<JailAction>,
     runner: ActionRunner,
     stats: Arc<JailCounters>,
+    history: Arc<StoreHistory>,
 ) -> std::io::Result<(SyncSender<Job>, JoinHandle<()>)> {
     let (tx, rx) = mpsc::sync_channel(QUEUE);
     let name = jail.to_owned();
     let handle = std::thread::Builder::new()
         .name(format!("actions-{jail}"))
         .stack_size(crate::memory::THREAD_STACK)
-        .spawn(move || Worker::new(name, &specs, &runner, stats).run(rx))?;
+        .spawn(move || Worker::new(name, &specs, &runner, stats, history).run(rx))?;
     Ok((tx, handle))
 }
+
+/// Each action's result of one ticket's ban, by the action's index.
+type BanResults = Vec<(usize, Result<Outcome, jailor_action::Error>)>;
 
 struct Worker {
     jail: String,
@@ -85,6 +96,8 @@ struct Worker {
     stats: Arc<JailCounters>,
     /// Runs the commands of actions replaced later (`Job::Replace`).
     runner: ActionRunner,
+    /// The store's record of bans, for `<ipmatches>` and friends.
+    history: Arc<StoreHistory>,
 }
 
 impl Worker {
@@ -93,6 +106,7 @@ impl Worker {
         specs: &[JailAction],
         runner: &ActionRunner,
         stats: Arc<JailCounters>,
+        history: Arc<StoreHistory>,
     ) -> Worker {
         let mut actions = Vec::new();
         let mut native = Vec::new();
@@ -134,6 +148,7 @@ impl Worker {
             held: BTreeMap::new(),
             stats,
             runner: runner.clone(),
+            history,
         }
     }
 
@@ -197,7 +212,7 @@ impl Worker {
             ));
         };
         let info = self.info(Counters::default());
-        let ctx = BanContext::new(&info);
+        let ctx = self.context(&info);
         let jail = &self.jail;
         let name = a.name();
         let failed = |verb: &str, e: jailor_action::Error| {
@@ -251,29 +266,82 @@ impl Worker {
                 n.ban(&tickets);
             }
         }
-        for (ticket, counters) in batch {
-            self.ban(ticket, counters);
+        if batch.len() == 1 || self.actions.is_empty() {
+            for (ticket, counters) in batch {
+                let results = self.run_bans(&ticket, counters);
+                self.finish_ban(ticket, counters, results);
+            }
+            return;
+        }
+        // Independent bans: each still runs every action's `actionban`, several at a time.
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let done: std::sync::Mutex<Vec<Option<BanResults>>> =
+            std::sync::Mutex::new((0..batch.len()).map(|_| None).collect());
+        let this = &*self;
+        std::thread::scope(|scope| {
+            let run = || loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some((ticket, counters)) = batch.get(i) else {
+                    return;
+                };
+                let results = this.run_bans(ticket, *counters);
+                if let Ok(mut done) = done.lock() {
+                    done[i] = Some(results);
+                }
+            };
+            let helpers = PARALLEL_BANS.min(batch.len()) - 1;
+            for _ in 0..helpers {
+                let spawned = std::thread::Builder::new()
+                    .name(format!("bans-{}", self.jail))
+                    .stack_size(crate::memory::SMALL_STACK)
+                    .spawn_scoped(scope, run);
+                if spawned.is_err() {
+                    // Fewer helpers: this thread still runs every ban.
+                    break;
+                }
+            }
+            run();
+        });
+        let done = done.into_inner().unwrap_or_else(|p| p.into_inner());
+        for ((ticket, counters), results) in batch.into_iter().zip(done) {
+            let results = results.unwrap_or_default();
+            self.finish_ban(ticket, counters, results);
         }
     }
 
-    fn ban(&mut self, ticket: Ticket, counters: Counters) {
+    /// Runs `actionban` of every action for one ticket; returns each action's result.
+    fn run_bans(&self, ticket: &Ticket, counters: Counters) -> BanResults {
         let info = self.info(counters);
-        let ctx = BanContext::new(&info);
-        for i in 0..self.actions.len() {
-            let a = &self.actions[i];
-            if ticket.restored && a.norestored() {
-                continue;
-            }
-            let result = a.ban(&ticket, &ctx);
+        let ctx = self.context(&info);
+        self.actions
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| !(ticket.restored && a.norestored()))
+            .map(|(i, a)| (i, a.ban(ticket, &ctx)))
+            .collect()
+    }
+
+    /// Reports the results of a ticket's bans, re-bans after a repair and holds the ticket.
+    fn finish_ban(&mut self, ticket: Ticket, counters: Counters, results: BanResults) {
+        let info = self.info(counters);
+        for (i, result) in results {
             self.report("ban", i, &ticket, result);
+            let history = Arc::clone(&self.history);
+            let ctx = BanContext::new(&info).with_history(&*history);
             self.reban_if_repaired(i, &ctx);
         }
         self.held.insert(ticket.address.to_string(), ticket);
     }
 
+    fn context<'a>(&'a self, info: &'a JailInfo) -> BanContext<'a> {
+        let history: &dyn BanHistory = &*self.history;
+        BanContext::new(info).with_history(history)
+    }
+
     fn unban(&mut self, ticket: &Ticket, counters: Counters) {
         let info = self.info(counters);
-        let ctx = BanContext::new(&info);
+        let history = Arc::clone(&self.history);
+        let ctx = BanContext::new(&info).with_history(&*history);
         let held = self.held.remove(&ticket.address.to_string());
         let ticket = held.as_ref().unwrap_or(ticket);
         for n in &self.native {
@@ -333,7 +401,7 @@ impl Worker {
         let jail = self.jail.clone();
         let counters = Counters::default();
         let info = self.info(counters);
-        let ctx = BanContext::new(&info);
+        let ctx = self.context(&info);
         for a in &self.actions {
             match a.flush() {
                 Ok(Outcome::Skipped(Skip::NotDefined)) => {
