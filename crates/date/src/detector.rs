@@ -50,6 +50,8 @@ impl DateHit {
 /// One template with fail2ban's usage statistics.
 #[derive(Debug)]
 struct Slot {
+    /// Stable identity (the index at creation; slots move as they hit).
+    id: usize,
     template: Template,
     hits: u64,
     last_used: f64,
@@ -60,6 +62,23 @@ struct Slot {
 impl Slot {
     fn weight(&self) -> f64 {
         self.hits as f64 * self.template.weight / (self.distance.max(1) as f64)
+    }
+}
+
+/// A date found ahead of time, without touching the detector's state, by
+/// [`DateDetector::speculate`] (in a worker thread, say); [`DateDetector::find_speculated`]
+/// later takes it when the detector, in line order, would have found the same.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Speculation {
+    slot: usize,
+    start: usize,
+    hit: DateHit,
+}
+
+impl Speculation {
+    /// The date the speculation found.
+    pub fn hit(&self) -> &DateHit {
+        &self.hit
     }
 }
 
@@ -128,6 +147,7 @@ impl DateDetector {
                     Template::new(pattern, weight, decades)?
                 };
                 slots.push(Slot {
+                    id: slots.len(),
                     template,
                     hits: 0,
                     last_used: 0.0,
@@ -237,7 +257,54 @@ impl DateDetector {
         let now = self.now_secs();
         let kind = self.slots[i].template.kind;
         self.record(i, now);
-        let m = &self.scratch;
+        Some(self.hit(line, &self.scratch, kind, now))
+    }
+
+    /// Whether [`DateDetector::speculate`] can find anything: a template matched last and it
+    /// has a hand-written parser.
+    pub fn can_speculate(&self) -> bool {
+        self.last
+            .and_then(|i| self.slots.get(i))
+            .is_some_and(|s| s.template.fast.is_some())
+    }
+
+    /// Tries the template [`DateDetector::find`] would try first on `line`, with its
+    /// hand-written parser only and without changing any state: several threads may
+    /// speculate at once. `None` when that parser does not say "match" (the line then needs
+    /// [`DateDetector::find`]).
+    pub fn speculate(&self, line: &str) -> Option<Speculation> {
+        let i = self.last?;
+        let slot = self.slots.get(i)?;
+        let mut m = DateMatch::default();
+        if slot.template.fast?.parse(line, &mut m) != FastResult::Hit {
+            return None;
+        }
+        let hit = self.hit(line, &m, slot.template.kind, self.now_secs());
+        Some(Speculation {
+            slot: slot.id,
+            start: m.start,
+            hit,
+        })
+    }
+
+    /// [`DateDetector::find`], taking `spec` (from [`DateDetector::speculate`] on the same
+    /// line) when `find` would have returned it: the template it used is still the one tried
+    /// first and would be accepted there. Same answers and same state changes as `find`.
+    pub fn find_speculated(&mut self, line: &str, spec: Option<&Speculation>) -> Option<DateHit> {
+        if let (Some(s), Some(i)) = (spec, self.last) {
+            let slot = &self.slots[i];
+            if slot.id == s.slot && (slot.template.line_begin || s.start == slot.distance) {
+                let now = self.now_secs();
+                self.scratch.start = s.start;
+                self.record(i, now);
+                return Some(s.hit.clone());
+            }
+        }
+        self.find(line)
+    }
+
+    /// The hit for match `m` of a template of `kind` on `line`.
+    fn hit(&self, line: &str, m: &DateMatch, kind: crate::template::Kind, now: f64) -> DateHit {
         let ts = jiff::Timestamp::from_second(now as i64).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
         let time = match convert::convert(line, m, kind, &self.zone, ts) {
             Converted::At(t) => HitTime::At(t),
@@ -249,10 +316,10 @@ impl DateDetector {
         } else {
             time
         };
-        Some(DateHit {
+        DateHit {
             span: m.date.0..m.date.1,
             time,
-        })
+        }
     }
 
     /// fail2ban's `matchTime`: the index of the winning slot, its match in `self.scratch`.

@@ -17,6 +17,6 @@ mod zone;
 mod reference_tests;
 
 pub use describe::{describe_pattern, PatternName};
-pub use detector::{DateDetector, DateHit, HitTime};
+pub use detector::{DateDetector, DateHit, HitTime, Speculation};
 pub use error::{Error, ErrorKind};
 pub use zone::Zone;

@@ -35,14 +35,47 @@ pub struct Regex {
     limit_hits: AtomicU64,
 }
 
+/// The Unicode form of a linear pattern. When an ASCII form exists it serves every ASCII
+/// subject, so this one is compiled on the first non-ASCII subject only (it is the larger
+/// automaton by far: Unicode `\w`, `\S`, `.`).
+#[derive(Debug)]
+struct UnicodeRe {
+    pattern: String,
+    cell: OnceLock<Result<regex::Regex, String>>,
+}
+
+impl UnicodeRe {
+    /// Compiled now (`eager`, e.g. when there is no ASCII form) or on first use.
+    fn new(pattern: String, eager: bool) -> Result<UnicodeRe, String> {
+        let re = UnicodeRe {
+            pattern,
+            cell: OnceLock::new(),
+        };
+        if eager {
+            re.get().map_err(Clone::clone)?;
+        }
+        Ok(re)
+    }
+
+    fn get(&self) -> Result<&regex::Regex, &String> {
+        self.cell
+            .get_or_init(|| compile_linear(&self.pattern).map_err(|e| e.to_string()))
+            .as_ref()
+    }
+
+    fn as_str(&self) -> &str {
+        &self.pattern
+    }
+}
+
 #[derive(Debug)]
 enum Exec {
-    Linear(regex::Regex),
+    Linear(UnicodeRe),
     /// A linear rewrite of a pattern with conditionals or literal look-aheads: its groups map
     /// to the original ones, its look-aheads are checked after the search, and a search whose
     /// checks fail is run again by the backtracker (compiled on first need).
     Checked {
-        re: regex::Regex,
+        re: UnicodeRe,
         groups: Vec<Option<usize>>,
         checks: Vec<Check>,
         fancy: String,
@@ -129,23 +162,27 @@ impl Regex {
         let ctx =
             |e: String| Error::new(ErrorKind::Compile(e)).with_context(format!("'{pattern}'"));
         let mut checked_names = None;
+        let mut ascii = None;
         let (exec, strict) = match linear {
             Some(lin) => {
-                let re = compile_linear(&lin).map_err(|e| ctx(e.to_string()))?;
+                ascii = compile_ascii(&lin);
+                let re = UnicodeRe::new(lin, ascii.is_none()).map_err(ctx)?;
                 let strict = single_line_dollar.then(|| (fancy, OnceLock::new()));
                 (Exec::Linear(re), strict)
             }
             None => match linearize(&fancy).and_then(|l| {
-                let re = compile_linear(&l.pattern).ok()?;
-                Some((l, re))
+                let a = compile_ascii(&l.pattern);
+                let re = UnicodeRe::new(l.pattern.clone(), a.is_none()).ok()?;
+                Some((l, re, a))
             }) {
-                Some((l, re)) => {
+                Some((l, re, a)) => {
                     let Linearized {
                         groups,
                         checks,
                         names,
                         ..
                     } = l;
+                    ascii = a;
                     let strict = single_line_dollar.then(|| (fancy.clone(), OnceLock::new()));
                     checked_names = Some(names);
                     (
@@ -173,19 +210,16 @@ impl Regex {
                 }
             },
         };
-        let ascii = match &exec {
-            Exec::Linear(re) | Exec::Checked { re, .. } => compile_ascii(re.as_str()).filter(|a| {
-                // Same groups, same numbering (a safety net: it always holds).
-                a.capture_names().eq(re.capture_names())
-            }),
-            Exec::Fancy { .. } => None,
-        };
-        let names = match (&exec, checked_names) {
-            (Exec::Checked { .. }, Some(n)) => n,
-            (Exec::Linear(re) | Exec::Checked { re, .. }, _) => {
-                re.capture_names().map(|n| n.map(Into::into)).collect()
+        let names = match (&exec, checked_names, &ascii) {
+            (Exec::Checked { .. }, Some(n), _) => n,
+            (Exec::Linear(_) | Exec::Checked { .. }, _, Some(a)) => {
+                a.capture_names().map(|n| n.map(Into::into)).collect()
             }
-            (Exec::Fancy { exact, .. }, _) => {
+            (Exec::Linear(re) | Exec::Checked { re, .. }, _, None) => match re.get() {
+                Ok(re) => re.capture_names().map(|n| n.map(Into::into)).collect(),
+                Err(e) => return Err(ctx(e.clone())),
+            },
+            (Exec::Fancy { exact, .. }, _, _) => {
                 exact.capture_names().map(|n| n.map(Into::into)).collect()
             }
         };
@@ -246,10 +280,8 @@ impl Regex {
     /// Fresh capture slots for this regex.
     pub fn new_captures(&self) -> Captures {
         Captures {
-            locs: match &self.exec {
-                Exec::Linear(re) | Exec::Checked { re, .. } => Some(re.capture_locations()),
-                Exec::Fancy { .. } => None,
-            },
+            // Made on the first non-ASCII subject (with the Unicode automaton).
+            locs: None,
             ascii_locs: self.ascii.as_ref().map(|a| a.capture_locations()),
             spans: vec![None; self.names.len()],
         }
@@ -261,6 +293,13 @@ impl Regex {
         memchr::memchr(b'\n', body.as_bytes())?;
         cell.get_or_init(|| compile_fancy(pat, self.backtrack_limit).ok())
             .as_ref()
+    }
+
+    /// The Unicode automaton (compiled on first need).
+    fn unicode<'r>(&self, re: &'r UnicodeRe) -> Result<&'r regex::Regex, Error> {
+        re.get().map_err(|e| {
+            Error::new(ErrorKind::Compile(e.clone())).with_context(format!("'{}'", self.python))
+        })
     }
 
     fn limit(&self, e: fancy_regex::Error) -> Error {
@@ -280,13 +319,13 @@ impl Regex {
         match &self.exec {
             Exec::Linear(re) => match &self.ascii {
                 Some(a) if hay.is_ascii() => Ok(a.is_match(hay.as_bytes())),
-                _ => Ok(re.is_match(hay)),
+                _ => Ok(self.unicode(re)?.is_match(hay)),
             },
             Exec::Checked { re, .. } => {
                 // The wider pattern's DFA first: most subjects stop here.
                 let wide = match &self.ascii {
                     Some(a) if hay.is_ascii() => a.is_match(hay.as_bytes()),
-                    _ => re.is_match(hay),
+                    _ => self.unicode(re)?.is_match(hay),
                 };
                 if !wide {
                     return Ok(false);
@@ -322,10 +361,8 @@ impl Regex {
                     }
                     return Ok(true);
                 }
-                let Some(locs) = caps.locs.as_mut() else {
-                    caps.locs = Some(re.capture_locations());
-                    return self.captures(hay, caps);
-                };
+                let re = self.unicode(re)?;
+                let locs = caps.locs.get_or_insert_with(|| re.capture_locations());
                 if re.captures_read(locs, hay).is_none() {
                     return Ok(false);
                 }
@@ -356,6 +393,7 @@ impl Regex {
                         checked_spans(spans, groups, checks, bytes, |i| l.get(i))
                     }
                     _ => {
+                        let re = self.unicode(re)?;
                         let l = locs.get_or_insert_with(|| re.capture_locations());
                         if re.captures_read(l, hay).is_none() {
                             return Ok(false);

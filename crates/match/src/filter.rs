@@ -241,7 +241,8 @@ pub struct Filter {
     pref: Option<Compiled>,
     content_group: Option<usize>,
     fail: Vec<Compiled>,
-    fail_set: Option<regex::RegexSet>,
+    /// Unicode form of the set, built on the first non-ASCII line (or with no ASCII set).
+    fail_set: std::sync::OnceLock<Option<regex::RegexSet>>,
     fail_set_ascii: Option<regex::bytes::RegexSet>,
     literals: Option<LiteralPrefilter>,
     ignore: Vec<Compiled>,
@@ -300,11 +301,6 @@ impl Filter {
             .map(|(i, raw)| Compiled::new("ignoreregex", i, raw, &opts))
             .collect::<Result<Vec<_>, _>>()?;
         // One lazy DFA over every failregex (exact or relaxed) rejects most lines at once.
-        let fail_set = regex::RegexSetBuilder::new(fail.iter().map(|c| c.re.accept_pattern()))
-            .size_limit(64 << 20)
-            .dfa_size_limit(DFA_SIZE_LIMIT)
-            .build()
-            .ok();
         let fail_set_ascii = if fail.iter().all(|c| c.re.accept_pattern().is_ascii()) {
             regex::bytes::RegexSetBuilder::new(fail.iter().map(|c| c.re.accept_pattern()))
                 .unicode(false)
@@ -327,7 +323,7 @@ impl Filter {
             pref,
             content_group,
             fail,
-            fail_set,
+            fail_set: std::sync::OnceLock::new(),
             fail_set_ascii,
             literals,
             ignore,
@@ -488,10 +484,24 @@ impl Filter {
         if let (Some(set), true) = (&self.fail_set_ascii, hay.is_ascii()) {
             return set.matches(hay.as_bytes()).into_iter().collect();
         }
-        match &self.fail_set {
+        match self.unicode_set() {
             Some(set) => set.matches(hay).into_iter().collect(),
             None => (0..self.fail.len()).collect(),
         }
+    }
+
+    /// The failregex set with Unicode classes (built on first need: ASCII lines, the usual
+    /// case, use the far smaller ASCII set).
+    fn unicode_set(&self) -> Option<&regex::RegexSet> {
+        self.fail_set
+            .get_or_init(|| {
+                regex::RegexSetBuilder::new(self.fail.iter().map(|c| c.re.accept_pattern()))
+                    .size_limit(64 << 20)
+                    .dfa_size_limit(DFA_SIZE_LIMIT)
+                    .build()
+                    .ok()
+            })
+            .as_ref()
     }
 
     pub(crate) fn content_index(&self) -> Option<usize> {
@@ -613,15 +623,10 @@ impl Filter {
         cur: (&str, &str, &str),
         time: f64,
     ) -> Vec<Failure> {
-        let candidates: Vec<usize> = match &self.fail_set {
-            Some(set) => {
-                if !set.is_match(hay) {
-                    return Vec::new();
-                }
-                set.matches(hay).into_iter().collect()
-            }
-            None => (0..self.fail.len()).collect(),
-        };
+        let candidates = self.candidates(hay);
+        if candidates.is_empty() {
+            return Vec::new();
+        }
         let mut out = Vec::new();
         let multi = self.opts.maxlines > 1;
         for idx in candidates {

@@ -4,7 +4,7 @@
 
 use std::ops::Range;
 
-use jailor_date::{DateDetector, HitTime};
+use jailor_date::{DateDetector, DateHit, HitTime, Speculation};
 
 use crate::filter::{Failure, Filter};
 use crate::scan::{Scan, Scratch};
@@ -100,7 +100,13 @@ impl Pipeline {
 
     /// Date detection and fail2ban's fallbacks: the date's span and the line's time.
     fn date_of(&mut self, line: &str) -> (Option<Range<usize>>, Option<f64>) {
-        match self.detector.find(line) {
+        let hit = self.detector.find(line);
+        self.date_from(hit)
+    }
+
+    /// fail2ban's fallbacks for a line whose date detection gave `hit`.
+    fn date_from(&mut self, hit: Option<DateHit>) -> (Option<Range<usize>>, Option<f64>) {
+        match hit {
             Some(h) => match h.time {
                 HitTime::At(t) => {
                     self.last_date = Some(t);
@@ -117,11 +123,25 @@ impl Pipeline {
     /// Processes one raw line (without its line ending).
     pub fn process_line(&mut self, line: &str) -> Processed {
         let (span, time) = self.date_of(line);
+        self.filter_line(line, span, time, None)
+    }
+
+    /// The filter's part of [`Pipeline::process_line`], with the line's regex searches
+    /// already done when `scan` is given.
+    fn filter_line(
+        &mut self,
+        line: &str,
+        span: Option<Range<usize>>,
+        time: Option<f64>,
+        scan: Option<Scan>,
+    ) -> Processed {
         let (pre, date, post) = split(line, span.as_ref());
         let before = self.filter.stats().ignored;
-        let failures = self
-            .filter
-            .process(pre, date, post, time.unwrap_or(f64::NAN));
+        let t = time.unwrap_or(f64::NAN);
+        let failures = match scan {
+            Some(scan) => self.filter.apply(scan, pre, date, post, t),
+            None => self.filter.process(pre, date, post, t),
+        };
         Processed {
             time,
             date: span,
@@ -131,66 +151,62 @@ impl Pipeline {
     }
 
     /// Processes many raw lines with the same results as [`Pipeline::process_line`] on each
-    /// in turn, the regex searches spread over `threads` threads (dates, multi-line ids and
-    /// counters stay in line order). `out` gets each line's index and result, in order.
+    /// in turn. The date parsing (speculatively, see [`DateDetector::speculate`]) and the
+    /// regex searches are spread over `threads` threads; the detector's state, multi-line
+    /// ids and counters are updated in line order. `out` gets each line's index and result,
+    /// in order.
     pub fn process_lines(
         &mut self,
         lines: &[&str],
         threads: usize,
         mut out: impl FnMut(usize, Processed),
     ) {
-        if threads <= 1 || !self.filter.can_scan() || lines.len() < 2 * threads {
-            for (i, l) in lines.iter().enumerate() {
-                out(i, self.process_line(l));
+        let mut first = 0;
+        if threads > 1 && self.filter.can_scan() {
+            // Until some template matched, a worker has nothing to speculate with.
+            while first < lines.len() && !self.detector.can_speculate() {
+                out(first, self.process_line(lines[first]));
+                first += 1;
+            }
+        }
+        let rest = &lines[first..];
+        if threads <= 1 || !self.filter.can_scan() || rest.len() < 2 * threads {
+            for (i, l) in rest.iter().enumerate() {
+                out(first + i, self.process_line(l));
             }
             return;
         }
-        let dates: Vec<(Option<Range<usize>>, Option<f64>)> =
-            lines.iter().map(|l| self.date_of(l)).collect();
         while self.scratches.len() < threads {
             self.scratches.push(self.filter.scratch());
         }
-        let per = lines.len().div_ceil(threads);
-        let filter = &self.filter;
-        let scans: Vec<Option<Vec<Scan>>> = std::thread::scope(|sc| {
-            let mut parts = lines
-                .chunks(per)
-                .zip(dates.chunks(per))
-                .zip(self.scratches.iter_mut());
+        let per = rest.len().div_ceil(threads);
+        let (filter, detector) = (&self.filter, &self.detector);
+        let parts: Vec<Option<Vec<Ahead>>> = std::thread::scope(|sc| {
+            let mut parts = rest.chunks(per).zip(self.scratches.iter_mut());
             let first = parts.next();
             let handles: Vec<_> = parts
-                .map(|((ls, ds), scratch)| sc.spawn(move || scan_all(filter, scratch, ls, ds)))
+                .map(|(ls, scratch)| sc.spawn(move || ahead_all(filter, detector, scratch, ls)))
                 .collect();
             let mut all = Vec::with_capacity(threads);
-            if let Some(((ls, ds), scratch)) = first {
-                all.push(Some(scan_all(filter, scratch, ls, ds)));
+            if let Some((ls, scratch)) = first {
+                all.push(Some(ahead_all(filter, detector, scratch, ls)));
             }
-            // A worker cannot panic on input; if one did, its lines are searched again below.
+            // A worker cannot panic on input; if one did, its lines are processed below.
             all.extend(handles.into_iter().map(|h| h.join().ok()));
             all
         });
-        for (k, part) in scans.into_iter().enumerate() {
+        for (k, part) in parts.into_iter().enumerate() {
             let base = k * per;
-            let end = (base + per).min(lines.len());
-            let mut scans = part.map(Vec::into_iter);
-            for i in base..end {
-                let (span, time) = dates[i].clone();
-                let (pre, date, post) = split(lines[i], span.as_ref());
-                let t = time.unwrap_or(f64::NAN);
-                let before = self.filter.stats().ignored;
-                let failures = match scans.as_mut().and_then(Iterator::next) {
-                    Some(scan) => self.filter.apply(scan, pre, date, post, t),
-                    None => self.filter.process(pre, date, post, t),
-                };
-                out(
-                    i,
-                    Processed {
-                        time,
-                        date: span,
-                        failures,
-                        ignored: self.filter.stats().ignored > before,
-                    },
-                );
+            let end = (base + per).min(rest.len());
+            let mut part = part.map(Vec::into_iter);
+            for (i, line) in rest.iter().enumerate().take(end).skip(base) {
+                let (spec, scan) = part.as_mut().and_then(Iterator::next).unwrap_or_default();
+                let hit = self.detector.find_speculated(line, spec.as_ref());
+                // The searches stand when they ran on the line cut where the date really is.
+                let same_cut = spec.as_ref().map(|s| &s.hit().span) == hit.as_ref().map(|h| &h.span);
+                let (span, time) = self.date_from(hit);
+                let scan = scan.filter(|_| same_cut);
+                out(first + i, self.filter_line(line, span, time, scan));
             }
         }
     }
@@ -215,18 +231,25 @@ fn split<'l>(line: &'l str, span: Option<&Range<usize>>) -> (&'l str, &'l str, &
     }
 }
 
-fn scan_all(
+/// A line's date found speculatively and its searches on the line cut there (both `None`
+/// when the speculation found nothing).
+type Ahead = (Option<Speculation>, Option<Scan>);
+
+fn ahead_all(
     filter: &Filter,
+    detector: &DateDetector,
     scratch: &mut Scratch,
     lines: &[&str],
-    dates: &[(Option<Range<usize>>, Option<f64>)],
-) -> Vec<Scan> {
+) -> Vec<Ahead> {
     lines
         .iter()
-        .zip(dates)
-        .map(|(l, (span, _))| {
-            let (pre, date, post) = split(l, span.as_ref());
-            filter.scan(scratch, pre, date, post)
+        .map(|l| {
+            let Some(spec) = detector.speculate(l) else {
+                return (None, None);
+            };
+            let (pre, date, post) = split(l, Some(&spec.hit().span));
+            let scan = filter.scan(scratch, pre, date, post);
+            (Some(spec), Some(scan))
         })
         .collect()
 }

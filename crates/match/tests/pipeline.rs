@@ -71,6 +71,15 @@ fn lines() -> Vec<String> {
             ),
             _ => "x".repeat((i % 50) as usize),
         });
+        // Other date formats for a while: the detector's first template changes, so the
+        // threads' speculative dates must give way to the sequential ones.
+        if let Some(l) = v.last_mut() {
+            if (1400..1500).contains(&i) {
+                *l = l.replacen("Jan 15 ", "2027-01-15 ", 1);
+            } else if (1500..1540).contains(&i) || i % 97 == 0 {
+                *l = format!("@ {l}");
+            }
+        }
     }
     v
 }

@@ -191,3 +191,36 @@ fn logtimezone_applies_to_dates_without_offset() {
         Some(HitTime::At(1_105_696_800.0))
     );
 }
+
+#[test]
+fn speculation_gives_what_find_gives() {
+    let lines = [
+        "Aug 14 11:58:59 host a",
+        "Aug 14 11:59:00 host b",
+        "2005-08-14 11:59:01 host c",
+        "no date at all",
+        "x Aug 14 11:59:02 host d",
+        "Aug 14 11:59:03 host e",
+        "2005-08-14 11:59:04 host f",
+        "2005-08-14 11:59:05 host g",
+        "Aug 14 11:59:06 host h",
+    ];
+    let mut plain = detector(None);
+    let mut spec = detector(None);
+    let mut taken = 0;
+    for round in 0..3 {
+        for line in lines {
+            let want = plain.find(line);
+            // Speculate from the state before the line, as a worker thread would.
+            let s = spec.speculate(line);
+            let got = spec.find_speculated(line, s.as_ref());
+            assert_eq!(got, want, "round {round}: {line}");
+            if s.is_some_and(|s| Some(s.hit()) == got.as_ref()) {
+                taken += 1;
+            }
+            assert!(plain.patterns().eq(spec.patterns()), "{line}");
+        }
+    }
+    assert!(taken > 5, "speculation never applied ({taken})");
+    assert!(spec.can_speculate());
+}
