@@ -153,3 +153,31 @@ fn latin1_logs_decode_every_byte() {
     );
     assert_eq!(out, "André\n");
 }
+
+/// The report names each date template that matched, with its hits, in fail2ban-regex's
+/// words (what fail2ban-regex printed for this log).
+#[test]
+fn report_names_date_templates_like_fail2ban_regex() {
+    let (dir, _) = setup();
+    let log = dir.path().join("dates.log");
+    std::fs::write(
+        &log,
+        "Jan  5 10:11:12 h app[1]: bad from 192.0.2.1\n\
+         Jan  5 10:11:13 h app[1]: bad from 192.0.2.2\n\
+         2026-01-05 10:11:14 h app[1]: bad from 192.0.2.3\n",
+    )
+    .unwrap();
+    let conf = dir.path().join("conf");
+    let text = jailor(&conf, &[log.to_str().unwrap(), "bad from <HOST>$"]);
+    let want = [
+        r"|  [2] {^LN-BEG}(?:DAY )?MON Day %k:Minute:Second(?:\.Microseconds)?(?: ExYear)?",
+        r"|  [1] {^LN-BEG}ExYear(?P<_sep>[-/.])Month(?P=_sep)Day(?:T|  ?)24hour:Minute:Second(?:[.,]Microseconds)?(?:\s*Zone offset)?",
+    ];
+    let got: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("Date template hits:"))
+        .skip(2)
+        .take_while(|l| l.starts_with("|  ["))
+        .collect();
+    assert_eq!(got, want, "{text}");
+}

@@ -315,7 +315,6 @@ struct Tally {
     matched: u64,
     ignored: u64,
     missed: u64,
-    dated: u64,
     fail_hits: Vec<u64>,
     matched_lines: Vec<String>,
     ignored_lines: Vec<String>,
@@ -495,9 +494,6 @@ pub fn run(args: RegexArgs) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(4)));
     let mut on_result = |lineno: u64, line: &str, p: Processed, out: &mut dyn Write| {
         tally.lines += 1;
-        if p.date.is_some() {
-            tally.dated += 1;
-        }
         for f in &p.failures {
             if args.json {
                 writeln!(out, "{}", failure_json(lineno, f))?;
@@ -796,10 +792,8 @@ fn report(
     writeln!(out)?;
     writeln!(out, "Date template hits:")?;
     writeln!(out, "|- [# of hits] date format")?;
-    // Per-template counts need the detector to expose them; until then the total.
-    if t.dated > 0 {
-        let first = s.pipeline.detector().patterns().next().unwrap_or("");
-        writeln!(out, "|  [{}] {first}", t.dated)?;
+    for (name, hits) in s.pipeline.detector().hits() {
+        writeln!(out, "|  [{hits}] {name}")?;
     }
     writeln!(out, "`-")?;
     writeln!(out)?;

@@ -224,6 +224,15 @@ impl DateDetector {
         self.slots.iter().map(|s| s.template.pattern.as_str())
     }
 
+    /// fail2ban-regex's name of each template that matched so far, with its number of hits
+    /// (in the current template order).
+    pub fn hits(&self) -> impl Iterator<Item = (String, u64)> + '_ {
+        self.slots
+            .iter()
+            .filter(|s| s.hits > 0)
+            .map(|s| (crate::name::template_name(&s.template.pattern), s.hits))
+    }
+
     /// The regexes of the templates (Python syntax, as fail2ban compiles them), in order.
     pub fn regexes(&self) -> impl Iterator<Item = &str> {
         self.slots.iter().map(|s| s.template.regex.as_str())

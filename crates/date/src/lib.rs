@@ -10,6 +10,7 @@ mod engine;
 mod error;
 mod fast;
 mod fields;
+mod name;
 mod template;
 mod zone;
 
@@ -19,4 +20,5 @@ mod reference_tests;
 pub use describe::{describe_pattern, PatternName};
 pub use detector::{DateDetector, DateHit, HitTime, Speculation};
 pub use error::{Error, ErrorKind};
+pub use name::template_name;
 pub use zone::Zone;

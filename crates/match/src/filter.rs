@@ -752,7 +752,7 @@ impl Filter {
             data = merged;
             keep_cached = cached;
             if data.flag("nofail") && !self.opts.check_all {
-                self.store_mlfid(id, &data, keep_cached, time);
+                self.store_mlfid(id, data, keep_cached, time);
                 return Vec::new();
             }
         } else {
@@ -770,41 +770,61 @@ impl Filter {
             if let Some(id) = &mlfid {
                 // A failure before its id is known: counted when the id appears.
                 data.pending = true;
-                self.store_mlfid(id, &data, keep_cached, time);
+                self.store_mlfid(id, data, keep_cached, time);
             }
             return Vec::new();
         };
-        if let Some(id) = &mlfid {
-            self.store_mlfid(id, &data, keep_cached, time);
-        }
         let users: Vec<String> = data.users.iter().flatten().cloned().collect();
-        let matches = data.matches.clone().unwrap_or_default();
-        ids.into_iter()
-            .map(|ip| {
-                let (id, ip) = match &fid {
-                    Some(f) if ip != FailureId::Raw(f.clone()) => {
-                        let id = match parse_ip(f) {
-                            Some(a) => FailureId::Addr(a),
-                            None => FailureId::Raw(f.clone()),
-                        };
-                        (id, Some(ip))
-                    }
-                    _ => (ip, None),
-                };
-                Failure {
-                    id,
-                    ip,
-                    time,
-                    regex_index: idx,
-                    user: data.text("user").map(str::to_owned),
-                    users: users.clone(),
-                    nofail: data.flag("nofail"),
-                    fid: fid.clone(),
-                    fields: data.fields.clone(),
-                    matches: matches.clone(),
+        let user = data.text("user").map(str::to_owned);
+        let nofail = data.flag("nofail");
+        // The data goes to the multi-line cache, or else into the last failure (no copy).
+        let cache = mlfid.filter(|_| keep_cached);
+        let (fields, matches) = if cache.is_some() {
+            (
+                data.fields.clone(),
+                data.matches.clone().unwrap_or_default(),
+            )
+        } else {
+            (
+                std::mem::take(&mut data.fields),
+                data.matches.take().unwrap_or_default(),
+            )
+        };
+        let last = ids.len().saturating_sub(1);
+        let mut out = Vec::with_capacity(ids.len());
+        let mut parts = Some((fields, matches, users));
+        for (k, ip) in ids.into_iter().enumerate() {
+            let (id, ip) = match &fid {
+                Some(f) if !matches!(&ip, FailureId::Raw(r) if r == f) => {
+                    let id = match parse_ip(f) {
+                        Some(a) => FailureId::Addr(a),
+                        None => FailureId::Raw(f.clone()),
+                    };
+                    (id, Some(ip))
                 }
-            })
-            .collect()
+                _ => (ip, None),
+            };
+            let (fields, matches, users) = match (k == last, &parts) {
+                (false, Some((f, m, u))) => (f.clone(), m.clone(), u.clone()),
+                _ => parts.take().unwrap_or_default(),
+            };
+            out.push(Failure {
+                id,
+                ip,
+                time,
+                regex_index: idx,
+                user: user.clone(),
+                users,
+                nofail,
+                fid: fid.clone(),
+                fields,
+                matches,
+            });
+        }
+        if let Some(id) = &cache {
+            self.store_mlfid(id, data, true, time);
+        }
+        out
     }
 
     fn dns(&self, name: &str) -> Vec<FailureId> {
@@ -821,7 +841,7 @@ impl Filter {
         }
     }
 
-    fn store_mlfid(&mut self, id: &str, data: &Data, cached: bool, time: f64) {
+    fn store_mlfid(&mut self, id: &str, data: Data, cached: bool, time: f64) {
         if !cached {
             return;
         }
@@ -835,7 +855,7 @@ impl Filter {
                 self.mlfid.remove(&old);
             }
         }
-        self.mlfid.insert(id.to_owned(), (time, data.clone()));
+        self.mlfid.insert(id.to_owned(), (time, data));
     }
 
     /// fail2ban's `_mergeFailure`. Returns the merged data and whether it stays cached.

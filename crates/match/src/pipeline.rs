@@ -203,7 +203,8 @@ impl Pipeline {
                 let (spec, scan) = part.as_mut().and_then(Iterator::next).unwrap_or_default();
                 let hit = self.detector.find_speculated(line, spec.as_ref());
                 // The searches stand when they ran on the line cut where the date really is.
-                let same_cut = spec.as_ref().map(|s| &s.hit().span) == hit.as_ref().map(|h| &h.span);
+                let same_cut =
+                    spec.as_ref().map(|s| &s.hit().span) == hit.as_ref().map(|h| &h.span);
                 let (span, time) = self.date_from(hit);
                 let scan = scan.filter(|_| same_cut);
                 out(first + i, self.filter_line(line, span, time, scan));
