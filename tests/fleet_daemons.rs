@@ -241,7 +241,7 @@ fn status_and_metrics_show_the_fleet(kind: Kind) {
     assert_eq!(sb["published"], 0, "{sb}");
     assert_eq!(
         sb["rejected"],
-        serde_json::json!({"total": 1, "origin": 0, "allowlist": 1, "prefix": 0, "signature": 0, "invalid": 0}),
+        serde_json::json!({"total": 1, "origin": 0, "allowlist": 1, "prefix": 0, "signature": 0, "ratelimit": 0, "invalid": 0}),
         "{sb}"
     );
     until("A's outbox drained", 60, || {
@@ -258,7 +258,7 @@ fn status_and_metrics_show_the_fleet(kind: Kind) {
     assert!(text.contains("|- Connected:\tyes\n"), "{text}");
     assert!(text.contains("|- Applied:\t1\n"), "{text}");
     assert!(
-        text.contains("`- Rejected:\t1 (origin 0, allowlist 1, prefix 0, signature 0, invalid 0)"),
+        text.contains("`- Rejected:\t1 (origin 0, allowlist 1, prefix 0, signature 0, ratelimit 0, invalid 0)"),
         "{text}"
     );
     // The same counters in a real scrape of each daemon's metrics endpoint.

@@ -284,7 +284,7 @@ fn keys_made_with_openssl_sign_and_verify() {
     )
     .unwrap()
     .unwrap();
-    let policy = jailor_fleet::Policy::new(&cfg);
+    let mut policy = jailor_fleet::Policy::new(&cfg);
     assert_eq!(policy.check(&ev), jailor_fleet::Verdict::Accept);
     ev.sig = None;
     assert_eq!(policy.check(&ev), jailor_fleet::Verdict::BadSignature);

@@ -514,6 +514,7 @@ pub(crate) fn status(s: jailor_fleet::StatsSnapshot) -> jailor_proto::FleetStatu
             allowlist: s.rejected_allowlist,
             prefix: s.rejected_prefix,
             signature: s.rejected_signature,
+            ratelimit: s.rejected_ratelimit,
             invalid: s.invalid,
         },
     }

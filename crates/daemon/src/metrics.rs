@@ -310,6 +310,7 @@ fn render_fleet(out: &mut String, s: &jailor_fleet::StatsSnapshot) {
         ("allowlist", s.rejected_allowlist),
         ("prefix", s.rejected_prefix),
         ("signature", s.rejected_signature),
+        ("ratelimit", s.rejected_ratelimit),
         ("invalid", s.invalid),
     ] {
         let _ = writeln!(

@@ -107,8 +107,44 @@ pub struct FleetConfig {
     pub min_prefix_v6: u8,
     /// The longest remaining bantime applied from the fleet (ms); `None` for no cap.
     pub max_bantime_ms: Option<i64>,
+    /// The most bans accepted per origin per window of publication time; `None` (the
+    /// default) for no limit.
+    pub rate_limit: Option<RateLimit>,
     /// How long the broker keeps events (ms): the longest fleet bantime.
     pub max_age_ms: i64,
+}
+
+/// The per-origin rate limit of received bans: `ratelimit = BANS/SECONDS` in `[Fleet]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// The most bans accepted from one origin within one window.
+    pub max: u32,
+    /// The length of a window (ms), counted on the events' publication time.
+    pub window_ms: i64,
+}
+
+impl RateLimit {
+    /// Parses `BANS/TIME` (`100/60`, `100/1m`); empty or `off` for no limit. Both
+    /// numbers must be positive.
+    pub fn parse(value: &str) -> Result<Option<Self>, FleetError> {
+        let value = value.trim();
+        if value.is_empty() || value.eq_ignore_ascii_case("off") {
+            return Ok(None);
+        }
+        let bad = || {
+            FleetError::Config(format!(
+                "ratelimit {value:?}: use BANS/SECONDS, e.g. 100/60"
+            ))
+        };
+        let (max, window) = value.split_once('/').ok_or_else(bad)?;
+        let max: u32 = max.trim().parse().map_err(|_| bad())?;
+        let window_s = seconds(window.trim()).map_err(|_| bad())?;
+        let window_ms = window_s.checked_mul(1000).ok_or_else(bad)?;
+        if max == 0 || window_ms <= 0 {
+            return Err(bad());
+        }
+        Ok(Some(RateLimit { max, window_ms }))
+    }
 }
 
 /// Seven days, the default retention of the event stream.
@@ -136,6 +172,7 @@ impl FleetConfig {
             min_prefix_v4: 24,
             min_prefix_v6: 64,
             max_bantime_ms: None,
+            rate_limit: None,
             max_age_ms: WEEK_MS,
         }
     }
@@ -197,6 +234,7 @@ impl FleetConfig {
                 "minprefix4" | "min_prefix_v4" => cfg.min_prefix_v4 = prefix(value, 32)?,
                 "minprefix6" | "min_prefix_v6" => cfg.min_prefix_v6 = prefix(value, 128)?,
                 "maxbantime" => cfg.max_bantime_ms = Some(seconds(value)? * 1000),
+                "ratelimit" | "rate_limit" => cfg.rate_limit = RateLimit::parse(value)?,
                 "maxage" => cfg.max_age_ms = seconds(value)? * 1000,
                 _ => {}
             }
@@ -313,6 +351,32 @@ mod tests {
         assert!(FleetConfig::from_options([("engine", "mqtt")], "h").is_err());
         assert_eq!(JailMode::parse("receive").expect("mode"), JailMode::Receive);
         assert!(JailMode::parse("sometimes").is_err());
+    }
+
+    #[test]
+    fn ratelimit_is_parsed_and_bad_values_are_refused() {
+        let parse =
+            |v: &str| FleetConfig::from_options([("engine", "nats"), ("ratelimit", v)], "h");
+        let cfg = FleetConfig::from_options([("engine", "nats")], "h")
+            .expect("ok")
+            .expect("some");
+        assert_eq!(cfg.rate_limit, None, "off by default");
+        let cfg = parse("100/60").expect("ok").expect("some");
+        assert_eq!(
+            cfg.rate_limit,
+            Some(RateLimit {
+                max: 100,
+                window_ms: 60_000
+            })
+        );
+        let cfg = parse(" 5 / 1h ").expect("ok").expect("some");
+        assert_eq!(cfg.rate_limit.map(|r| r.window_ms), Some(3_600_000));
+        assert_eq!(parse("off").expect("ok").expect("some").rate_limit, None);
+        for bad in [
+            "x/0", "100/0", "0/60", "x/60", "100", "100/x", "-1/60", "100/-5", "/60",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -22,7 +22,7 @@ mod stats;
 mod store;
 
 pub use applier::{received, Applier, Delivery, LocalApplier};
-pub use config::{Engine as EngineKind, FleetConfig, JailMode};
+pub use config::{Engine as EngineKind, FleetConfig, JailMode, RateLimit};
 pub use engine::{Cursor, Engine, Item};
 pub use error::FleetError;
 pub use event::{now_ms, parse_addr, valid_name, Action, FleetEvent};

@@ -246,7 +246,7 @@ async fn publish_loop(shared: Arc<Shared>, store: Arc<Mutex<FleetStore>>) {
 
 async fn subscribe_loop(shared: Arc<Shared>, mut applier: Box<dyn Applier>) {
     let stats = &shared.stats;
-    let policy = Policy::new(&shared.cfg);
+    let mut policy = Policy::new(&shared.cfg);
     let engine_name = shared.cfg.engine.name();
     let mut last_purge = std::time::Instant::now();
     loop {
@@ -359,12 +359,14 @@ async fn subscribe_loop(shared: Arc<Shared>, mut applier: Box<dyn Applier>) {
     }
 }
 
-fn reject(stats: &FleetStats, verdict: Verdict) {
+/// Counts one event refused by the receiver policy, under its reason.
+pub(crate) fn reject(stats: &FleetStats, verdict: Verdict) {
     FleetStats::add(&stats.rejected, 1);
     let counter = match verdict {
         Verdict::UnknownOrigin => &stats.rejected_origin,
         Verdict::Allowlisted => &stats.rejected_allowlist,
         Verdict::BadSignature => &stats.rejected_signature,
+        Verdict::RateLimited => &stats.rejected_ratelimit,
         _ => &stats.rejected_prefix,
     };
     FleetStats::add(counter, 1);

@@ -18,6 +18,7 @@ pub struct FleetStats {
     pub(crate) rejected_allowlist: AtomicU64,
     pub(crate) rejected_prefix: AtomicU64,
     pub(crate) rejected_signature: AtomicU64,
+    pub(crate) rejected_ratelimit: AtomicU64,
     pub(crate) invalid: AtomicU64,
 }
 
@@ -38,7 +39,7 @@ pub struct StatsSnapshot {
     pub received: u64,
     /// Received events that changed a ban here.
     pub applied: u64,
-    /// Received events refused by the receiver policy (sum of the four below and invalid).
+    /// Received events refused by the receiver policy (sum of the five below and invalid).
     pub rejected: u64,
     /// Refused: origin not accepted.
     pub rejected_origin: u64,
@@ -48,6 +49,8 @@ pub struct StatsSnapshot {
     pub rejected_prefix: u64,
     /// Refused: unsigned or badly signed by an origin this host holds a key for.
     pub rejected_signature: u64,
+    /// Refused: over the origin's `ratelimit` of bans.
+    pub rejected_ratelimit: u64,
     /// Refused: malformed, or not matching the subject or key it came under.
     pub invalid: u64,
 }
@@ -69,6 +72,7 @@ impl FleetStats {
             rejected_allowlist: get(&self.rejected_allowlist),
             rejected_prefix: get(&self.rejected_prefix),
             rejected_signature: get(&self.rejected_signature),
+            rejected_ratelimit: get(&self.rejected_ratelimit),
             invalid: get(&self.invalid),
         }
     }

@@ -105,7 +105,7 @@ fn fleet_status(f: Option<&FleetStatus>) -> String {
          |- Published:\t{}\n\
          |- Received:\t{}\n\
          |- Applied:\t{}\n\
-         `- Rejected:\t{} (origin {}, allowlist {}, prefix {}, signature {}, invalid {})",
+         `- Rejected:\t{} (origin {}, allowlist {}, prefix {}, signature {}, ratelimit {}, invalid {})",
         f.engine,
         f.origin,
         f.outbox,
@@ -117,6 +117,7 @@ fn fleet_status(f: Option<&FleetStatus>) -> String {
         r.allowlist,
         r.prefix,
         r.signature,
+        r.ratelimit,
         r.invalid
     )
 }

@@ -161,6 +161,9 @@ pub struct FleetRejected {
     /// Unsigned or badly signed by an origin this host holds a public key for.
     #[serde(default)]
     pub signature: u64,
+    /// Over the origin's rate limit of bans.
+    #[serde(default)]
+    pub ratelimit: u64,
     /// Malformed, or not matching the subject or key it came under.
     pub invalid: u64,
 }
