@@ -1,6 +1,6 @@
 //! The control protocol's decoders: the hello frame, a request frame (length-prefixed JSON),
-//! and the client's word form of a command. (The fleet event decoder gets its own target when
-//! fleet sharing exists.)
+//! and the client's word form of a command. (The fleet event decoder has its own target,
+//! `fleet_decode`.)
 #![no_main]
 
 use jailor_proto::frame::{read_frame, read_hello};

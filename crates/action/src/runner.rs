@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -72,6 +73,8 @@ struct Inner {
     options: RunnerOptions,
     running: Mutex<usize>,
     freed: Condvar,
+    /// Commands that found every slot taken and waited (for the metrics).
+    waits: AtomicU64,
 }
 
 impl ActionRunner {
@@ -82,6 +85,7 @@ impl ActionRunner {
                 options,
                 running: Mutex::new(0),
                 freed: Condvar::new(),
+                waits: AtomicU64::new(0),
             }),
         }
     }
@@ -94,6 +98,12 @@ impl ActionRunner {
     /// How many action processes run right now.
     pub fn running(&self) -> usize {
         self.inner.running.lock().map(|g| *g).unwrap_or(0)
+    }
+
+    /// How many commands so far found `max_concurrent` processes running and waited for a
+    /// free slot.
+    pub fn waits(&self) -> u64 {
+        self.inner.waits.load(Ordering::Relaxed)
     }
 
     /// Runs one script with extra environment variables and a timeout, waiting for a free
@@ -122,6 +132,9 @@ impl ActionRunner {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
         };
+        if *running >= max {
+            self.inner.waits.fetch_add(1, Ordering::Relaxed);
+        }
         while *running >= max {
             running = match self.inner.freed.wait(running) {
                 Ok(g) => g,

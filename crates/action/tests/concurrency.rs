@@ -155,3 +155,37 @@ fn bans_of_one_action_run_side_by_side_but_a_stop_waits_for_them() {
     assert!(lines[..2].contains(&"met-192.0.2.2"), "{log}");
     assert_eq!(lines[2], "stop", "{log}");
 }
+
+#[test]
+fn a_command_waiting_at_the_bound_is_counted() {
+    let runner = bounded(1);
+    let slow = Arc::new(
+        Action::new(
+            &ActionSpec::new("slow", [("actionban", "sleep 2")]),
+            &runner,
+        )
+        .unwrap(),
+    );
+    let fast = Action::new(&ActionSpec::new("fast", [("actionban", "true")]), &runner).unwrap();
+    let jail = JailInfo::new("j");
+    fast.ban(&ticket("192.0.2.1"), &BanContext::new(&jail))
+        .unwrap();
+    assert_eq!(runner.waits(), 0, "a free slot is not a wait");
+    let holder = {
+        let slow = Arc::clone(&slow);
+        std::thread::spawn(move || {
+            let jail = JailInfo::new("j");
+            slow.ban(&ticket("192.0.2.2"), &BanContext::new(&jail))
+                .unwrap();
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while runner.running() == 0 {
+        assert!(Instant::now() < deadline, "the slow command never started");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    fast.ban(&ticket("192.0.2.3"), &BanContext::new(&jail))
+        .unwrap();
+    holder.join().unwrap();
+    assert_eq!(runner.waits(), 1);
+}

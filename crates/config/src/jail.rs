@@ -34,6 +34,10 @@ pub const JAIL_OPTIONS: [&str; 17] = [
     "logencoding",
 ];
 
+/// jailor's own jail options: kept in [`JailSpec::options`] for the daemon, never sent in
+/// fail2ban's stream (fail2ban has no such option).
+pub const JAILOR_JAIL_OPTIONS: [&str; 1] = ["maxlinelength"];
+
 /// Filter options a jail may set itself, replacing the filter's value.
 const FILTER_OPTIONS: [&str; 7] = [
     "usedns",
@@ -84,7 +88,8 @@ pub struct JailSpec {
     pub actions: Vec<ActionSpec>,
     /// `logpath` lines (empty for `systemd` backends, which read the journal).
     pub logpaths: Vec<LogPath>,
-    /// The jail options of [`JAIL_OPTIONS`] that are set, interpolated, as written.
+    /// The jail options of [`JAIL_OPTIONS`] and [`JAILOR_JAIL_OPTIONS`] that are set,
+    /// interpolated, as written.
     pub options: IndexMap<String, String>,
     /// Where each option was written (for error messages).
     pub origins: IndexMap<String, Origin>,
@@ -546,7 +551,7 @@ impl Loader {
                 }
             }
         }
-        for opt in JAIL_OPTIONS {
+        for opt in JAIL_OPTIONS.iter().chain(&JAILOR_JAIL_OPTIONS) {
             if let Some((v, o)) = get(opt, &vars)? {
                 note(&mut jail, opt, o);
                 jail.options.insert(opt.to_string(), v);

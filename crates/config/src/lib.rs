@@ -45,7 +45,7 @@ pub use config::{Config, Section, Vars, MAX_INTERPOLATION_DEPTH};
 pub use error::{Error, ErrorKind, Result};
 pub use filter::{load_filter, shell_words, FilterSpec};
 pub use ini::Entry;
-pub use jail::{JailError, JailResult, JailSpec, LogPath, JAIL_OPTIONS};
+pub use jail::{JailError, JailResult, JailSpec, LogPath, JAILOR_JAIL_OPTIONS, JAIL_OPTIONS};
 pub use server::ServerSpec;
 pub use stream::{command_repr, python_str_repr, Command, Value};
 pub use time::parse_time;

@@ -7,7 +7,9 @@
 //! side posts new settings here and the reader takes them before it counts its next failure.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use jailor_action::ActionRunner;
 
 use jailor_policy::Id;
 
@@ -39,6 +41,12 @@ pub(crate) struct JailCounters {
     pub unbans: AtomicU64,
     /// Action commands that failed.
     pub action_errors: AtomicU64,
+    /// Addresses dropped at the tracked-address cap (`maxtrackedaddresses`).
+    pub evicted: AtomicU64,
+    /// Messages from the reader that found the keeper's queue full (the reader waited).
+    pub keeper_queue_full: AtomicU64,
+    /// Action jobs that found the worker's queue full (kept in the keeper's backlog).
+    pub action_queue_full: AtomicU64,
     /// `set JAIL idle on`: the reader counts no failure.
     pub idle: AtomicBool,
     /// Failures counted by hand (`set JAIL attempt IP [LINE...]`), for the reader.
@@ -113,6 +121,8 @@ const MAX_QUEUED_ATTEMPTS: usize = 10_000;
 pub(crate) struct Registry {
     jails: Mutex<Vec<(String, Arc<JailCounters>)>>,
     fleet: Mutex<Option<jailor_fleet::StatsReader>>,
+    /// The shared action runner, for its process bound's counters.
+    runner: OnceLock<ActionRunner>,
 }
 
 impl Registry {
@@ -139,6 +149,16 @@ impl Registry {
     pub(crate) fn fleet(&self) -> Option<jailor_fleet::StatsSnapshot> {
         let slot = self.fleet.lock().unwrap_or_else(|p| p.into_inner());
         slot.as_ref().map(jailor_fleet::StatsReader::snapshot)
+    }
+
+    /// Sets the action runner whose process bound the metrics report (once).
+    pub(crate) fn set_runner(&self, runner: ActionRunner) {
+        let _ = self.runner.set(runner);
+    }
+
+    /// The action runner, once set.
+    pub(crate) fn runner(&self) -> Option<&ActionRunner> {
+        self.runner.get()
     }
 
     /// The running jails' counters, sorted by name.

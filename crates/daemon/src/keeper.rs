@@ -626,12 +626,16 @@ pub(crate) fn action_ticket(
 /// Queues a job for the worker without ever blocking the keeper.
 pub(crate) fn dispatch(st: &mut JailState, job: Job) {
     if !st.backlog.is_empty() {
+        JailCounters::add(&st.stats.action_queue_full, 1);
         st.backlog.push_back(job);
         return;
     }
     match st.worker.try_send(job) {
         Ok(()) => {}
-        Err(TrySendError::Full(job)) => st.backlog.push_back(job),
+        Err(TrySendError::Full(job)) => {
+            JailCounters::add(&st.stats.action_queue_full, 1);
+            st.backlog.push_back(job);
+        }
         Err(TrySendError::Disconnected(_)) => {}
     }
 }

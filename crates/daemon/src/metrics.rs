@@ -148,7 +148,7 @@ struct Family {
     read: fn(&JailCounters) -> u64,
 }
 
-const FAMILIES: [Family; 11] = [
+const FAMILIES: [Family; 14] = [
     Family {
         name: "jailor_lines_read_total",
         kind: "counter",
@@ -215,6 +215,24 @@ const FAMILIES: [Family; 11] = [
         help: "Action commands that failed.",
         read: |s| JailCounters::get(&s.action_errors),
     },
+    Family {
+        name: "jailor_addresses_evicted_total",
+        kind: "counter",
+        help: "Addresses whose failures were forgotten at the tracked-address cap (maxtrackedaddresses).",
+        read: |s| JailCounters::get(&s.evicted),
+    },
+    Family {
+        name: "jailor_keeper_queue_full_total",
+        kind: "counter",
+        help: "Messages from the jail's reader that found the keeper's bounded queue full and waited.",
+        read: |s| JailCounters::get(&s.keeper_queue_full),
+    },
+    Family {
+        name: "jailor_action_queue_full_total",
+        kind: "counter",
+        help: "Action jobs that found the jail's bounded worker queue full and were held back.",
+        read: |s| JailCounters::get(&s.action_queue_full),
+    },
 ];
 
 /// The text format of every running jail's counters and the process's resources.
@@ -239,6 +257,30 @@ pub(crate) fn render(registry: &Registry) -> String {
     let _ = writeln!(out, "jailor_jails {}", jails.len());
     if let Some(fleet) = registry.fleet() {
         render_fleet(&mut out, &fleet);
+    }
+    if let Some(runner) = registry.runner() {
+        let _ = writeln!(
+            out,
+            "# HELP jailor_action_process_waits_total Action commands that waited at the bound on concurrent action processes."
+        );
+        let _ = writeln!(out, "# TYPE jailor_action_process_waits_total counter");
+        let _ = writeln!(out, "jailor_action_process_waits_total {}", runner.waits());
+        let _ = writeln!(
+            out,
+            "# HELP jailor_action_processes_running Action processes running now."
+        );
+        let _ = writeln!(out, "# TYPE jailor_action_processes_running gauge");
+        let _ = writeln!(out, "jailor_action_processes_running {}", runner.running());
+        let _ = writeln!(
+            out,
+            "# HELP jailor_action_processes_max The bound on concurrent action processes."
+        );
+        let _ = writeln!(out, "# TYPE jailor_action_processes_max gauge");
+        let _ = writeln!(
+            out,
+            "jailor_action_processes_max {}",
+            runner.options().max_concurrent.max(1)
+        );
     }
     if let Some(rss) = resident_bytes() {
         let _ = writeln!(

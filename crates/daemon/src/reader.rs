@@ -3,7 +3,7 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::sync::mpsc::SyncSender;
+use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -139,6 +139,7 @@ pub(crate) fn build(
     // fail2ban's seekToTime: at start, skip the part of a log older than findtime.
     let threshold = now_f64() - settings.findtime as f64;
     let mut builder = Tailer::builder()
+        .max_line_len(settings.max_line)
         .backend(settings.backend)
         .encoding(settings.encoding)
         .positions(positions)
@@ -444,14 +445,24 @@ impl Reader {
                 fid: f.fid.clone(),
                 data,
             };
-            let _ = self
-                .to_keeper
-                .send(ToKeeper::Candidate(Box::new(candidate)));
+            self.send_to_keeper(ToKeeper::Candidate(Box::new(candidate)));
+        }
+    }
+
+    /// Sends to the keeper, waiting while its bounded queue is full; a full queue is counted.
+    fn send_to_keeper(&self, msg: ToKeeper) {
+        match self.to_keeper.try_send(msg) {
+            Ok(()) | Err(TrySendError::Disconnected(_)) => {}
+            Err(TrySendError::Full(msg)) => {
+                JailCounters::add(&self.stats.keeper_queue_full, 1);
+                let _ = self.to_keeper.send(msg);
+            }
         }
     }
 
     fn after_round(&mut self, tailer: &Tailer) {
         self.publish_lines();
+        JailCounters::set(&self.stats.evicted, self.window.stats().evicted);
         self.apply_new_settings();
         self.process_attempts();
         JailCounters::set(&self.stats.regex_limit_hits, self.filter.stats().limit_hits);
@@ -466,7 +477,7 @@ impl Reader {
         }
         if positions != self.last_positions {
             self.last_positions.clone_from(&positions);
-            let _ = self.to_keeper.send(ToKeeper::Positions {
+            self.send_to_keeper(ToKeeper::Positions {
                 jail: self.name.clone(),
                 positions,
             });

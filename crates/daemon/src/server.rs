@@ -121,6 +121,7 @@ pub fn run(opts: &ServerOptions) -> Result<(), Error> {
         live: crate::control::LiveOptions::from_spec(&cfg.server),
         registry: registry.clone(),
     };
+    registry.set_runner(server.runner.clone());
     if let Some(listener) = metrics {
         crate::metrics::serve(listener, registry)?;
     }

@@ -10,6 +10,15 @@ use jailor_tail::{Backend, Encoding, StartAt};
 /// no such bound.
 pub const MAX_TRACKED_OPTION: &str = "maxtrackedaddresses";
 
+/// The jail option that caps a line's length in bytes (at least 64): longer lines are cut
+/// where they are read, and the cut is counted. jailor's own; by default the tailer cuts at
+/// [`jailor_tail::DEFAULT_MAX_LINE`] and the filter reads at most
+/// [`jailor_match::DEFAULT_LINE_CAP`] of a line.
+pub const MAX_LINE_OPTION: &str = "maxlinelength";
+
+/// The smallest line cap accepted (the filter's own minimum).
+const MIN_LINE_CAP: usize = 64;
+
 /// Everything a jail runs on.
 #[derive(Debug, Clone)]
 pub struct JailSettings {
@@ -37,6 +46,8 @@ pub struct JailSettings {
     pub maxmatches: usize,
     /// [`MAX_TRACKED_OPTION`].
     pub max_tracked: usize,
+    /// The tailer's line cap in bytes ([`MAX_LINE_OPTION`]).
+    pub max_line: usize,
     /// `bantime.increment` and its options, when on.
     pub increment: Option<Increment>,
     /// `ignoreip` as written.
@@ -105,6 +116,17 @@ impl JailSettings {
                 _ => {
                     return Err(format!(
                         "{MAX_TRACKED_OPTION} = \"{v}\" is not a positive number"
+                    ))
+                }
+            },
+        };
+        let line_cap = match spec.option(MAX_LINE_OPTION) {
+            None => None,
+            Some(v) => match parse_int(v) {
+                Some(n) if n >= MIN_LINE_CAP as i64 => Some(n as usize),
+                _ => {
+                    return Err(format!(
+                        "{MAX_LINE_OPTION} = \"{v}\" is not a number of bytes of at least {MIN_LINE_CAP}"
                     ))
                 }
             },
@@ -191,6 +213,7 @@ impl JailSettings {
                 ignoreregex: filter.ignoreregex.clone(),
                 maxlines: maxlines as usize,
                 usedns,
+                line_cap: line_cap.unwrap_or(jailor_match::DEFAULT_LINE_CAP),
                 ..FilterOptions::default()
             },
             datepattern: filter.datepattern.clone().filter(|d| !d.trim().is_empty()),
@@ -204,6 +227,7 @@ impl JailSettings {
             maxretry,
             maxmatches,
             max_tracked,
+            max_line: line_cap.unwrap_or(jailor_tail::DEFAULT_MAX_LINE),
             increment,
             ignoreip: spec.option("ignoreip").unwrap_or("").to_owned(),
             ignoreself: spec.flag("ignoreself").unwrap_or(true),
