@@ -27,7 +27,7 @@ fuzz_target!(|data: &[u8]| {
     assert!(!ev.key().contains('\n'));
     let mut cfg = FleetConfig::new(EngineKind::Nats, Vec::new(), "here");
     cfg.max_bantime_ms = Some(3_600_000);
-    let policy = Policy::new(&cfg);
+    let mut policy = Policy::new(&cfg);
     let _ = policy.check(&ev);
     for now in [0, i64::MIN, i64::MAX, ev.ts_ms] {
         let capped = policy.capped_exp(ev.exp_ms, now);
