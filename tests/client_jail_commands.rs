@@ -34,25 +34,6 @@ fn fails(conf: &Conf, args: &[&str]) -> (String, String) {
     )
 }
 
-/// `--json` output, parsed.
-fn json(conf: &Conf, args: &[&str]) -> serde_json::Value {
-    let mut all = vec!["--json"];
-    all.extend_from_slice(args);
-    let out = client(conf, &all);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stdout)));
-    let code = if v["ok"] == true { 0 } else { 255 };
-    assert_eq!(out.status.code(), Some(code), "{v}");
-    v
-}
-
-fn started(conf: &Conf) -> Daemon {
-    append(&conf.file("auth.log"), "");
-    let d = Daemon::start_ready(conf, &["test"]);
-    wait_for("the socket", 10, || conf.file("jailor.sock").exists());
-    d
-}
-
 /// `jailor_lines_read_total` of jail `test`, scraped from the endpoint the server logged.
 fn lines_read(conf: &Conf) -> u64 {
     use std::io::{Read, Write};

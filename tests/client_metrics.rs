@@ -41,27 +41,6 @@ fn conf_with_metrics() -> Conf {
     conf
 }
 
-/// The address the server logged for its endpoint.
-fn metrics_addr(conf: &Conf) -> String {
-    let mut addr = String::new();
-    wait_for("the metrics endpoint in the log", 30, || {
-        let log = conf.log();
-        let found = log
-            .lines()
-            .find_map(|l| l.split("Metrics served on http://").nth(1))
-            .and_then(|rest| rest.strip_suffix("/metrics"))
-            .map(str::to_owned);
-        match found {
-            Some(a) => {
-                addr = a;
-                true
-            }
-            None => false,
-        }
-    });
-    addr
-}
-
 /// One HTTP request; the status line and the body.
 fn http_get(addr: &str, path: &str) -> (String, String) {
     let mut s = TcpStream::connect(addr).unwrap();

@@ -35,25 +35,6 @@ fn fails(conf: &Conf, args: &[&str]) -> String {
     text
 }
 
-/// `--json` output, parsed; the exit code matches `ok`.
-fn json(conf: &Conf, args: &[&str]) -> serde_json::Value {
-    let mut all = vec!["--json"];
-    all.extend_from_slice(args);
-    let out = client(conf, &all);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stdout)));
-    let code = if v["ok"] == true { 0 } else { 255 };
-    assert_eq!(out.status.code(), Some(code), "{v}");
-    v
-}
-
-fn started(conf: &Conf) -> Daemon {
-    append(&conf.file("auth.log"), "");
-    let d = Daemon::start_ready(conf, &["test"]);
-    wait_for("the socket", 10, || conf.file("jailor.sock").exists());
-    d
-}
-
 #[test]
 fn database_and_syslog_options_change_live() {
     let conf = Conf::new(JAILS);

@@ -11,7 +11,7 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::Duration;
 
-use daemon_support::{append, failure, ok, Conf, Daemon};
+use daemon_support::{append, failure, metrics_addr, ok, Conf, Daemon};
 use fleet_support::{password, Broker, Kind};
 
 const JAILS: &str = "[DEFAULT]
@@ -158,21 +158,6 @@ fn three_daemons_share_bans(kind: Kind) {
         .count();
     assert_eq!(bans_on_c, 2, "nothing applied twice: {}", c.actions());
     da.stop();
-}
-
-/// The metrics endpoint's address, from the daemon's log.
-fn metrics_addr(conf: &Conf) -> String {
-    let mut addr = String::new();
-    until("the metrics endpoint in the log", 30, || {
-        let found = conf
-            .log()
-            .lines()
-            .find_map(|l| l.split("Metrics served on http://").nth(1))
-            .and_then(|rest| rest.strip_suffix("/metrics"))
-            .map(str::to_owned);
-        found.map(|a| addr = a).is_some()
-    });
-    addr
 }
 
 /// The value of one sample (`name{labels}`) of a real scrape, if present.

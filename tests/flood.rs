@@ -301,21 +301,6 @@ fn proc_status_kb(pid: u32, field: &str) -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
-/// The address the server logged for its metrics endpoint.
-fn metrics_addr(conf: &Conf) -> String {
-    let mut addr = String::new();
-    wait_for("the metrics endpoint in the log", 30, || {
-        let found = conf
-            .log()
-            .lines()
-            .find_map(|l| l.split("Metrics served on http://").nth(1))
-            .and_then(|rest| rest.strip_suffix("/metrics"))
-            .map(str::to_owned);
-        found.map(|a| addr = a).is_some()
-    });
-    addr
-}
-
 /// `GET /metrics`: the body.
 fn scrape(addr: &str) -> String {
     let mut s = TcpStream::connect(addr).unwrap();

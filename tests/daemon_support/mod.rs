@@ -255,3 +255,39 @@ pub fn ok(conf: &Conf, args: &[&str]) -> String {
     );
     String::from_utf8(out.stdout).unwrap()
 }
+
+/// Runs the client with `--json` and returns the parsed reply; the exit code must match its
+/// `ok` field (0, or fail2ban-client's 255).
+pub fn json(conf: &Conf, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let out = client(conf, &all);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stdout)));
+    let code = if v["ok"] == true { 0 } else { 255 };
+    assert_eq!(out.status.code(), Some(code), "{v}");
+    v
+}
+
+/// Starts the daemon on the jail `test` (its log created empty) and waits for its socket.
+pub fn started(conf: &Conf) -> Daemon {
+    append(&conf.file("auth.log"), "");
+    let d = Daemon::start_ready(conf, &["test"]);
+    wait_for("the socket", 10, || conf.file("jailor.sock").exists());
+    d
+}
+
+/// The address the server logged for its metrics endpoint (`--metrics ADDR`, port 0 allowed).
+pub fn metrics_addr(conf: &Conf) -> String {
+    let mut addr = String::new();
+    wait_for("the metrics endpoint in the log", 30, || {
+        let found = conf
+            .log()
+            .lines()
+            .find_map(|l| l.split("Metrics served on http://").nth(1))
+            .and_then(|rest| rest.strip_suffix("/metrics"))
+            .map(str::to_owned);
+        found.map(|a| addr = a).is_some()
+    });
+    addr
+}
