@@ -3,20 +3,24 @@
 //! one genuine attacker fails three times in the middle of it.
 //!
 //! Asserted: the daemon's peak resident memory stays under a bound derived from the jail's
-//! caps (`maxtrackedaddresses`, `maxlinelength`); every `jailor client ping` during the flood
-//! answers, with p99 under `PING_P99`; the attacker is banned (its action ran) within
-//! `BAN_WITHIN` of its last line being written; no flood address is banned; the metrics
-//! endpoint counts every cut line and every address evicted at the cap, and reports the queue
-//! and process-bound counters.
+//! caps (`maxtrackedaddresses`, `maxlinelength`); the daemon answers `ping` throughout the
+//! flood with p99 under `PING_P99` (50 ms, issue 11), measured here on a new connection per
+//! ping through the client library, as `jailor client ping` does; real `jailor client ping`
+//! processes run now and then too, held to the looser `CLIENT_PING_P99` (starting a process
+//! on a loaded machine is most of their time) and reported; the attacker is banned (its
+//! action ran) within `BAN_WITHIN` (1 s) of its last line being written; no flood address is
+//! banned; the metrics endpoint counts every cut line and every address evicted at the cap,
+//! and reports the queue and process-bound counters.
 //!
-//! Issue 11 asks for a ping p99 under 50 ms and a ban within 1 s. Measured (debug build, load
-//! average 8 to 14 on 2 cores): ban 0.02 to 0.53 s after the attacker's last line; ping p50
-//! 11 to 19 ms, p99 41 to 95 ms, most of it starting the client process on the loaded
-//! machine. The ban is held to 1 s; the ping p99 to `PING_P99`, so that load alone does not
-//! fail the test. The figures are printed.
+//! Measured (debug build, load average 8 to 9 on 2 cores): ping p50 0.2 ms, p99 6.5 ms (24
+//! to 52 ms before the control socket kept its connection threads: see
+//! `crates/proto/src/server/pool.rs`); `jailor client ping` processes p50 5 ms, p99 32 ms;
+//! ban 20 to 130 ms after the attacker's last line. The figures are printed.
 //!
 //! It is the only test in its binary, so cargo runs it alone; the flood is written from one
-//! thread at a steady pace.
+//! thread at a steady pace, at the lowest priority (it stands for the logging services, and
+//! formatting a million lines in a debug build would otherwise take the CPU the pings are
+//! measured on).
 
 mod daemon_support;
 
@@ -30,6 +34,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use daemon_support::*;
+use jailor_proto::{Client, Request, Response};
 
 /// Addresses the jail tracks failures for, at most.
 const TRACKED_CAP: usize = 20_000;
@@ -41,8 +46,11 @@ const LONG_LEN: usize = 100 * 1024;
 /// The flood is written in this many slices, one every `SLICE`.
 const SLICES: u32 = 200;
 const SLICE: Duration = Duration::from_millis(200);
-/// Issue 11's targets are 50 ms and 1 s (see the top of this file).
-const PING_P99: Duration = Duration::from_millis(1000);
+/// Issue 11's targets: the daemon answers `ping` with p99 under 50 ms, the attacker is
+/// banned within 1 s. A whole `jailor client ping` process is held to `CLIENT_PING_P99`
+/// (see the top of this file).
+const PING_P99: Duration = Duration::from_millis(50);
+const CLIENT_PING_P99: Duration = Duration::from_millis(1000);
 const BAN_WITHIN: Duration = Duration::from_secs(1);
 /// The genuine attacker.
 const ATTACKER: &str = "192.0.2.66";
@@ -99,9 +107,32 @@ fn flood_changes_nothing() {
     });
     let baseline = proc_status_kb(pid, "VmRSS").expect("VmRSS") * 1024;
 
-    // Pings during the flood, each through the real client.
+    // Pings during the flood: the daemon's own answer, measured here (a new connection per
+    // ping through the client library, as `jailor client ping` makes), and now and then the
+    // real client process, whose start on a loaded machine is most of its time.
     let flooding = Arc::new(AtomicBool::new(true));
     let pinger = {
+        let flooding = flooding.clone();
+        let socket = conf.file("jailor.sock");
+        std::thread::spawn(move || {
+            let mut took = Vec::new();
+            while flooding.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                let mut client = Client::connect(&socket, Some(Duration::from_secs(30)))
+                    .expect("connecting during the flood");
+                let answer = client.send(&Request::Ping).expect("ping during the flood");
+                took.push(t.elapsed());
+                assert!(
+                    matches!(answer, Response::Pong),
+                    "ping answered {answer:?} during the flood"
+                );
+                drop(client);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            took
+        })
+    };
+    let client_pinger = {
         let flooding = flooding.clone();
         let dir = conf.path().to_owned();
         std::thread::spawn(move || {
@@ -120,9 +151,9 @@ fn flood_changes_nothing() {
                 took.push(t.elapsed());
                 assert!(
                     out.status.success() && String::from_utf8_lossy(&out.stdout).contains("pong"),
-                    "ping failed during the flood: {out:?}"
+                    "jailor client ping failed during the flood: {out:?}"
                 );
-                std::thread::sleep(Duration::from_millis(50));
+                std::thread::sleep(Duration::from_millis(250));
             }
             took
         })
@@ -156,7 +187,12 @@ fn flood_changes_nothing() {
         })
     };
     let started = Instant::now();
-    let last_attack = write_flood(&log_path);
+    let last_attack = {
+        let log_path = log_path.clone();
+        std::thread::spawn(move || write_flood(&log_path))
+            .join()
+            .unwrap()
+    };
     let flood_took = started.elapsed();
 
     let ban_seen = ban_watcher.join().unwrap();
@@ -169,16 +205,20 @@ fn flood_changes_nothing() {
     });
     flooding.store(false, Ordering::Relaxed);
     let mut pings = pinger.join().unwrap();
+    let mut client_pings = client_pinger.join().unwrap();
     sampler.join().unwrap();
     let hwm = proc_status_kb(pid, "VmHWM").expect("VmHWM") * 1024;
     let peak = hwm.max(peak_sampled.load(Ordering::Relaxed));
 
     pings.sort();
-    let p = |q: f64| pings[((pings.len() as f64 * q).ceil() as usize).clamp(1, pings.len()) - 1];
+    client_pings.sort();
+    let p = |q: f64| quantile(&pings, q);
+    let pc = |q: f64| quantile(&client_pings, q);
     let ban_after = ban_seen.map(|t| t.duration_since(last_attack));
     eprintln!(
         "flood: written in {:.1} s; RSS baseline {:.1} MiB, peak {:.1} MiB (bound {:.1} MiB); \
-         {} pings, p50 {:?}, p99 {:?}, max {:?}; attacker banned {:?} after its last line",
+         {} pings, p50 {:?}, p99 {:?}, max {:?}; {} client processes, p50 {:?}, p99 {:?}, \
+         max {:?}; attacker banned {:?} after its last line",
         flood_took.as_secs_f64(),
         baseline as f64 / 1048576.0,
         peak as f64 / 1048576.0,
@@ -187,6 +227,10 @@ fn flood_changes_nothing() {
         p(0.5),
         p(0.99),
         pings.last().copied().unwrap_or_default(),
+        client_pings.len(),
+        pc(0.5),
+        pc(0.99),
+        client_pings.last().copied().unwrap_or_default(),
         ban_after
     );
     eprintln!(
@@ -207,8 +251,18 @@ fn flood_changes_nothing() {
         ban_after < BAN_WITHIN,
         "attacker banned {ban_after:?} after its last line"
     );
-    assert!(pings.len() >= 100, "only {} pings", pings.len());
+    assert!(pings.len() >= 500, "only {} pings", pings.len());
     assert!(p(0.99) < PING_P99, "ping p99 {:?}", p(0.99));
+    assert!(
+        client_pings.len() >= 20,
+        "only {} client processes",
+        client_pings.len()
+    );
+    assert!(
+        pc(0.99) < CLIENT_PING_P99,
+        "jailor client ping p99 {:?}",
+        pc(0.99)
+    );
     assert!(
         peak <= baseline + FLOOD_BUDGET,
         "peak RSS {peak} B over baseline {baseline} B + budget {FLOOD_BUDGET} B"
@@ -253,6 +307,11 @@ fn flood_changes_nothing() {
 /// the attacker's three failures go in among the flood lines; returns when its last line was
 /// written.
 fn write_flood(path: &std::path::Path) -> Instant {
+    // The flood's writer stands for the services logging the attack, not for the daemon:
+    // at the lowest priority (per thread on Linux), so that formatting a million lines in a
+    // debug build does not take the CPU the daemon's pings are measured on.
+    // SAFETY: setpriority has no memory effects; 0 names the calling thread.
+    let _ = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 19) };
     let mut file = OpenOptions::new().append(true).open(path).unwrap();
     let long_tail = "A".repeat(LONG_LEN - 60);
     let per_slice = FLOOD_LINES / SLICES;
@@ -290,6 +349,14 @@ fn write_flood(path: &std::path::Path) -> Instant {
         }
     }
     last_attack.expect("the attacker's lines were written")
+}
+
+/// The `q` quantile of sorted durations (nearest rank).
+fn quantile(sorted: &[Duration], q: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1]
 }
 
 /// A `/proc/PID/status` field in kB.

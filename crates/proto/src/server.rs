@@ -1,7 +1,7 @@
 //! The daemon's side of the control socket: binding it safely and serving connections.
 //!
 //! The daemon supplies a [`Handler`]; everything else (the socket file, peer checks, the
-//! handshake, framing, one thread per connection) is here, so the daemon's matching threads
+//! handshake, framing, a thread per open connection, kept for the next) is here, so the daemon's matching threads
 //! never wait on a socket client.
 
 use std::io::ErrorKind as IoKind;
@@ -13,6 +13,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
+
+mod pool;
+
+use pool::Pool;
 
 use crate::error::{Error, ErrorKind};
 use crate::frame::{
@@ -126,7 +130,8 @@ impl ControlServer {
         &self.path
     }
 
-    /// Starts serving on a thread of its own, one more thread per connection.
+    /// Starts serving on a thread of its own, one more thread per open connection (a thread
+    /// waits a while for the next connection before it ends: see `pool`).
     ///
     /// # Errors
     /// An I/O error when the threads cannot be started.
@@ -153,6 +158,7 @@ impl ControlServer {
 
     fn accept_loop(self, handler: &Arc<dyn Handler>, stop: &AtomicBool) {
         let open = Arc::new(AtomicUsize::new(0));
+        let pool = Pool::new(handler.clone(), open.clone(), pool::LINGER);
         for conn in self.listener.incoming() {
             if stop.load(Ordering::Acquire) {
                 break;
@@ -172,14 +178,7 @@ impl ControlServer {
                 refuse(stream, Refusal::Busy);
                 continue;
             }
-            let (handler, open2) = (handler.clone(), open.clone());
-            let spawned = std::thread::Builder::new()
-                .name("control-conn".into())
-                .spawn(move || {
-                    serve_connection(stream, handler.as_ref());
-                    open2.fetch_sub(1, Ordering::AcqRel);
-                });
-            if spawned.is_err() {
+            if pool.serve(stream).is_err() {
                 open.fetch_sub(1, Ordering::AcqRel);
             }
         }

@@ -353,3 +353,55 @@ fn refusal_frame_maps_to_permission_denied_in_the_client() {
     );
     t.join().unwrap();
 }
+
+/// A handler that answers `echo` with the name of the thread that runs it.
+fn thread_teller(path: &Path) -> RunningServer {
+    ControlServer::bind(path, nix::unistd::geteuid().as_raw())
+        .unwrap()
+        .spawn(Arc::new(|req: Request| match req {
+            Request::Echo { .. } => Response::Text(format!("{:?}", std::thread::current().id())),
+            _ => Response::error(FailureKind::InvalidCommand, "Invalid command"),
+        }))
+        .unwrap()
+}
+
+fn thread_of(client: &mut Client) -> String {
+    match client.send(&Request::Echo { words: vec![] }).unwrap() {
+        Response::Text(t) => t,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_next_connection_is_served_by_the_thread_of_the_last() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("jailor.sock");
+    let _server = thread_teller(&path);
+    let mut first = Client::connect(&path, timeout()).unwrap();
+    let served_first = thread_of(&mut first);
+    // Two at once: two threads.
+    let mut second = Client::connect(&path, timeout()).unwrap();
+    let served_second = thread_of(&mut second);
+    assert_ne!(served_first, served_second);
+    drop(first);
+    drop(second);
+    // Both threads now wait for the next connection (once each has read its client's close:
+    // asynchronous, so poll); a new connection goes to one of them, not to a new thread.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut new_threads = 0;
+    loop {
+        let mut c = Client::connect(&path, timeout()).unwrap();
+        let served = thread_of(&mut c);
+        if served == served_first || served == served_second {
+            break;
+        }
+        new_threads += 1;
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{new_threads} new connections ran on new threads (the last on {served}), never \
+             on {served_first} or {served_second}"
+        );
+        drop(c);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
