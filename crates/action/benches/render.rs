@@ -1,5 +1,6 @@
 //! What jailor adds to each ban before the process starts: static substitution (once per
-//! action) and dynamic rendering (per ban), plus the cost of one real `/bin/sh -c true`.
+//! action) and dynamic rendering (per ban), plus the cost of one real `true` run by the
+//! shell: in the runner's co-process and with `/bin/sh -c`.
 //!
 //! Run with `cargo bench -p jailor-action`; prints one line per measurement.
 
@@ -70,7 +71,20 @@ fn main() {
     let jail = JailInfo::new("sshd");
     let mut ticket = Ticket::new("192.0.2.1".parse().expect("address"), 1.7e9);
     ticket.matches = vec!["Failed password for root from 192.0.2.1 port 22 ssh2".into(); 5];
-    per_iter("ban via /bin/sh -c (spawn + wait)", 300, || {
+    per_iter("ban via a shell co-process (fork + wait)", 300, || {
         black_box(sh_action.ban(&ticket, &BanContext::new(&jail)).ok());
+    });
+
+    let mut o = RunnerOptions::default();
+    o.hostnames = HostNames::new("bench");
+    o.coprocess = false;
+    let exec_runner = ActionRunner::new(o);
+    let exec_action = Action::new(
+        &ActionSpec::new("true", [("actionban", "true <ip> \"<matches>\"")]),
+        &exec_runner,
+    )
+    .expect("valid action");
+    per_iter("ban via /bin/sh -c (spawn + wait)", 300, || {
+        black_box(exec_action.ban(&ticket, &BanContext::new(&jail)).ok());
     });
 }

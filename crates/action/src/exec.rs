@@ -166,14 +166,14 @@ impl Exec<'_> {
 
 /// One output pipe read without blocking, keeping at most `limit` bytes (the rest is read
 /// and dropped, so the writer never blocks on a full pipe).
-struct Pipe {
+pub(crate) struct Pipe {
     fd: Option<OwnedFd>,
     kept: Vec<u8>,
     limit: usize,
 }
 
 impl Pipe {
-    fn new(fd: Option<OwnedFd>, limit: usize) -> Pipe {
+    pub(crate) fn new(fd: Option<OwnedFd>, limit: usize) -> Pipe {
         let fd = fd.filter(|fd| set_nonblocking(fd.as_raw_fd()));
         Pipe {
             fd,
@@ -182,12 +182,12 @@ impl Pipe {
         }
     }
 
-    fn open(&self) -> bool {
+    pub(crate) fn open(&self) -> bool {
         self.fd.is_some()
     }
 
     /// Reads what is there; closes the pipe at its end or on an error.
-    fn drain(&mut self) {
+    pub(crate) fn drain(&mut self) {
         let Some(fd) = &self.fd else {
             return;
         };
@@ -216,6 +216,24 @@ impl Pipe {
 
     fn text(self) -> String {
         String::from_utf8_lossy(&self.kept).into_owned()
+    }
+
+    /// The descriptor to poll, while the pipe is open.
+    pub(crate) fn raw_fd(&self) -> Option<libc::c_int> {
+        self.fd.as_ref().map(|fd| fd.as_raw_fd())
+    }
+
+    /// What was kept since the last call (lossy UTF-8); the pipe stays open.
+    pub(crate) fn take_text(&mut self) -> String {
+        let text = String::from_utf8_lossy(&self.kept).into_owned();
+        self.kept.clear();
+        text
+    }
+
+    /// Reads and drops what is waiting (output written after an earlier command ended).
+    pub(crate) fn discard(&mut self) {
+        self.drain();
+        self.kept.clear();
     }
 }
 
@@ -249,7 +267,7 @@ fn fd_of(pipe: &Pipe) -> Option<libc::c_int> {
     pipe.fd.as_ref().map(|fd| fd.as_raw_fd())
 }
 
-fn set_nonblocking(fd: libc::c_int) -> bool {
+pub(crate) fn set_nonblocking(fd: libc::c_int) -> bool {
     // SAFETY: fcntl on a descriptor we own, with integer arguments.
     unsafe {
         let flags = libc::fcntl(fd, libc::F_GETFL);
@@ -300,10 +318,10 @@ pub(crate) fn wait_or_kill(
 }
 
 /// A Linux process file descriptor: readable once the process exits.
-struct PidFd(libc::c_int);
+pub(crate) struct PidFd(libc::c_int);
 
 impl PidFd {
-    fn open(pid: u32) -> Option<PidFd> {
+    pub(crate) fn open(pid: u32) -> Option<PidFd> {
         let pid = libc::pid_t::try_from(pid).ok()?;
         // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
         let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
@@ -314,7 +332,7 @@ impl PidFd {
     }
 
     /// Blocks until the process exits, `timeout` passes, or a signal interrupts.
-    fn wait(&self, timeout: Duration) {
+    pub(crate) fn wait(&self, timeout: Duration) {
         let mut fds = libc::pollfd {
             fd: self.0,
             events: libc::POLLIN,
@@ -337,7 +355,7 @@ impl Drop for PidFd {
     }
 }
 
-fn signal_group(pgid: libc::pid_t, signal: libc::c_int) {
+pub(crate) fn signal_group(pgid: libc::pid_t, signal: libc::c_int) {
     if pgid > 0 {
         // SAFETY: killpg has no memory-safety preconditions; a failure (ESRCH: the group is
         // gone) needs no handling.
@@ -347,7 +365,7 @@ fn signal_group(pgid: libc::pid_t, signal: libc::c_int) {
     }
 }
 
-fn status_of(status: ExitStatus) -> RunStatus {
+pub(crate) fn status_of(status: ExitStatus) -> RunStatus {
     match (status.code(), status.signal()) {
         (Some(code), _) => RunStatus::Exited(code),
         (None, Some(sig)) => RunStatus::Signaled(sig),

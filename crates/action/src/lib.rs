@@ -21,8 +21,11 @@
 //!
 //! # Safety
 //!
-//! Commands run as `/bin/sh -c <script>`, each in its own process group, killed (SIGTERM,
-//! then SIGKILL to the whole group) at the action's `timeout` (default 60 s). Dynamic values
+//! Commands run as with `/bin/sh -c <script>`: by default in a fresh subshell of a persistent
+//! `/bin/sh` co-process (a fork instead of a shell's start; see
+//! [`RunnerOptions::coprocess`]), each command alone in its co-process's process group, or
+//! with `-c` in its own group; killed (SIGTERM, then SIGKILL to the whole group) at the
+//! action's `timeout` (default 60 s). Dynamic values
 //! are typed: a [`Ticket`]'s [`Address`] is validated when parsed and is the only text of a
 //! ban written into a script, with numbers and the family. Everything that comes from a log
 //! (matched lines, `<F-*>` groups, raw ids) or from DNS reaches the script only as an
@@ -60,6 +63,7 @@
 
 mod action;
 mod address;
+mod coshell;
 mod dynamic;
 mod error;
 mod exec;

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
+use crate::coshell::{self, CoShell};
 use crate::error::Error;
 use crate::exec::{Exec, RunOutput};
 use crate::hostnames::HostNames;
@@ -29,6 +30,10 @@ pub struct RunnerOptions {
     pub hostnames: HostNames,
     /// Reverse DNS for `<ip-host>`; `None` (the default) resolves nothing.
     pub resolver: Option<Arc<dyn Resolver>>,
+    /// Run commands in persistent shell co-processes (one per running command, each command
+    /// in a fresh subshell) instead of a new `<shell> -c` each (default `true`): a fork
+    /// instead of a shell's start. Commands that mention `$$` still use `-c`.
+    pub coprocess: bool,
 }
 
 impl Default for RunnerOptions {
@@ -40,6 +45,7 @@ impl Default for RunnerOptions {
             shell: PathBuf::from("/bin/sh"),
             hostnames: HostNames::detect(),
             resolver: None,
+            coprocess: true,
         }
     }
 }
@@ -53,6 +59,7 @@ impl fmt::Debug for RunnerOptions {
             .field("shell", &self.shell)
             .field("hostnames", &self.hostnames)
             .field("resolver", &self.resolver.is_some())
+            .field("coprocess", &self.coprocess)
             .finish()
     }
 }
@@ -75,6 +82,14 @@ struct Inner {
     freed: Condvar,
     /// Commands that found every slot taken and waited (for the metrics).
     waits: AtomicU64,
+    /// Co-processes between commands (at most `max_concurrent`).
+    idle: Mutex<Vec<CoShell>>,
+}
+
+impl fmt::Debug for CoShell {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CoShell")
+    }
 }
 
 impl ActionRunner {
@@ -86,6 +101,7 @@ impl ActionRunner {
                 running: Mutex::new(0),
                 freed: Condvar::new(),
                 waits: AtomicU64::new(0),
+                idle: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -116,6 +132,11 @@ impl ActionRunner {
     ) -> Result<RunOutput, Error> {
         let _slot = self.acquire();
         let o = &self.inner.options;
+        if o.coprocess && coshell::suits(script, env) {
+            if let Some(out) = self.run_in_coshell(script, env, timeout) {
+                return Ok(out);
+            }
+        }
         Exec {
             shell: &o.shell,
             timeout,
@@ -124,6 +145,41 @@ impl ActionRunner {
         }
         .run(script, env)
         .map_err(Error::spawn)
+    }
+
+    /// Runs a command in an idle co-process (or a new one); `None` when none could take
+    /// it, so it runs with `-c`.
+    fn run_in_coshell(
+        &self,
+        script: &str,
+        env: &[(String, String)],
+        timeout: Duration,
+    ) -> Option<RunOutput> {
+        let o = &self.inner.options;
+        let idle = self.inner.idle.lock().ok().and_then(|mut idle| idle.pop());
+        let mut shell = match idle {
+            Some(shell) => shell,
+            None => CoShell::spawn(&o.shell, o.output_limit).ok()?,
+        };
+        let out = shell.run(script, env, timeout, o.kill_grace).ok()?;
+        if shell.alive() {
+            if let Ok(mut idle) = self.inner.idle.lock() {
+                if idle.len() < o.max_concurrent.max(1) {
+                    idle.push(shell);
+                }
+            }
+        }
+        Some(out)
+    }
+
+    /// The pids of the idle co-processes.
+    #[cfg(test)]
+    pub(crate) fn idle_pids(&self) -> Vec<u32> {
+        self.inner
+            .idle
+            .lock()
+            .map(|idle| idle.iter().map(CoShell::pid).collect())
+            .unwrap_or_default()
     }
 
     fn acquire(&self) -> Slot<'_> {
