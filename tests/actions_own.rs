@@ -89,6 +89,8 @@ impl Bench {
     fn runner(&self) -> ActionRunner {
         let mut o = RunnerOptions::default();
         o.shell = self.path("shell");
+        // The recording shell takes `-c SCRIPT` only: no co-process reading stdin.
+        o.coprocess = false;
         o.hostnames = HostNames::new("gate.example.org");
         ActionRunner::new(o)
     }

@@ -32,7 +32,9 @@ pub struct RunnerOptions {
     pub resolver: Option<Arc<dyn Resolver>>,
     /// Run commands in persistent shell co-processes (one per running command, each command
     /// in a fresh subshell) instead of a new `<shell> -c` each (default `true`): a fork
-    /// instead of a shell's start. Commands that mention `$$` still use `-c`.
+    /// instead of a shell's start. Commands that mention `$$` still use `-c`. Needs a POSIX
+    /// shell that reads commands from its standard input: turn it off for a `shell` that
+    /// only takes `-c`.
     pub coprocess: bool,
 }
 
