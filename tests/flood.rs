@@ -24,10 +24,8 @@
 
 mod daemon_support;
 
-use std::collections::BTreeMap;
 use std::fs::OpenOptions;
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Write;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -291,6 +289,8 @@ fn flood_changes_nothing() {
     for name in [
         "jailor_keeper_queue_full_total",
         "jailor_action_queue_full_total",
+        "jailor_action_backlog",
+        "jailor_action_backlog_full_total",
     ] {
         assert!(
             body.contains(&format!("{name}{{jail=\"flood\"}} ")),
@@ -366,26 +366,4 @@ fn proc_status_kb(pid: u32, field: &str) -> Option<u64> {
         .lines()
         .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-}
-
-/// `GET /metrics`: the body.
-fn scrape(addr: &str) -> String {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    write!(s, "GET /metrics HTTP/1.0\r\n\r\n").unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP head");
-    assert!(head.starts_with("HTTP/1.0 200"), "{head}");
-    body.to_owned()
-}
-
-/// The value of the sample `series` (name and labels as written) in a scrape; 0 when absent.
-fn metric(body: &str, series: &str) -> u64 {
-    let values: BTreeMap<&str, &str> = body
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| l.rsplit_once(' '))
-        .collect();
-    values.get(series).and_then(|v| v.parse().ok()).unwrap_or(0)
 }

@@ -2,8 +2,10 @@
 //! `jailor server` binary, and polling for what it logs and what its actions write.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::fs::{self, OpenOptions};
-use std::io::Write;
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -290,4 +292,26 @@ pub fn metrics_addr(conf: &Conf) -> String {
         found.map(|a| addr = a).is_some()
     });
     addr
+}
+
+/// `GET /metrics` from the endpoint at `addr`: the body.
+pub fn scrape(addr: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(s, "GET /metrics HTTP/1.0\r\n\r\n").unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP head");
+    assert!(head.starts_with("HTTP/1.0 200"), "{head}");
+    body.to_owned()
+}
+
+/// The value of the sample `series` (name and labels as written) in a scrape; 0 when absent.
+pub fn metric(body: &str, series: &str) -> u64 {
+    let values: BTreeMap<&str, &str> = body
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.rsplit_once(' '))
+        .collect();
+    values.get(series).and_then(|v| v.parse().ok()).unwrap_or(0)
 }

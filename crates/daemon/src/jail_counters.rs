@@ -47,6 +47,14 @@ pub(crate) struct JailCounters {
     pub keeper_queue_full: AtomicU64,
     /// Action jobs that found the worker's queue full (kept in the keeper's backlog).
     pub action_queue_full: AtomicU64,
+    /// Action jobs in the keeper's backlog now.
+    pub action_backlog: AtomicU64,
+    /// Times the keeper's backlog reached its bound (`maxactionbacklog`) and held the
+    /// reader back.
+    pub action_backlog_full: AtomicU64,
+    /// Set by the keeper while the backlog is at its bound, cleared when it has drained to
+    /// half: the reader waits before its next ban candidate (see [`JailCounters::hold`]).
+    held_back: AtomicBool,
     /// `set JAIL idle on`: the reader counts no failure.
     pub idle: AtomicBool,
     /// Failures counted by hand (`set JAIL attempt IP [LINE...]`), for the reader.
@@ -71,6 +79,20 @@ impl JailCounters {
     /// The value of `counter`.
     pub(crate) fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
+    }
+
+    /// Holds the reader back (`true`) or lets it go on; answers whether that changed.
+    pub(crate) fn hold(&self, on: bool) -> bool {
+        self.held_back.swap(on, Ordering::AcqRel) != on
+    }
+
+    /// Waits while the keeper holds the reader back (its backlog of action jobs is at its
+    /// bound). The keeper always lets go: as the actions work the backlog off, when the jail
+    /// stops and when the keeper ends.
+    pub(crate) fn wait_while_held_back(&self) {
+        while self.held_back.load(Ordering::Acquire) {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
     }
 
     /// Posts new settings for the reader (the newest wins).

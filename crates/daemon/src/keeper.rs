@@ -65,7 +65,10 @@ pub(crate) struct JailState {
     pub(crate) stats: Arc<JailCounters>,
     pub(crate) book: BanBook,
     worker: SyncSender<Job>,
-    /// Jobs the worker's queue had no room for, sent as room frees up.
+    /// Jobs the worker's queue had no room for, sent as room frees up. Bounded by
+    /// `settings.max_backlog` through back-pressure: at the bound the jail's reader waits
+    /// before its next candidate (the candidates already queued to the keeper still come in,
+    /// so it may pass the bound by up to the keeper's queue; no job is dropped).
     backlog: VecDeque<Job>,
     /// `<F-*>` data and fid of bans in force, for the action tickets.
     pub(crate) extra: HashMap<Id, (Option<String>, BTreeMap<String, String>)>,
@@ -215,6 +218,10 @@ impl Keeper {
                 }
             }
             if shutdown {
+                // A reader still held back must not wait for a keeper that is gone.
+                for st in self.jails.values() {
+                    st.stats.hold(false);
+                }
                 return;
             }
         }
@@ -364,6 +371,8 @@ impl Keeper {
             let _ = done.send(());
             return;
         };
+        st.stats.hold(false);
+        JailCounters::set(&st.stats.action_backlog, 0);
         for b in st.book.list() {
             self.deadlines
                 .cancel(&(jail.to_owned(), b.ticket.id.clone()));
@@ -564,6 +573,9 @@ impl Keeper {
 
     fn pump_backlogs(&mut self) {
         for st in self.jails.values_mut() {
+            if st.backlog.is_empty() {
+                continue;
+            }
             while let Some(job) = st.backlog.pop_front() {
                 match st.worker.try_send(job) {
                     Ok(()) => {}
@@ -576,6 +588,16 @@ impl Keeper {
                         break;
                     }
                 }
+            }
+            JailCounters::set(&st.stats.action_backlog, st.backlog.len() as u64);
+            if st.backlog.len() <= st.settings.max_backlog / 2 && st.stats.hold(false) {
+                logf!(
+                    NOTICE,
+                    "fail2ban.actions",
+                    "[{}] the actions' backlog drained to {}: reading goes on",
+                    st.settings.name,
+                    st.backlog.len()
+                );
             }
         }
     }
@@ -623,20 +645,32 @@ pub(crate) fn action_ticket(
     Some(t)
 }
 
-/// Queues a job for the worker without ever blocking the keeper.
+/// Queues a job for the worker without ever blocking the keeper. A job that finds the
+/// worker's queue full waits in the backlog; a backlog at its bound holds the jail's reader
+/// back until the worker has taken half of it.
 pub(crate) fn dispatch(st: &mut JailState, job: Job) {
-    if !st.backlog.is_empty() {
-        JailCounters::add(&st.stats.action_queue_full, 1);
-        st.backlog.push_back(job);
-        return;
-    }
-    match st.worker.try_send(job) {
-        Ok(()) => {}
-        Err(TrySendError::Full(job)) => {
-            JailCounters::add(&st.stats.action_queue_full, 1);
-            st.backlog.push_back(job);
+    let job = if st.backlog.is_empty() {
+        match st.worker.try_send(job) {
+            Ok(()) | Err(TrySendError::Disconnected(_)) => return,
+            Err(TrySendError::Full(job)) => job,
         }
-        Err(TrySendError::Disconnected(_)) => {}
+    } else {
+        job
+    };
+    JailCounters::add(&st.stats.action_queue_full, 1);
+    st.backlog.push_back(job);
+    JailCounters::set(&st.stats.action_backlog, st.backlog.len() as u64);
+    if st.backlog.len() >= st.settings.max_backlog && st.stats.hold(true) {
+        JailCounters::add(&st.stats.action_backlog_full, 1);
+        logf!(
+            WARNING,
+            "fail2ban.actions",
+            "[{}] {} action jobs wait for the jail's actions: reading waits until half are done ({} = {})",
+            st.settings.name,
+            st.backlog.len(),
+            crate::settings::MAX_BACKLOG_OPTION,
+            st.settings.max_backlog
+        );
     }
 }
 

@@ -148,7 +148,7 @@ struct Family {
     read: fn(&JailCounters) -> u64,
 }
 
-const FAMILIES: [Family; 14] = [
+const FAMILIES: [Family; 16] = [
     Family {
         name: "jailor_lines_read_total",
         kind: "counter",
@@ -232,6 +232,18 @@ const FAMILIES: [Family; 14] = [
         kind: "counter",
         help: "Action jobs that found the jail's bounded worker queue full and were held back.",
         read: |s| JailCounters::get(&s.action_queue_full),
+    },
+    Family {
+        name: "jailor_action_backlog",
+        kind: "gauge",
+        help: "Action jobs the keeper holds for the jail's actions beyond the worker's queue.",
+        read: |s| JailCounters::get(&s.action_backlog),
+    },
+    Family {
+        name: "jailor_action_backlog_full_total",
+        kind: "counter",
+        help: "Times the keeper's backlog for the jail's actions reached maxactionbacklog and held the jail's reader back.",
+        read: |s| JailCounters::get(&s.action_backlog_full),
     },
 ];
 

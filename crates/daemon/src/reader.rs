@@ -445,6 +445,9 @@ impl Reader {
                 fid: f.fid.clone(),
                 data,
             };
+            // The keeper's backlog for the jail's actions is bounded: wait here while it is
+            // full (back-pressure; no candidate is dropped).
+            self.stats.wait_while_held_back();
             self.send_to_keeper(ToKeeper::Candidate(Box::new(candidate)));
         }
     }

@@ -16,6 +16,15 @@ pub const MAX_TRACKED_OPTION: &str = "maxtrackedaddresses";
 /// [`jailor_match::DEFAULT_LINE_CAP`] of a line.
 pub const MAX_LINE_OPTION: &str = "maxlinelength";
 
+/// The jail option that bounds how many action jobs (bans, unbans) the keeper holds for the
+/// jail's actions beyond the worker's own queue: at the bound, the jail's reader waits before
+/// its next ban candidate until the actions have worked half of them off. No ban is dropped.
+/// jailor's own; fail2ban has no such bound.
+pub const MAX_BACKLOG_OPTION: &str = "maxactionbacklog";
+
+/// [`MAX_BACKLOG_OPTION`] when not set.
+pub const DEFAULT_MAX_BACKLOG: usize = 4096;
+
 /// The smallest line cap accepted (the filter's own minimum).
 const MIN_LINE_CAP: usize = 64;
 
@@ -48,6 +57,8 @@ pub struct JailSettings {
     pub max_tracked: usize,
     /// The tailer's line cap in bytes ([`MAX_LINE_OPTION`]).
     pub max_line: usize,
+    /// The keeper's backlog bound for the jail's actions ([`MAX_BACKLOG_OPTION`]).
+    pub max_backlog: usize,
     /// `bantime.increment` and its options, when on.
     pub increment: Option<Increment>,
     /// `ignoreip` as written.
@@ -127,6 +138,17 @@ impl JailSettings {
                 _ => {
                     return Err(format!(
                         "{MAX_LINE_OPTION} = \"{v}\" is not a number of bytes of at least {MIN_LINE_CAP}"
+                    ))
+                }
+            },
+        };
+        let max_backlog = match spec.option(MAX_BACKLOG_OPTION) {
+            None => DEFAULT_MAX_BACKLOG,
+            Some(v) => match parse_int(v) {
+                Some(n) if n > 0 => n as usize,
+                _ => {
+                    return Err(format!(
+                        "{MAX_BACKLOG_OPTION} = \"{v}\" is not a positive number"
                     ))
                 }
             },
@@ -228,6 +250,7 @@ impl JailSettings {
             maxmatches,
             max_tracked,
             max_line: line_cap.unwrap_or(jailor_tail::DEFAULT_MAX_LINE),
+            max_backlog,
             increment,
             ignoreip: spec.option("ignoreip").unwrap_or("").to_owned(),
             ignoreself: spec.flag("ignoreself").unwrap_or(true),
