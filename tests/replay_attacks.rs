@@ -58,6 +58,9 @@ fn payloads(canary: &str) -> Vec<String> {
         format!("{V4}.in-addr.example"),
         format!("host-{V4}.example"),
         format!("rhost={V4}"),
+        // A remote user that reads as "rhost=ADDR  user=y" (pam_unix; fail2ban bans ADDR).
+        format!("x rhost={V4}  user=y"),
+        format!("x rhost={V6} user=y"),
         format!("x\" from {V4} \"x"),
         format!("x' from {V4} 'x"),
         format!("x client {V4}:22 x"),
