@@ -602,7 +602,8 @@ fn read_batches(
     enc: Encoding,
     mut f: impl FnMut(&[&str], usize) -> io::Result<()>,
 ) -> io::Result<()> {
-    const BLOCK: usize = 1 << 20;
+    // Small enough that a block's search results (kept until applied in order) stay small.
+    const BLOCK: usize = 256 << 10;
     let mut buf = vec![0u8; BLOCK];
     let mut filled = 0;
     let mut eof = false;

@@ -4,6 +4,10 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
+use regex_automata::meta;
+use regex_automata::util::primitives::NonMaxUsize;
+use regex_automata::Input;
+
 use crate::error::{Error, ErrorKind};
 use crate::rewrite::{linearize, Check, Linearized};
 use crate::translate::{translate, PyFlags, Translated};
@@ -30,10 +34,15 @@ pub struct Regex {
     /// The linear pattern compiled without Unicode classes: the same answers on ASCII
     /// subjects (Unicode `\w`, `\s`, `\d`, `.`, `\b` agree with ASCII ones there) from far
     /// smaller automata. `None` when the pattern needs Unicode (a non-ASCII literal...).
-    ascii: Option<regex::bytes::Regex>,
+    ascii: Option<meta::Regex>,
     backtrack_limit: usize,
     limit_hits: AtomicU64,
+    /// Tells this regex's [`Captures`] from another's (their search caches must not mix).
+    id: u64,
 }
+
+/// Source of [`Regex`] ids.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// The Unicode form of a linear pattern. When an ASCII form exists it serves every ASCII
 /// subject, so this one is compiled on the first non-ASCII subject only (it is the larger
@@ -90,9 +99,47 @@ enum Exec {
 /// Reusable capture slots for one [`Regex`] (see [`Regex::captures`]).
 #[derive(Debug, Clone)]
 pub struct Captures {
+    /// The [`Regex`] these were made for (0: none).
+    owner: u64,
     locs: Option<regex::CaptureLocations>,
-    ascii_locs: Option<regex::bytes::CaptureLocations>,
+    ascii: Option<AsciiSlots>,
     spans: Vec<Option<(usize, usize)>>,
+}
+
+/// Slots and search cache of the ASCII automaton. The cache belongs to these slots (one
+/// per regex per thread), not to a pool shared by threads: a pool keeps a cache per
+/// stack it shards into, so threads started per batch warmed several copies of every
+/// lazy DFA.
+#[derive(Debug, Clone)]
+struct AsciiSlots {
+    /// `None`: the regex's own pool (one-off searches).
+    cache: Option<meta::Cache>,
+    slots: Vec<Option<NonMaxUsize>>,
+}
+
+impl AsciiSlots {
+    fn new(re: &meta::Regex, own_cache: bool) -> AsciiSlots {
+        AsciiSlots {
+            cache: own_cache.then(|| re.create_cache()),
+            slots: vec![None; re.group_info().slot_len()],
+        }
+    }
+
+    /// Searches `hay`; on a match, group `i`'s span is [`AsciiSlots::get`]`(i)`.
+    fn search(&mut self, re: &meta::Regex, hay: &[u8]) -> bool {
+        let input = Input::new(hay);
+        match &mut self.cache {
+            Some(c) => re.search_slots_with(c, &input, &mut self.slots),
+            None => re.search_slots(&input, &mut self.slots),
+        }
+        .is_some()
+    }
+
+    fn get(&self, i: usize) -> Option<(usize, usize)> {
+        let s = self.slots.get(i * 2).copied().flatten()?;
+        let e = self.slots.get(i * 2 + 1).copied().flatten()?;
+        Some((s.get(), e.get()))
+    }
 }
 
 impl Captures {
@@ -119,17 +166,50 @@ fn compile_linear(p: &str) -> Result<regex::Regex, regex::Error> {
         .build()
 }
 
-/// [`compile_linear`] without Unicode, for ASCII subjects.
-pub(crate) fn compile_ascii(p: &str) -> Option<regex::bytes::Regex> {
+/// [`compile_linear`] without Unicode, for ASCII subjects: what `regex::bytes::Regex`
+/// builds (leftmost-first, no UTF-8 mode), as a `meta::Regex` so callers hold the caches.
+pub(crate) fn compile_ascii(p: &str) -> Option<meta::Regex> {
     if !p.is_ascii() {
         return None;
     }
-    regex::bytes::RegexBuilder::new(p)
-        .unicode(false)
-        .size_limit(64 << 20)
-        .dfa_size_limit(DFA_SIZE_LIMIT)
-        .build()
+    meta::Builder::new()
+        .configure(ascii_config().match_kind(regex_automata::MatchKind::LeftmostFirst))
+        .syntax(ascii_syntax())
+        .build(p)
         .ok()
+}
+
+/// [`compile_ascii`] for a set of patterns: which of them match somewhere (as
+/// `regex::bytes::RegexSet`).
+pub(crate) fn compile_ascii_set<'p>(
+    pats: impl IntoIterator<Item = &'p str>,
+) -> Option<meta::Regex> {
+    let pats: Vec<&str> = pats.into_iter().collect();
+    if !pats.iter().all(|p| p.is_ascii()) {
+        return None;
+    }
+    meta::Builder::new()
+        .configure(
+            ascii_config()
+                .match_kind(regex_automata::MatchKind::All)
+                .which_captures(regex_automata::nfa::thompson::WhichCaptures::None),
+        )
+        .syntax(ascii_syntax())
+        .build_many(&pats)
+        .ok()
+}
+
+fn ascii_config() -> meta::Config {
+    meta::Config::new()
+        .nfa_size_limit(Some(64 << 20))
+        .hybrid_cache_capacity(DFA_SIZE_LIMIT)
+        .utf8_empty(false)
+}
+
+fn ascii_syntax() -> regex_automata::util::syntax::Config {
+    regex_automata::util::syntax::Config::new()
+        .unicode(false)
+        .utf8(false)
 }
 
 fn compile_fancy(p: &str, limit: usize) -> Result<fancy_regex::Regex, fancy_regex::Error> {
@@ -212,9 +292,11 @@ impl Regex {
         };
         let names = match (&exec, checked_names, &ascii) {
             (Exec::Checked { .. }, Some(n), _) => n,
-            (Exec::Linear(_) | Exec::Checked { .. }, _, Some(a)) => {
-                a.capture_names().map(|n| n.map(Into::into)).collect()
-            }
+            (Exec::Linear(_) | Exec::Checked { .. }, _, Some(a)) => a
+                .group_info()
+                .pattern_names(regex_automata::PatternID::ZERO)
+                .map(|n| n.map(Into::into))
+                .collect(),
             (Exec::Linear(re) | Exec::Checked { re, .. }, _, None) => match re.get() {
                 Ok(re) => re.capture_names().map(|n| n.map(Into::into)).collect(),
                 Err(e) => return Err(ctx(e.clone())),
@@ -232,6 +314,7 @@ impl Regex {
             ascii,
             backtrack_limit,
             limit_hits: AtomicU64::new(0),
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
         })
     }
 
@@ -280,9 +363,10 @@ impl Regex {
     /// Fresh capture slots for this regex.
     pub fn new_captures(&self) -> Captures {
         Captures {
+            owner: self.id,
             // Made on the first non-ASCII subject (with the Unicode automaton).
             locs: None,
-            ascii_locs: self.ascii.as_ref().map(|a| a.capture_locations()),
+            ascii: self.ascii.as_ref().map(|a| AsciiSlots::new(a, true)),
             spans: vec![None; self.names.len()],
         }
     }
@@ -330,7 +414,13 @@ impl Regex {
                 if !wide {
                     return Ok(false);
                 }
-                let mut caps = self.new_captures();
+                // One-off slots searching with the regex's own cache pool.
+                let mut caps = Captures {
+                    owner: self.id,
+                    locs: None,
+                    ascii: self.ascii.as_ref().map(|a| AsciiSlots::new(a, false)),
+                    spans: vec![None; self.names.len()],
+                };
                 self.captures(hay, &mut caps)
             }
             Exec::Fancy { prefilter, exact } => {
@@ -345,6 +435,10 @@ impl Regex {
     /// Like Python's `re.search(hay)`, filling `caps` (from [`Regex::new_captures`]).
     /// Returns whether it matched.
     pub fn captures(&self, hay: &str, caps: &mut Captures) -> Result<bool, Error> {
+        if caps.owner != self.id {
+            // Another regex's slots: their cache would not fit this automaton.
+            *caps = self.new_captures();
+        }
         caps.spans.iter_mut().for_each(|s| *s = None);
         if let Some(strict) = self.strict_engine(hay) {
             return self.fancy_captures(strict, hay, caps);
@@ -352,8 +446,8 @@ impl Regex {
         match &self.exec {
             Exec::Linear(re) => {
                 if let (Some(a), true) = (&self.ascii, hay.is_ascii()) {
-                    let locs = caps.ascii_locs.get_or_insert_with(|| a.capture_locations());
-                    if a.captures_read(locs, hay.as_bytes()).is_none() {
+                    let locs = caps.ascii.get_or_insert_with(|| AsciiSlots::new(a, true));
+                    if !locs.search(a, hay.as_bytes()) {
                         return Ok(false);
                     }
                     for (i, s) in caps.spans.iter_mut().enumerate() {
@@ -379,15 +473,16 @@ impl Regex {
                 exact,
             } => {
                 let Captures {
+                    owner: _,
                     locs,
-                    ascii_locs,
+                    ascii: ascii_slots,
                     spans,
                 } = caps;
                 let bytes = hay.as_bytes();
                 let passed = match (&self.ascii, hay.is_ascii()) {
                     (Some(a), true) => {
-                        let l = ascii_locs.get_or_insert_with(|| a.capture_locations());
-                        if a.captures_read(l, bytes).is_none() {
+                        let l = ascii_slots.get_or_insert_with(|| AsciiSlots::new(a, true));
+                        if !l.search(a, bytes) {
                             return Ok(false);
                         }
                         checked_spans(spans, groups, checks, bytes, |i| l.get(i))
@@ -505,7 +600,9 @@ mod tests {
         )
         .unwrap();
         assert!(re.is_linear());
-        assert!(re.captures("x from 1 y from 2\n", &mut c).is_ok());
+        // Slots made for another regex are replaced, not misused.
+        assert!(re.captures("x from 1 y from 2\n", &mut c).unwrap());
+        assert_eq!(c.get(2), Some((16, 17)));
         let mut c = re.new_captures();
         assert!(re.captures("x from 1 y from 2\n", &mut c).unwrap());
         assert_eq!(c.get(2), Some((16, 17)));

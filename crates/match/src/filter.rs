@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::addr::{parse_host, parse_ip, FailureId};
-use crate::engine::{Captures, Regex, DEFAULT_BACKTRACK_LIMIT, DFA_SIZE_LIMIT};
+use crate::engine::{compile_ascii_set, Captures, Regex, DEFAULT_BACKTRACK_LIMIT, DFA_SIZE_LIMIT};
 use crate::error::{Error, ErrorKind};
 use crate::literals::LiteralPrefilter;
 use crate::tags::{expand_tags, UseDns};
@@ -243,7 +243,7 @@ pub struct Filter {
     fail: Vec<Compiled>,
     /// Unicode form of the set, built on the first non-ASCII line (or with no ASCII set).
     fail_set: std::sync::OnceLock<Option<regex::RegexSet>>,
-    fail_set_ascii: Option<regex::bytes::RegexSet>,
+    fail_set_ascii: Option<regex_automata::meta::Regex>,
     literals: Option<LiteralPrefilter>,
     ignore: Vec<Compiled>,
     ignore_hits: Vec<u64>,
@@ -301,16 +301,7 @@ impl Filter {
             .map(|(i, raw)| Compiled::new("ignoreregex", i, raw, &opts))
             .collect::<Result<Vec<_>, _>>()?;
         // One lazy DFA over every failregex (exact or relaxed) rejects most lines at once.
-        let fail_set_ascii = if fail.iter().all(|c| c.re.accept_pattern().is_ascii()) {
-            regex::bytes::RegexSetBuilder::new(fail.iter().map(|c| c.re.accept_pattern()))
-                .unicode(false)
-                .size_limit(64 << 20)
-                .dfa_size_limit(DFA_SIZE_LIMIT)
-                .build()
-                .ok()
-        } else {
-            None
-        };
+        let fail_set_ascii = compile_ascii_set(fail.iter().map(|c| c.re.accept_pattern()));
         // Multi-line buffers join lines: a literal could then span two of them.
         let literals = if opts.maxlines == 1 {
             LiteralPrefilter::new(fail.iter().map(|c| c.re.accept_pattern()))
@@ -479,10 +470,26 @@ impl Filter {
         self.literals.as_ref()
     }
 
-    /// Indexes of the failregexes that may match `hay` (all of them without a set).
-    pub(crate) fn candidates(&self, hay: &str) -> Vec<usize> {
+    /// A search cache for the ASCII failregex set (one per thread, see [`Filter::candidates`]).
+    pub(crate) fn set_cache(&self) -> Option<regex_automata::meta::Cache> {
+        self.fail_set_ascii.as_ref().map(|s| s.create_cache())
+    }
+
+    /// Indexes of the failregexes that may match `hay` (all of them without a set), in
+    /// order. `cache` is the caller's from [`Filter::set_cache`] (else the set's pool).
+    pub(crate) fn candidates(
+        &self,
+        hay: &str,
+        cache: Option<&mut regex_automata::meta::Cache>,
+    ) -> Vec<usize> {
         if let (Some(set), true) = (&self.fail_set_ascii, hay.is_ascii()) {
-            return set.matches(hay.as_bytes()).into_iter().collect();
+            let input = regex_automata::Input::new(hay.as_bytes());
+            let mut found = regex_automata::PatternSet::new(set.pattern_len());
+            match cache {
+                Some(c) => set.which_overlapping_matches_with(c, &input, &mut found),
+                None => set.which_overlapping_matches(&input, &mut found),
+            }
+            return found.iter().map(|p| p.as_usize()).collect();
         }
         match self.unicode_set() {
             Some(set) => set.matches(hay).into_iter().collect(),
@@ -623,7 +630,7 @@ impl Filter {
         cur: (&str, &str, &str),
         time: f64,
     ) -> Vec<Failure> {
-        let candidates = self.candidates(hay);
+        let candidates = self.candidates(hay, None);
         if candidates.is_empty() {
             return Vec::new();
         }

@@ -14,6 +14,7 @@ pub struct Scratch {
     content: String,
     pref: Option<Captures>,
     fail: Vec<Captures>,
+    set: Option<regex_automata::meta::Cache>,
 }
 
 /// What one line's regexes found ([`Filter::scan`]); feed it to [`Filter::apply`].
@@ -47,6 +48,7 @@ impl Filter {
             content: String::new(),
             pref: self.pref_regex().map(|r| r.new_captures()),
             fail: self.fail_regexes().map(|r| r.new_captures()).collect(),
+            set: self.set_cache(),
         }
     }
 
@@ -113,7 +115,7 @@ impl Filter {
             }
         }
         let hay: &str = if use_content { &s.content } else { text };
-        let candidates = self.candidates(hay);
+        let candidates = self.candidates(hay, s.set.as_mut());
         for idx in candidates {
             let Some(re) = self.fail_regexes().nth(idx) else {
                 continue;
