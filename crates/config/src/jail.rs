@@ -36,7 +36,8 @@ pub const JAIL_OPTIONS: [&str; 17] = [
 
 /// jailor's own jail options: kept in [`JailSpec::options`] for the daemon, never sent in
 /// fail2ban's stream (fail2ban has no such option).
-pub const JAILOR_JAIL_OPTIONS: [&str; 2] = ["maxlinelength", "maxactionbacklog"];
+pub const JAILOR_JAIL_OPTIONS: [&str; 3] =
+    ["maxlinelength", "maxactionbacklog", "maxtrackedaddresses"];
 
 /// Filter options a jail may set itself, replacing the filter's value.
 const FILTER_OPTIONS: [&str; 7] = [

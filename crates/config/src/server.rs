@@ -31,6 +31,9 @@ pub struct ServerSpec {
     pub stacksize: Option<Option<i64>>,
     /// `metrics`: jailor's own option, the address of the Prometheus endpoint (`None`: off).
     pub metrics: Option<String>,
+    /// `maxtrackedaddresses` of `[Definition]` (jailor's own option): the default of every
+    /// jail that sets none itself, as written.
+    pub maxtrackedaddresses: Option<String>,
     /// Things fail2ban would only warn about while reading these files.
     pub warnings: Vec<String>,
 }
@@ -70,6 +73,9 @@ impl ServerSpec {
                 .get("Definition", "metrics", &vars)?
                 .map(|(v, _)| v.trim().to_owned())
                 .filter(|v| !v.is_empty()),
+            maxtrackedaddresses: cfg
+                .get("Definition", "maxtrackedaddresses", &vars)?
+                .map(|(v, _)| v),
             warnings: cfg.warnings().to_vec(),
         })
     }
@@ -96,5 +102,69 @@ impl ServerSpec {
         }
         out.push(set("dbpurgeage", self.dbpurgeage.as_str().into()));
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// `maxtrackedaddresses` comes with the rest of the configuration: a jail's own value
+    /// or the jail files' `[DEFAULT]` in the jail, `[Definition]` of the server's file in
+    /// the server settings; fail2ban's stream does not carry it.
+    #[test]
+    fn max_tracked_addresses_is_read_once_with_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir_all(d.join("filter.d")).unwrap();
+        std::fs::write(
+            d.join("filter.d/f.conf"),
+            "[Definition]\nfailregex = ^x <HOST>$\n",
+        )
+        .unwrap();
+        std::fs::write(d.join("x.log"), "").unwrap();
+        std::fs::write(
+            d.join("fail2ban.conf"),
+            "[Definition]\nmaxtrackedaddresses = 5000\n",
+        )
+        .unwrap();
+        let jail = |name: &str, own: &str| {
+            format!("[{name}]\nenabled = true\nfilter = f\nlogpath = x.log\naction =\n{own}\n")
+        };
+        std::fs::write(
+            d.join("jail.conf"),
+            format!(
+                "{}{}",
+                jail("own", "maxtrackedaddresses = 7"),
+                jail("plain", "")
+            ),
+        )
+        .unwrap();
+        let cfg = crate::Loader::new(d).read_all().unwrap();
+        assert_eq!(cfg.server.maxtrackedaddresses.as_deref(), Some("5000"));
+        let spec = |name: &str| {
+            cfg.jails
+                .iter()
+                .flatten()
+                .find(|j| j.name == name)
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(spec("own").option("maxtrackedaddresses"), Some("7"));
+        assert_eq!(spec("plain").option("maxtrackedaddresses"), None);
+        let stream = format!("{:?}", cfg.stream());
+        assert!(!stream.contains("maxtrackedaddresses"), "{stream}");
+
+        std::fs::write(
+            d.join("jail.local"),
+            "[DEFAULT]\nmaxtrackedaddresses = 300\n",
+        )
+        .unwrap();
+        let cfg = crate::Loader::new(d).read_all().unwrap();
+        let plain = cfg
+            .jails
+            .iter()
+            .flatten()
+            .find(|j| j.name == "plain")
+            .unwrap();
+        assert_eq!(plain.option("maxtrackedaddresses"), Some("300"));
     }
 }

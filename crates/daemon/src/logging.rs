@@ -207,7 +207,7 @@ pub fn log(level: Level, name: &str, message: fmt::Arguments<'_>) {
 
 /// The local time as fail2ban's `asctime`: `YYYY-mm-dd HH:MM:SS,mmm`.
 fn asctime() -> String {
-    let now = jiff::ZonedDateTime::now();
+    let now = jiff::Timestamp::now().to_zoned_datetime(jailor_date::local_zone());
     format!(
         "{},{:03}",
         now.strftime("%Y-%m-%d %H:%M:%S"),
@@ -219,7 +219,7 @@ fn asctime() -> String {
 pub fn local_time(secs: i64) -> String {
     match jiff::Timestamp::from_second(secs) {
         Ok(ts) => ts
-            .to_zoned_datetime(jiff::tz::TimeZone::system())
+            .to_zoned_datetime(jailor_date::local_zone())
             .strftime("%Y-%m-%d %H:%M:%S")
             .to_string(),
         Err(_) => secs.to_string(),

@@ -163,6 +163,10 @@ pub(crate) fn build(
         );
     }
     let window = FailureWindow::new(window_config(&settings));
+    // Where reading starts is what the store has (or, for a file it has no record of, the
+    // start of the file or the seek): nothing to write until reading moves. So a jail's
+    // start commits nothing, and the other jails' starts do not wait for that commit.
+    let last_positions = tailer.positions();
     let ignore_cmd = settings.ignorecommand.as_deref().map(|c| {
         ShellIgnore::new(c, Duration::from_secs(30)).with_cache(settings.ignorecache.as_ref())
     });
@@ -179,7 +183,7 @@ pub(crate) fn build(
             to_keeper,
             last_date: None,
             in_operation: false,
-            last_positions: Vec::new(),
+            last_positions,
             last_cleanup: 0,
             latency_warned_day: -1,
             truncated_warned: false,

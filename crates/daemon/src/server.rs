@@ -7,9 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use crate::ban_history::StoreHistory;
-use indexmap::IndexMap;
 use jailor_action::ActionRunner;
-use jailor_config::{Config, JailSpec, Loader, ServerSpec, Vars};
+use jailor_config::{JailSpec, Loader, ServerSpec};
 use jailor_store::{DbFile, ErrorKind as StoreErrorKind, Store, StoreOptions};
 use jailor_tail::StopHandle;
 
@@ -103,7 +102,8 @@ pub fn run(opts: &ServerOptions) -> Result<(), Error> {
     for w in &cfg.warnings {
         logf!(WARNING, "fail2ban.configreader", "{w}");
     }
-    let store = Arc::new(Mutex::new(open_store(&cfg.server)));
+    // A new file is created while the jails start: it holds nothing they need to wait for.
+    let store = Arc::new(Mutex::new(open_store(&cfg.server, true)));
     let purge_age = jailor_config::parse_time(&cfg.server.dbpurgeage)
         .map(|t| t as i64)
         .unwrap_or(86_400);
@@ -127,7 +127,7 @@ pub fn run(opts: &ServerOptions) -> Result<(), Error> {
     }
     let (events, inbox) = mpsc::channel();
     let control = crate::control::serve(control, &events, signals)?;
-    let started = server.start_jails(&cfg.jails);
+    let started = server.start_jails(&cfg.server, &cfg.jails);
     // After the jails registered: a received ban needs its jail.
     crate::fleet::start(
         &opts.conf,
@@ -181,8 +181,9 @@ fn write_pidfile(path: &Path) -> Result<(), Error> {
 }
 
 /// Opens the store `dbfile` names. jailor never writes into fail2ban's own database: for
-/// fail2ban's file it uses [`JAILOR_DB`] in the same folder.
-pub(crate) fn open_store(server: &ServerSpec) -> Store {
+/// fail2ban's file it uses [`JAILOR_DB`] in the same folder. With `background`, a file that
+/// does not exist yet is created by a helper thread (see [`Store::open_in_background`]).
+pub(crate) fn open_store(server: &ServerSpec, background: bool) -> Store {
     let options = StoreOptions {
         max_matches: match server.dbmaxmatches {
             Some(Some(n)) if n >= 0 => n as usize,
@@ -215,7 +216,11 @@ pub(crate) fn open_store(server: &ServerSpec) -> Store {
     if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
         let _ = std::fs::create_dir_all(dir);
     }
-    match Store::open_with(&target, options.clone()) {
+    let opened = match background {
+        true => Store::open_in_background(&target, options.clone()),
+        false => Store::open_with(&target, options.clone()),
+    };
+    match opened {
         Ok(s) => s,
         Err(e) if matches!(e.kind(), StoreErrorKind::ForeignDatabase { fail2ban: true }) => {
             logf!(
@@ -237,31 +242,12 @@ pub(crate) fn open_store(server: &ServerSpec) -> Store {
     }
 }
 
-/// `maxtrackedaddresses` per jail: the jail's own value, else `[DEFAULT]` of the jail files,
-/// else `[Definition]` of `fail2ban.conf`.
-pub(crate) fn max_tracked_values(base: &Path, jails: &[&JailSpec]) -> HashMap<String, String> {
-    let statics: IndexMap<String, String> = IndexMap::new();
-    let vars = Vars::new();
-    let global = Config::read(base, "fail2ban", &statics)
-        .ok()
-        .and_then(|c| {
-            c.get("Definition", MAX_TRACKED_OPTION, &vars)
-                .ok()
-                .flatten()
-        })
-        .map(|(v, _)| v);
-    let jail_cfg = Config::read(base, "jail", &statics).ok();
-    let mut out = HashMap::new();
-    for j in jails {
-        let own = jail_cfg
-            .as_ref()
-            .and_then(|c| c.get(&j.name, MAX_TRACKED_OPTION, &vars).ok().flatten())
-            .map(|(v, _)| v);
-        if let Some(v) = own.or_else(|| global.clone()) {
-            out.insert(j.name.clone(), v);
-        }
-    }
-    out
+/// `maxtrackedaddresses` of a jail: its own value (or `[DEFAULT]` of the jail files), else
+/// `[Definition]` of the server's file. Both were read with the rest of the configuration.
+pub(crate) fn max_tracked_value(server: &ServerSpec, spec: &JailSpec) -> Option<String> {
+    spec.option(MAX_TRACKED_OPTION)
+        .map(str::to_owned)
+        .or_else(|| server.maxtrackedaddresses.clone())
 }
 
 pub(crate) struct RunningJail {
@@ -296,15 +282,14 @@ impl Server {
     /// Starts every valid jail; returns, per jail started, what tells when it is reading.
     fn start_jails(
         &mut self,
+        server: &ServerSpec,
         jails: &[Result<JailSpec, jailor_config::JailError>],
     ) -> Vec<mpsc::Receiver<()>> {
-        let ok: Vec<&JailSpec> = jails.iter().filter_map(|j| j.as_ref().ok()).collect();
-        let tracked = max_tracked_values(&self.base, &ok);
         let mut started = Vec::new();
         for j in jails {
             match j {
                 Ok(spec) => {
-                    started.extend(self.start_jail(spec, tracked.get(&spec.name).cloned(), None))
+                    started.extend(self.start_jail(spec, max_tracked_value(server, spec), None))
                 }
                 Err(e) => logf!(
                     ERROR,
@@ -485,16 +470,20 @@ impl Server {
             Err(e) => logf!(ERROR, "fail2ban.server", "{e}"),
         }
         let ok: Vec<&JailSpec> = cfg.jails.iter().filter_map(|j| j.as_ref().ok()).collect();
-        let tracked = max_tracked_values(&self.base, &ok);
+        let tracked: HashMap<&str, Option<String>> = ok
+            .iter()
+            .map(|s| (s.name.as_str(), max_tracked_value(&cfg.server, s)))
+            .collect();
+        let tracked = |name: &str| tracked.get(name).cloned().flatten();
         let running = std::mem::take(&mut self.jails);
         let mut keep = Vec::new();
         for mut j in running {
             let same = ok
                 .iter()
-                .any(|s| **s == j.spec && tracked.get(&s.name).cloned() == j.max_tracked);
+                .any(|s| **s == j.spec && tracked(&s.name) == j.max_tracked);
             // Only options fail2ban changes in a running jail differ: changed in place.
             let live = ok.iter().find(|s| {
-                tracked.get(&s.name).cloned() == j.max_tracked
+                tracked(&s.name) == j.max_tracked
                     && crate::control::only_live_options_differ(&j.spec, s)
             });
             if same {
@@ -511,11 +500,7 @@ impl Server {
             match j {
                 Ok(spec) => {
                     if !self.jails.iter().any(|r| r.spec.name == spec.name) {
-                        started.extend(self.start_jail(
-                            spec,
-                            tracked.get(&spec.name).cloned(),
-                            None,
-                        ));
+                        started.extend(self.start_jail(spec, tracked(&spec.name), None));
                     }
                 }
                 Err(e) => logf!(

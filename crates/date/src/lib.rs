@@ -20,4 +20,4 @@ mod reference_tests;
 pub use describe::{describe_pattern, PatternName};
 pub use detector::{DateDetector, DateHit, HitTime, Speculation};
 pub use error::{Error, ErrorKind};
-pub use zone::Zone;
+pub use zone::{local_zone, Zone};

@@ -1,8 +1,89 @@
 //! Time zones: offsets written in log lines (`%z`, `%Z`), `logtimezone`, and the default zone.
 
+use std::ffi::OsStr;
+use std::path::Path;
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
 use crate::error::{Error, ErrorKind};
 use jiff::civil::DateTime;
 use jiff::tz::TimeZone;
+
+/// Where zone files are (`TZ=Europe/Zurich`, the target of `/etc/localtime`).
+const ZONEINFO: &str = "/usr/share/zoneinfo";
+/// How long the local zone is used before `TZ` and `/etc/localtime` are read again.
+const LOCAL_ZONE_TTL: Duration = Duration::from_secs(300);
+
+static LOCAL_ZONE: RwLock<Option<(TimeZone, Instant)>> = RwLock::new(None);
+
+/// The process's local zone: `TZ` (a zone name, a file, or a POSIX rule string) else
+/// `/etc/localtime`; UTC when neither can be read. Read again every five minutes.
+///
+/// Unlike `jiff::tz::TimeZone::system`, this reads only the one zone file: jiff looks the
+/// name up in its zone database, which lists all of `/usr/share/zoneinfo` on first use (a
+/// few hundred directory reads, a noticeable part of the daemon's start).
+pub fn local_zone() -> TimeZone {
+    if let Ok(cached) = LOCAL_ZONE.read() {
+        if let Some((tz, at)) = cached.as_ref() {
+            if at.elapsed() < LOCAL_ZONE_TTL {
+                return tz.clone();
+            }
+        }
+    }
+    let tz = read_local_zone().unwrap_or_else(|| TimeZone::try_system().unwrap_or(TimeZone::UTC));
+    if let Ok(mut cached) = LOCAL_ZONE.write() {
+        *cached = Some((tz.clone(), Instant::now()));
+    }
+    tz
+}
+
+/// The zone `TZ` or `/etc/localtime` names, read without jiff's zone database; `None` to
+/// leave an unusual setting to jiff.
+fn read_local_zone() -> Option<TimeZone> {
+    let tz = std::env::var_os("TZ");
+    zone_of_tz(
+        tz.as_deref(),
+        Path::new("/etc/localtime"),
+        Path::new(ZONEINFO),
+    )
+}
+
+/// The zone of a `TZ` value (`None`: not set, so `localtime`) with zone files in `zoneinfo`.
+fn zone_of_tz(tz: Option<&OsStr>, localtime: &Path, zoneinfo: &Path) -> Option<TimeZone> {
+    let Some(tz) = tz else {
+        let data = std::fs::read(localtime).ok()?;
+        let link = std::fs::read_link(localtime).ok();
+        let name = link
+            .as_deref()
+            .and_then(Path::to_str)
+            .and_then(zone_name_in)
+            .unwrap_or("localtime");
+        return TimeZone::tzif(name, &data).ok();
+    };
+    let tz = tz.to_str()?;
+    if tz.is_empty() {
+        return Some(TimeZone::UTC);
+    }
+    let name = tz.strip_prefix(':').unwrap_or(tz);
+    // A zone file's name or path (the format of `/etc/localtime`), else a POSIX rule.
+    let file = if name.starts_with('/') {
+        Path::new(name).to_path_buf()
+    } else if name.split('/').any(|part| part == ".." || part.is_empty()) {
+        return TimeZone::posix(name).ok();
+    } else {
+        zoneinfo.join(name)
+    };
+    match std::fs::read(&file) {
+        Ok(data) => TimeZone::tzif(zone_name_in(name).unwrap_or(name), &data).ok(),
+        Err(_) => TimeZone::posix(name).ok(),
+    }
+}
+
+/// `Europe/Zurich` of `/usr/share/zoneinfo/Europe/Zurich`.
+fn zone_name_in(path: &str) -> Option<&str> {
+    const DIR: &str = "zoneinfo/";
+    path.rfind(DIR).map(|i| &path[i + DIR.len()..])
+}
 
 /// The zone a date without its own offset is read in.
 #[derive(Debug, Clone)]
@@ -18,7 +99,7 @@ impl Zone {
     /// The process default zone: `TZ` (IANA name or POSIX string) else `/etc/localtime`, as
     /// Python's `time.mktime` would use; UTC when none can be read.
     pub fn local() -> Zone {
-        Zone::Rules(TimeZone::try_system().unwrap_or(TimeZone::UTC))
+        Zone::Rules(local_zone())
     }
 
     /// Parses a `logtimezone` value.
@@ -189,6 +270,68 @@ pub(crate) fn offset_of(text: &str) -> Option<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Offsets of `tz` at a winter and a summer instant.
+    fn offsets(tz: &TimeZone) -> (i32, i32) {
+        let at = |s: i64| {
+            tz.to_offset(jiff::Timestamp::from_second(s).unwrap())
+                .seconds()
+        };
+        (at(1_700_000_000), at(1_720_000_000))
+    }
+
+    #[test]
+    fn tz_values_read_as_the_c_library_does() {
+        let info = Path::new(ZONEINFO);
+        let localtime = Path::new("/nonexistent/localtime");
+        let zone = |v: &str| zone_of_tz(Some(OsStr::new(v)), localtime, info);
+        assert_eq!(offsets(&zone("").unwrap()), (0, 0));
+        let rule = zone("CET-1CEST,M3.5.0,M10.5.0/3").unwrap();
+        assert_eq!(offsets(&rule), (3600, 7200));
+        assert_eq!(offsets(&zone("UTC-05:30").unwrap()), (19800, 19800));
+        if info.join("Europe/Zurich").exists() {
+            let named = zone("Europe/Zurich").unwrap();
+            assert_eq!(named.iana_name(), Some("Europe/Zurich"));
+            assert_eq!(offsets(&named), (3600, 7200));
+            assert_eq!(offsets(&zone(":Europe/Zurich").unwrap()), (3600, 7200));
+            let path = zone("/usr/share/zoneinfo/America/New_York").unwrap();
+            assert_eq!(path.iana_name(), Some("America/New_York"));
+            assert_eq!(offsets(&path), (-18000, -14400));
+        }
+        // Not a zone file and not a rule: left to jiff.
+        assert!(zone("../../etc/passwd").is_none());
+        // No TZ and no localtime file: left to jiff too.
+        assert!(zone_of_tz(None, localtime, info).is_none());
+    }
+
+    #[test]
+    fn localtime_is_read_with_its_name() {
+        let info = Path::new(ZONEINFO);
+        let zurich = info.join("Europe/Zurich");
+        if !zurich.exists() {
+            return;
+        }
+        let dir = std::env::temp_dir().join(format!("jailor-zone-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let link = dir.join("localtime");
+        std::os::unix::fs::symlink(&zurich, &link).unwrap();
+        let tz = zone_of_tz(None, &link, info).unwrap();
+        assert_eq!(tz.iana_name(), Some("Europe/Zurich"));
+        assert_eq!(offsets(&tz), (3600, 7200));
+        let copy = dir.join("copy");
+        std::fs::copy(&zurich, &copy).unwrap();
+        let copied = zone_of_tz(None, &copy, info);
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(offsets(&copied.unwrap()), (3600, 7200));
+    }
+
+    #[test]
+    fn the_local_zone_agrees_with_jiff() {
+        let ours = local_zone();
+        let jiffs = TimeZone::try_system().unwrap_or(TimeZone::UTC);
+        assert_eq!(offsets(&ours), offsets(&jiffs));
+    }
 
     #[test]
     fn offsets_in_lines() {

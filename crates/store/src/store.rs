@@ -24,6 +24,15 @@ use crate::{
 #[derive(Debug)]
 pub struct Store {
     inner: Option<Db>,
+    /// A new database file a helper thread is creating (see [`Store::open_in_background`]).
+    creating: Option<Creating>,
+}
+
+/// The helper thread creating a new database file, and the file's name.
+#[derive(Debug)]
+struct Creating {
+    name: String,
+    thread: std::thread::JoinHandle<Result<Store, Error>>,
 }
 
 /// An open database.
@@ -81,6 +90,55 @@ impl Store {
         Db::setup(conn, name, options, true).map(Store::from_db)
     }
 
+    /// Like [`Store::open_with`], but a file that does not exist yet is created by a helper
+    /// thread, so the caller goes on at once (creating a file costs a flush to the disk).
+    ///
+    /// Until the file is ready the store answers every query as the new, empty database it
+    /// will be (no bans, no positions), which is exact since nothing else writes to it. The
+    /// first write (commit, purge) waits for the file; an error creating it is returned
+    /// there, once, and the store then keeps nothing, as [`Store::disabled`].
+    pub fn open_in_background(
+        path: impl AsRef<Path>,
+        options: StoreOptions,
+    ) -> Result<Store, Error> {
+        let path = path.as_ref();
+        if path.exists() {
+            return Store::open_with(path, options);
+        }
+        let owned = path.to_path_buf();
+        let opts = options.clone();
+        let spawned = std::thread::Builder::new()
+            .name("store-create".into())
+            .stack_size(256 * 1024)
+            .spawn(move || Store::open_with(&owned, opts));
+        match spawned {
+            Ok(thread) => Ok(Store {
+                inner: None,
+                creating: Some(Creating {
+                    name: path.display().to_string(),
+                    thread,
+                }),
+            }),
+            Err(_) => Store::open_with(path, options),
+        }
+    }
+
+    /// Waits for a file being created in the background (nothing to do otherwise).
+    fn settle(&mut self) -> Result<(), Error> {
+        let Some(c) = self.creating.take() else {
+            return Ok(());
+        };
+        match c.thread.join() {
+            Ok(Ok(mut store)) => {
+                self.inner = store.inner.take();
+                Ok(())
+            }
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(Error::new("create", &c.name, crate::ErrorKind::Access)
+                .with_detail("the thread creating it failed".to_owned())),
+        }
+    }
+
     /// Opens a private in-memory database (`dbfile = :memory:`) with default options.
     pub fn open_in_memory() -> Result<Store, Error> {
         Store::open_in_memory_with(StoreOptions::default())
@@ -95,7 +153,10 @@ impl Store {
 
     /// The store of `dbfile = None`: stores nothing and finds nothing.
     pub fn disabled() -> Store {
-        Store { inner: None }
+        Store {
+            inner: None,
+            creating: None,
+        }
     }
 
     /// Opens what a `dbfile` setting names: a file, `:memory:`, or no store.
@@ -108,21 +169,29 @@ impl Store {
     }
 
     fn from_db(db: Db) -> Store {
-        Store { inner: Some(db) }
+        Store {
+            inner: Some(db),
+            creating: None,
+        }
     }
 
     /// Whether this store keeps anything (false for [`Store::disabled`]).
     pub fn is_enabled(&self) -> bool {
-        self.inner.is_some()
+        self.inner.is_some() || self.creating.is_some()
     }
 
     /// The database's path, `:memory:`, or `None` when disabled.
     pub fn database(&self) -> Option<&str> {
-        self.inner.as_ref().map(|db| db.name.as_str())
+        match &self.creating {
+            Some(c) => Some(c.name.as_str()),
+            None => self.inner.as_ref().map(|db| db.name.as_str()),
+        }
     }
 
     /// Changes `dbmaxmatches` for bans committed from now on.
     pub fn set_max_matches(&mut self, max_matches: usize) {
+        // A file that cannot be created keeps nothing: no matches to cap either.
+        let _ = self.settle();
         if let Some(db) = &mut self.inner {
             db.max_matches = max_matches;
         }
@@ -134,6 +203,9 @@ impl Store {
     /// killed at any later moment (and, under [`Durability::Full`], a power loss). When it
     /// returns `Err`, none of them is applied.
     pub fn commit(&mut self, batch: &Batch) -> Result<(), Error> {
+        if !batch.is_empty() {
+            self.settle()?;
+        }
         match &mut self.inner {
             Some(db) if !batch.is_empty() => db.commit(batch),
             _ => Ok(()),
@@ -373,6 +445,7 @@ impl Store {
     /// `time_of_ban + 3 × bantime` is before `now - age`, so long bans keep counting for a
     /// while after they end.
     pub fn purge(&mut self, now: i64, age: i64) -> Result<Purged, Error> {
+        self.settle()?;
         let Some(db) = &mut self.inner else {
             return Ok(Purged::default());
         };
@@ -404,6 +477,13 @@ impl Store {
             Some(db) => schema::check_integrity(&db.conn, &db.name),
             None => Ok(()),
         }
+    }
+}
+
+impl Drop for Store {
+    /// A file still being created is finished first: it is complete once the store is gone.
+    fn drop(&mut self) {
+        let _ = self.settle();
     }
 }
 

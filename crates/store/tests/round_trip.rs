@@ -656,3 +656,63 @@ fn a_store_can_move_to_another_thread() {
     });
     assert_eq!(handle.join().unwrap(), 1);
 }
+
+#[test]
+fn a_new_file_made_in_the_background_answers_as_empty_and_keeps_the_first_commit() {
+    let (_dir, path) = temp_db();
+    let mut store = Store::open_in_background(&path, StoreOptions::default()).unwrap();
+    // Before the file is ready: the answers of a new, empty database.
+    assert!(store.is_enabled());
+    assert_eq!(store.database(), Some(path.display().to_string().as_str()));
+    assert_eq!(store.positions("sshd").unwrap(), vec![]);
+    assert_eq!(store.bans_to_restore("sshd", T0).unwrap(), vec![]);
+    assert_eq!(
+        store.ban_stats(&ip("192.0.2.1"), Scope::AllJails).unwrap(),
+        None
+    );
+    let b = ban("sshd", ip("192.0.2.1"), T0, 600);
+    let mut batch = Batch::new();
+    batch
+        .ban(b.clone())
+        .position(position("sshd", "/var/log/auth.log", 42));
+    store.commit(&batch).unwrap();
+    assert_eq!(
+        store.ban("sshd", &ip("192.0.2.1")).unwrap(),
+        Some(b.clone())
+    );
+    drop(store);
+    // The commit is in the file, and no private file of the creation is left.
+    let again = Store::open_in_background(&path, StoreOptions::default()).unwrap();
+    assert_eq!(again.bans_to_restore("sshd", T0 + 1).unwrap(), vec![b]);
+    assert_eq!(again.positions("sshd").unwrap()[0].offset, 42);
+    let names: Vec<String> = std::fs::read_dir(path.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".new-"))
+        .collect();
+    assert_eq!(names, Vec::<String>::new());
+}
+
+#[test]
+fn a_store_dropped_before_its_first_write_leaves_a_complete_file() {
+    let (_dir, path) = temp_db();
+    drop(Store::open_in_background(&path, StoreOptions::default()).unwrap());
+    assert!(path.exists());
+    let store = Store::open(&path).unwrap();
+    store.check_integrity().unwrap();
+    assert_eq!(store.current_bans(T0).unwrap(), vec![]);
+}
+
+#[test]
+fn a_file_that_cannot_be_made_in_the_background_fails_the_first_write_then_keeps_nothing() {
+    let (dir, _) = temp_db();
+    let path = dir.path().join("missing-folder").join("jailor.sqlite3");
+    let mut store = Store::open_in_background(&path, StoreOptions::default()).unwrap();
+    let mut batch = Batch::new();
+    batch.ban(ban("sshd", ip("192.0.2.9"), T0, 600));
+    let err = store.commit(&batch).unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::Access, "{err}");
+    assert!(!store.is_enabled());
+    store.commit(&batch).unwrap();
+    assert_eq!(store.current_bans(T0).unwrap(), vec![]);
+}

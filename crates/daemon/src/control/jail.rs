@@ -18,7 +18,7 @@ use jailor_proto::{BanTimeOption, FailureKind, JailQuery, JailSetting, Response}
 use super::{invalid, stopping};
 use crate::jail_counters::JailCounters;
 use crate::logf;
-use crate::server::{max_tracked_values, RunningJail, Server};
+use crate::server::{max_tracked_value, RunningJail, Server};
 use crate::settings::JailSettings;
 
 /// How long a request waits for a (re)started jail to start reading.
@@ -154,7 +154,7 @@ impl Server {
             Some(Err(e)) => return Response::error(FailureKind::Config, e.config_error_message()),
             Some(Ok(spec)) => spec.clone(),
         };
-        let tracked = max_tracked_values(&self.base, &[&spec]).remove(jail);
+        let tracked = max_tracked_value(&cfg.server, &spec);
         if let Err(e) = check(&spec, tracked.as_deref()) {
             return Response::error(FailureKind::Config, format!("jail '{jail}': {e}"));
         }
@@ -252,7 +252,7 @@ impl Server {
             Some(Err(e)) => return Response::error(FailureKind::Config, e.config_error_message()),
             Some(Ok(spec)) => spec.clone(),
         };
-        let tracked = max_tracked_values(&self.base, &[&spec]).remove(jail);
+        let tracked = max_tracked_value(&cfg.server, &spec);
         if let Err(e) = check(&spec, tracked.as_deref()) {
             logf!(
                 ERROR,

@@ -119,9 +119,11 @@ impl Server {
                     dbpurgeage: String::new(),
                     stacksize: None,
                     metrics: None,
+                    maxtrackedaddresses: None,
                     warnings: Vec::new(),
                 };
-                let store = open_store(&spec);
+                // Created now: the answer names a file that exists.
+                let store = open_store(&spec, false);
                 *self.lock_store() = store;
                 logf!(INFO, "fail2ban.server", "Database set to {path}");
                 self.live.dbfile = path;
