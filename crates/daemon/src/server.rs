@@ -135,8 +135,10 @@ pub fn run(opts: &ServerOptions) -> Result<(), Error> {
         &server.to_keeper,
         &server.registry,
     );
-    // Compiling the filters left its scratch memory free in the heap.
+    // Compiling the filters left its scratch memory free in the heap, and the start-up
+    // code is not needed again.
     crate::memory::release_free_memory();
+    crate::memory::release_startup_code();
     logf!(INFO, "fail2ban.server", "Server ready");
     let status = format!("READY=1\nSTATUS={} jail(s) running", server.jails.len());
     server.notifier.send_when_started(started, status);

@@ -130,7 +130,7 @@ impl Followed {
     }
 
     /// Where the next read begins.
-    fn read_pos(&self) -> u64 {
+    pub(crate) fn read_pos(&self) -> u64 {
         self.offset + self.carry.len() as u64
     }
 

@@ -194,7 +194,9 @@ impl TailerBuilder {
             max_line: self.max_line,
             rotate_grace: self.rotate_grace,
             head_seek: self.head_seek,
-            buf: vec![0; self.read_buffer],
+            // Allocated on the first read: an idle jail's files may never need it.
+            buf: Vec::new(),
+            read_buffer: self.read_buffer,
             scratch: String::new(),
             stats: Stats::default(),
             waker,
@@ -296,7 +298,9 @@ pub struct Tailer {
     max_line: usize,
     rotate_grace: Duration,
     head_seek: Option<Recency>,
+    /// The read buffer, `read_buffer` bytes once first needed (see [`grown`]).
     buf: Vec<u8>,
+    read_buffer: usize,
     scratch: String,
     stats: Stats,
     waker: Waker,
@@ -505,7 +509,7 @@ impl Tailer {
                 }
             }
         } else if at_start && start == StartAt::Tail {
-            tail_start(&file, size, &mut self.buf)
+            tail_start(&file, size, grown(&mut self.buf, self.read_buffer))
         } else if at_start {
             Start {
                 offset: self.seek(&file, 0, size),
@@ -534,7 +538,8 @@ impl Tailer {
         let Some(is_recent) = self.head_seek.as_mut() else {
             return from;
         };
-        seek_recent(file, from, size, &mut self.buf, is_recent.as_mut()).unwrap_or(from)
+        let buf = grown(&mut self.buf, self.read_buffer);
+        seek_recent(file, from, size, buf, is_recent.as_mut()).unwrap_or(from)
     }
 
     /// Reads every file, oldest first; drops gone files once drained and quiet.
@@ -562,7 +567,12 @@ impl Tailer {
                         .map_err(|e| ("read", e))
                 })
                 .and_then(|size| {
-                    f.read(size, &mut self.buf, &mut sink, ROUND_BUDGET)
+                    let buf: &mut [u8] = if size > f.read_pos() {
+                        grown(&mut self.buf, self.read_buffer)
+                    } else {
+                        &mut []
+                    };
+                    f.read(size, buf, &mut sink, ROUND_BUDGET)
                         .map_err(|e| ("read", e))
                 });
             match result {
@@ -599,6 +609,14 @@ impl Tailer {
 
 /// Where `tail` starts: just after the last newline, so a line being written now is
 /// delivered whole.
+/// `buf` at `len` bytes, allocated (zeroed) on first use.
+fn grown(buf: &mut Vec<u8>, len: usize) -> &mut [u8] {
+    if buf.len() < len {
+        buf.resize(len, 0);
+    }
+    buf
+}
+
 fn tail_start(file: &File, size: u64, buf: &mut [u8]) -> Start {
     let win = usize::try_from(size).map_or(buf.len(), |s| s.min(buf.len()));
     let from = size - win as u64;
