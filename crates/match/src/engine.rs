@@ -143,6 +143,38 @@ impl AsciiSlots {
 }
 
 impl Captures {
+    /// Slots for a [`crate::head::ContentHead`]'s automaton `re`, reporting `groups` groups.
+    pub(crate) fn for_head(re: &meta::Regex, groups: usize) -> Captures {
+        Captures {
+            owner: 0,
+            locs: None,
+            ascii: Some(AsciiSlots::new(re, true)),
+            spans: vec![None; groups],
+        }
+    }
+
+    /// Searches `hay` with the head automaton `re` these slots were made for; on a match,
+    /// its groups' spans are set (the rest cleared) and the match's span returned.
+    pub(crate) fn search_head(&mut self, re: &meta::Regex, hay: &[u8]) -> Option<(usize, usize)> {
+        self.spans.iter_mut().for_each(|s| *s = None);
+        let slots = self.ascii.as_mut()?;
+        if !slots.search(re, hay) {
+            return None;
+        }
+        let n = re.group_info().group_len(regex_automata::PatternID::ZERO);
+        for (i, s) in self.spans.iter_mut().enumerate().take(n) {
+            *s = slots.get(i);
+        }
+        slots.get(0)
+    }
+
+    /// Sets group `i`'s span.
+    pub(crate) fn set_span(&mut self, i: usize, span: Option<(usize, usize)>) {
+        if let Some(s) = self.spans.get_mut(i) {
+            *s = span;
+        }
+    }
+
     /// The span of group `i` (0 = whole match) of the last successful search.
     pub fn get(&self, i: usize) -> Option<(usize, usize)> {
         self.spans.get(i).copied().flatten()
@@ -199,14 +231,14 @@ pub(crate) fn compile_ascii_set<'p>(
         .ok()
 }
 
-fn ascii_config() -> meta::Config {
+pub(crate) fn ascii_config() -> meta::Config {
     meta::Config::new()
         .nfa_size_limit(Some(64 << 20))
         .hybrid_cache_capacity(DFA_SIZE_LIMIT)
         .utf8_empty(false)
 }
 
-fn ascii_syntax() -> regex_automata::util::syntax::Config {
+pub(crate) fn ascii_syntax() -> regex_automata::util::syntax::Config {
     regex_automata::util::syntax::Config::new()
         .unicode(false)
         .utf8(false)
@@ -321,6 +353,12 @@ impl Regex {
     /// The Python pattern this was compiled from.
     pub fn as_python(&self) -> &str {
         &self.python
+    }
+
+    /// True when the pattern is compiled as it is (no rewrite checked after the search, no
+    /// backtracker), so its [`Regex::accept_pattern`] is exact.
+    pub(crate) fn is_plain(&self) -> bool {
+        matches!(self.exec, Exec::Linear(_))
     }
 
     /// True when every search runs in linear time (no backtracking fallback).

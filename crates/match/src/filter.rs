@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::addr::{parse_host, parse_ip, FailureId};
 use crate::engine::{compile_ascii_set, Captures, Regex, DEFAULT_BACKTRACK_LIMIT, DFA_SIZE_LIMIT};
 use crate::error::{Error, ErrorKind};
+use crate::head::ContentHead;
 use crate::literals::LiteralPrefilter;
 use crate::tags::{expand_tags, UseDns};
 use crate::translate::PyFlags;
@@ -240,6 +241,8 @@ pub struct Filter {
     opts: FilterOptions,
     pref: Option<Compiled>,
     content_group: Option<usize>,
+    /// The prefregex without its final content group (single-line filters).
+    pref_head: Option<ContentHead>,
     fail: Vec<Compiled>,
     /// Unicode form of the set, built on the first non-ASCII line (or with no ASCII set).
     fail_set: std::sync::OnceLock<Option<regex::RegexSet>>,
@@ -283,6 +286,12 @@ impl Filter {
             .as_ref()
             .is_some_and(|p| p.re.group_names().any(|(_, n)| ID_GROUPS.contains(&n)));
         let content_group = pref.as_ref().and_then(|p| p.re.group_index("content"));
+        let pref_head = match (&pref, content_group) {
+            (Some(p), Some(c)) if opts.maxlines == 1 && p.re.is_plain() => {
+                ContentHead::new(p.re.accept_pattern(), c, p.re.groups_len())
+            }
+            _ => None,
+        };
         let mut fail = Vec::with_capacity(opts.failregex.len());
         for (i, raw) in opts.failregex.iter().enumerate() {
             let c = Compiled::new("failregex", i, raw, &opts)?;
@@ -313,6 +322,7 @@ impl Filter {
             opts,
             pref,
             content_group,
+            pref_head,
             fail,
             fail_set: std::sync::OnceLock::new(),
             fail_set_ascii,
@@ -509,6 +519,10 @@ impl Filter {
                     .ok()
             })
             .as_ref()
+    }
+
+    pub(crate) fn pref_head(&self) -> Option<&ContentHead> {
+        self.pref_head.as_ref()
     }
 
     pub(crate) fn content_index(&self) -> Option<usize> {

@@ -13,6 +13,7 @@ pub mod addr;
 mod engine;
 mod error;
 mod filter;
+mod head;
 pub mod lint;
 mod literals;
 pub mod pipeline;

@@ -13,6 +13,7 @@ pub struct Scratch {
     text: String,
     content: String,
     pref: Option<Captures>,
+    head: Option<Captures>,
     fail: Vec<Captures>,
     set: Option<regex_automata::meta::Cache>,
 }
@@ -47,6 +48,7 @@ impl Filter {
             text: String::new(),
             content: String::new(),
             pref: self.pref_regex().map(|r| r.new_captures()),
+            head: self.pref_head().map(|h| h.new_captures()),
             fail: self.fail_regexes().map(|r| r.new_captures()).collect(),
             set: self.set_cache(),
         }
@@ -90,8 +92,19 @@ impl Filter {
         let mut pre_groups: BTreeMap<String, Value> = BTreeMap::new();
         let mut use_content = false;
         if let Some(p) = self.pref_regex() {
-            let caps = s.pref.get_or_insert_with(|| p.new_captures());
-            match p.captures(text, caps) {
+            // The head alone when it can tell (the usual case), else the whole prefregex.
+            let head = match (self.pref_head(), s.head.as_mut()) {
+                (Some(h), Some(c)) => h.captures(text, c).map(|found| (found, &*c)),
+                _ => None,
+            };
+            let (found, caps) = match head {
+                Some((found, c)) => (Ok(found), c),
+                None => {
+                    let caps = s.pref.get_or_insert_with(|| p.new_captures());
+                    (p.captures(text, caps), &*caps)
+                }
+            };
+            match found {
                 Ok(true) => {}
                 Ok(false) => return out,
                 Err(_) => {

@@ -1,0 +1,162 @@
+//! A prefregex ending in `<F-CONTENT>.+</F-CONTENT>$` (most of fail2ban's) searched without
+//! its content group: the content is then simply the rest of the line, so the capture
+//! search (the costly part) runs on the short head of the line only.
+//!
+//! Exact: the head's preferred match is the full pattern's whenever it leaves at least one
+//! character before the line's final newline (`.+$` then matches that rest, and nothing
+//! else); otherwise the caller runs the full pattern.
+
+use regex_automata::meta;
+use regex_syntax::hir::{Capture, Hir, HirKind, Look, Repetition};
+
+use crate::engine::{ascii_config, ascii_syntax, Captures};
+
+/// The part of a prefregex before a final `(?P<content>.+)$`, compiled for ASCII lines.
+#[derive(Debug)]
+pub(crate) struct ContentHead {
+    re: meta::Regex,
+    /// Index of the content group (the full pattern's last group).
+    content: usize,
+}
+
+impl ContentHead {
+    /// The head of `pattern` (a linear pattern of the `regex` crate's syntax, `content` its
+    /// last group), when the pattern ends in `(?P<content>.+)(?m:$)` at its top level.
+    pub(crate) fn new(pattern: &str, content: usize, groups: usize) -> Option<ContentHead> {
+        if !pattern.is_ascii() || content + 1 != groups {
+            return None;
+        }
+        let parse = |p: &str| {
+            regex_syntax::ParserBuilder::new()
+                .unicode(false)
+                .utf8(false)
+                .build()
+                .parse(p)
+                .ok()
+        };
+        let hir = parse(pattern)?;
+        let dot = parse(".")?;
+        let HirKind::Concat(subs) = hir.kind() else {
+            return None;
+        };
+        let [head @ .., cap, end] = subs.as_slice() else {
+            return None;
+        };
+        if end.kind() != &HirKind::Look(Look::EndLF) {
+            return None;
+        }
+        let HirKind::Capture(Capture { index, sub, .. }) = cap.kind() else {
+            return None;
+        };
+        let HirKind::Repetition(Repetition {
+            min: 1,
+            max: None,
+            greedy: true,
+            sub: item,
+        }) = sub.kind()
+        else {
+            return None;
+        };
+        if *index as usize != content || **item != dot {
+            return None;
+        }
+        let re = meta::Builder::new()
+            .configure(ascii_config().match_kind(regex_automata::MatchKind::LeftmostFirst))
+            .syntax(ascii_syntax())
+            .build_from_hir(&Hir::concat(head.to_vec()))
+            .ok()?;
+        (re.group_info().group_len(regex_automata::PatternID::ZERO) == content)
+            .then_some(ContentHead { re, content })
+    }
+
+    /// Slots for [`ContentHead::captures`] (per thread).
+    pub(crate) fn new_captures(&self) -> Captures {
+        Captures::for_head(&self.re, self.content + 1)
+    }
+
+    /// The full pattern's search on `hay` (a line plus its final newline): `Some(found)`
+    /// with `caps` filled as the full pattern would fill them, or `None` when the head
+    /// cannot tell (non-ASCII, an inner newline, nothing left for the content).
+    pub(crate) fn captures(&self, hay: &str, caps: &mut Captures) -> Option<bool> {
+        let body = hay.strip_suffix('\n')?;
+        if !hay.is_ascii() || memchr::memchr(b'\n', body.as_bytes()).is_some() {
+            return None;
+        }
+        let (start, end) = match caps.search_head(&self.re, hay.as_bytes()) {
+            Some(m) => m,
+            None => return Some(false),
+        };
+        if end >= body.len() {
+            return None;
+        }
+        caps.set_span(0, Some((start, body.len())));
+        caps.set_span(self.content, Some((end, body.len())));
+        Some(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Regex;
+    use crate::translate::PyFlags;
+
+    fn head_of(py: &str) -> (Regex, Option<ContentHead>) {
+        let re = Regex::new(py, PyFlags::default()).unwrap();
+        let c = re.group_index("content").unwrap();
+        let head = ContentHead::new(re.accept_pattern(), c, re.groups_len());
+        (re, head)
+    }
+
+    fn spans(c: &Captures) -> Vec<Option<(usize, usize)>> {
+        (0..c.len()).map(|i| c.get(i)).collect()
+    }
+
+    #[test]
+    fn only_a_final_content_dot_plus_dollar_has_a_head() {
+        assert!(head_of(r"^(?P<m>\S+ )(?P<content>.+)$").1.is_some());
+        assert!(head_of(r"^(?P<m>\S+ )(?P<content>.+?)$").1.is_none());
+        assert!(head_of(r"^(?P<m>\S+ )(?P<content>.+)").1.is_none());
+        assert!(head_of(r"^(?P<m>\S+ )(?P<content>.*)$").1.is_none());
+        assert!(head_of(r"^(?P<m>\S+ )(?P<content>.+)(?P<x>)$").1.is_none());
+        assert!(head_of(r"^a|(?P<m>\S+ )(?P<content>.+)$").1.is_none());
+    }
+
+    #[test]
+    fn head_gives_the_full_patterns_groups_or_defers() {
+        let (re, head) = head_of(r"^(?P<m>\S+(?: \S+)?)(?: (?P<k>x):)?(?P<content>.+)$");
+        let head = head.unwrap();
+        let mut full = re.new_captures();
+        let mut hc = head.new_captures();
+        let mut decided = 0;
+        for line in [
+            "a b c d\n",
+            "a b\n",
+            "a\n",
+            "ab x: rest\n",
+            "a b x: rest\n",
+            "\n",
+            "a b x:\n",
+            " lead\n",
+            "a\nb c\n",
+            "é b c\n",
+            "a b",
+            "a b c\nd\n",
+        ] {
+            let want = re.captures(line, &mut full).unwrap();
+            match head.captures(line, &mut hc) {
+                Some(got) => {
+                    decided += 1;
+                    assert_eq!(got, want, "{line:?}");
+                    if got {
+                        assert_eq!(spans(&hc), spans(&full), "{line:?}");
+                    }
+                }
+                // Deferred (the head took the whole line, an inner newline, non-ASCII):
+                // the caller runs the full pattern.
+                None => {}
+            }
+        }
+        assert!(decided >= 5, "{decided}");
+    }
+}
