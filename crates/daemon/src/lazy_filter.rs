@@ -94,6 +94,14 @@ impl LazyFilter {
         }
     }
 
+    /// The filter, when compiled.
+    pub(crate) fn compiled(&self) -> Option<&Filter> {
+        match &self.state {
+            State::Ready(f) => Some(f),
+            _ => None,
+        }
+    }
+
     /// The filter's counters (all zero before it is compiled).
     pub(crate) fn stats(&self) -> Stats {
         match &self.state {

@@ -31,6 +31,7 @@
 //! counted and logged).
 #![deny(missing_docs)]
 
+mod backlog;
 mod ban_history;
 mod control;
 mod error;

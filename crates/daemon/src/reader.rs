@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jailor_date::{DateDetector, HitTime, Zone};
-use jailor_match::{Failure, FailureId, Value};
+use jailor_match::{Failure, FailureId, Scratch, Value};
 use jailor_policy::{
     own_addresses, weigh_failure, Added, FailureWindow, Id, IgnoreList, IgnoreReason, NoResolver,
     PriorBans, WindowConfig,
@@ -16,6 +16,7 @@ use jailor_policy::{
 use jailor_store::{Scope, Store};
 use jailor_tail::{FileKey, Fingerprint, LineRef, Position, Tailer};
 
+use crate::backlog::{look_ahead, Ahead, Backlog, PARALLEL_FROM};
 use crate::ignore_cmd::ShellIgnore;
 use crate::jail_counters::JailCounters;
 use crate::keeper::{ban_id, Candidate, ToKeeper};
@@ -61,6 +62,10 @@ pub(crate) struct Reader {
     stats: Arc<JailCounters>,
     /// Lines read since the last time `stats.lines` was brought up to date.
     unpublished_lines: u64,
+    /// Lines of this round not matched yet.
+    backlog: Backlog,
+    /// Search buffers for the two threads that match a backlog ahead.
+    scratches: Option<[Scratch; 2]>,
 }
 
 /// Lines between two updates of the shared line counter (and at the end of every round).
@@ -190,6 +195,8 @@ pub(crate) fn build(
             evicted_logged: 0,
             stats,
             unpublished_lines: 0,
+            backlog: Backlog::default(),
+            scratches: None,
         },
         tailer,
     ))
@@ -227,13 +234,71 @@ impl Reader {
                 line.path().display()
             );
         }
-        let text = line.text();
+        if self.backlog.push(line.text()) {
+            self.match_backlog();
+        }
+    }
+
+    /// Matches the lines read so far, in order; a long backlog has its dates and searches
+    /// done ahead on two threads (see [`crate::backlog`]).
+    fn match_backlog(&mut self) {
+        if self.backlog.len() == 0 {
+            return;
+        }
+        let backlog = std::mem::take(&mut self.backlog);
+        let lines = backlog.lines();
+        let parallel = lines.len() >= PARALLEL_FROM
+            && self.filter.get(&self.name).is_some_and(|f| f.can_scan());
+        let mut first = 0;
+        if parallel {
+            // Until some template matched, there is nothing to parse ahead with.
+            while first < lines.len() && !self.detector.can_speculate() {
+                self.process(lines[first], None);
+                first += 1;
+            }
+        }
+        let rest = &lines[first..];
+        let filter = self.filter.compiled();
+        match filter {
+            Some(filter) if parallel && rest.len() >= PARALLEL_FROM => {
+                let scratches = self
+                    .scratches
+                    .get_or_insert_with(|| [filter.scratch(), filter.scratch()]);
+                let ahead = look_ahead(filter, &self.detector, scratches, rest);
+                for (line, ahead) in rest.iter().zip(ahead) {
+                    self.process(line, Some(ahead));
+                }
+            }
+            _ => {
+                for line in rest {
+                    self.process(line, None);
+                }
+            }
+        }
+        drop(lines);
+        let mut backlog = backlog;
+        backlog.clear();
+        self.backlog = backlog;
+    }
+
+    /// Matches one line, with its date and searches found ahead when `ahead` says so.
+    fn process(&mut self, text: &str, ahead: Option<Ahead>) {
         let now = now_f64();
         let recent_last = self
             .last_date
             .filter(|(_, seen)| now - seen < 60.0)
             .map(|(t, _)| t);
-        let (span, mut time) = match self.detector.find(text) {
+        let (hit, scan) = match ahead {
+            Some(ahead) => {
+                let hit = self.detector.find_speculated(text, ahead.spec.as_ref());
+                // The searches stand when they ran on the line cut where the date really is.
+                let same_cut =
+                    ahead.spec.as_ref().map(|s| &s.hit().span) == hit.as_ref().map(|h| &h.span);
+                (hit, ahead.scan.filter(|_| same_cut))
+            }
+            None => (self.detector.find(text), None),
+        };
+        let (span, mut time) = match hit {
             Some(hit) => match hit.time {
                 HitTime::At(t) => {
                     self.last_date = Some((t, now));
@@ -296,7 +361,10 @@ impl Reader {
         let Some(filter) = self.filter.get(&self.name) else {
             return;
         };
-        let failures = filter.process(pre, date, post, time);
+        let failures = match scan {
+            Some(scan) => filter.apply(scan, pre, date, post, time),
+            None => filter.process(pre, date, post, time),
+        };
         if failures.iter().any(|f| !f.nofail) {
             JailCounters::add(&self.stats.matched, 1);
         }
@@ -468,6 +536,8 @@ impl Reader {
     }
 
     fn after_round(&mut self, tailer: &Tailer) {
+        // Before the positions move past them.
+        self.match_backlog();
         self.publish_lines();
         JailCounters::set(&self.stats.evicted, self.window.stats().evicted);
         self.apply_new_settings();
