@@ -35,28 +35,28 @@ pub(crate) fn release_free_memory() {
     }
 }
 
-/// Unmaps the executable's code pages from the process (`MADV_DONTNEED` on its read-only,
-/// executable mappings); a no-op elsewhere. Returns the bytes of mappings released.
+/// Unmaps the start-up's code and constant pages from the process (`MADV_DONTNEED` on the
+/// read-only file mappings: the executable's and the libraries' code and constants); a
+/// no-op elsewhere. Returns the bytes of mappings released.
 ///
 /// Start-up runs code that is not needed again (reading the configuration, building jails,
-/// creating the database), and the kernel maps code in large blocks around each page used,
-/// so after start most of the binary's code is in the resident set. Code is never written,
-/// so dropping the mapping loses nothing: a page used later is mapped again from the page
-/// cache (a minor fault). What stays resident is the code the daemon really runs.
+/// creating the database), and the kernel maps files in large blocks around each page
+/// used, so after start nearly all of the binary's code and constants are in the resident
+/// set. These pages are never written, so dropping the mapping loses nothing: a page used
+/// later is mapped again from the page cache (a minor fault). What stays resident is what
+/// the daemon really uses.
 pub(crate) fn release_startup_code() -> usize {
     #[cfg(target_os = "linux")]
     {
-        let Ok(exe) = std::fs::read_link("/proc/self/exe") else {
-            return 0;
-        };
-        let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
+        let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
             return 0;
         };
         let mut released = 0;
-        for (start, end) in code_mappings(&maps, &exe.to_string_lossy()) {
-            // SAFETY: the range is a whole mapping of the executable's code, read-only and
-            // never written (r-xp); MADV_DONTNEED on a private file mapping only drops the
-            // page table entries, and the next access maps the same file pages again.
+        for (start, end) in read_only_file_mappings(&smaps) {
+            // SAFETY: the range is a whole private file mapping that is read-only and holds
+            // no page of its own (no copy-on-write page: `Anonymous: 0 kB`), so its pages are
+            // the file's. MADV_DONTNEED only drops their page table entries; the next access
+            // maps the same file pages again.
             let done = unsafe {
                 libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED)
             };
@@ -70,25 +70,37 @@ pub(crate) fn release_startup_code() -> usize {
     0
 }
 
-/// The `(start, end)` of each read-only executable mapping of `path` in `/proc/self/maps`
-/// text. Writable mappings (data, relocated tables) are never listed.
-fn code_mappings(maps: &str, path: &str) -> Vec<(usize, usize)> {
-    maps.lines()
-        .filter_map(|line| {
-            let mut fields = line.split_whitespace();
-            let range = fields.next()?;
-            let perms = fields.next()?;
-            // After offset, device and inode: the path (with " (deleted)" when replaced).
-            let mapped = fields.skip(3).collect::<Vec<_>>().join(" ");
-            if perms != "r-xp" || mapped != path {
-                return None;
+/// The `(start, end)` of each private file mapping in `/proc/self/smaps` text that is
+/// read-only (`r-xp` or `r--p`) and has no anonymous (copy-on-write) page. Writable
+/// mappings, relocated tables (written before being made read-only) and the kernel's own
+/// (`[vdso]`) are never listed.
+fn read_only_file_mappings(smaps: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut current: Option<(usize, usize)> = None;
+    for line in smaps.lines() {
+        let mut fields = line.split_whitespace();
+        let Some(first) = fields.next() else {
+            continue;
+        };
+        if let Some((a, b)) = first.split_once('-') {
+            // A mapping's header: range, perms, offset, device, inode, path.
+            let (Ok(start), Ok(end)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16))
+            else {
+                current = None;
+                continue;
+            };
+            let perms = fields.next().unwrap_or("");
+            let path = fields.nth(3).unwrap_or("");
+            current = (matches!(perms, "r-xp" | "r--p") && path.starts_with('/') && end > start)
+                .then_some((start, end));
+        } else if first == "Anonymous:" {
+            let kib = fields.next().and_then(|v| v.parse::<u64>().ok());
+            if let (Some(range), Some(0)) = (current.take(), kib) {
+                out.push(range);
             }
-            let (a, b) = range.split_once('-')?;
-            let start = usize::from_str_radix(a, 16).ok()?;
-            let end = usize::from_str_radix(b, 16).ok()?;
-            (end > start).then_some((start, end))
-        })
-        .collect()
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -102,19 +114,33 @@ mod tests {
     }
 
     #[test]
-    fn only_the_executables_code_mappings_are_listed() {
-        let maps = "\
+    fn only_read_only_file_mappings_without_own_pages_are_listed() {
+        let smaps = "\
 55d0a0000000-55d0a0100000 r--p 00000000 fe:00 12 /usr/sbin/jailor
+Rss:                 100 kB
+Anonymous:             0 kB
 55d0a0100000-55d0a0900000 r-xp 00100000 fe:00 12 /usr/sbin/jailor
+Anonymous:             0 kB
 55d0a0900000-55d0a0a00000 r--p 00900000 fe:00 12 /usr/sbin/jailor
+Anonymous:           320 kB
 55d0a0a00000-55d0a0a10000 rw-p 00a00000 fe:00 12 /usr/sbin/jailor
+Anonymous:            64 kB
 7f0000000000-7f0000100000 r-xp 00000000 fe:00 34 /usr/lib/x86_64-linux-gnu/libc.so.6
+Anonymous:             0 kB
 7f0000200000-7f0000300000 rw-p 00000000 00:00 0
-7f0000400000-7f0000500000 r-xp 00000000 fe:00 99 /usr/sbin/jailor (deleted)
+Anonymous:            12 kB
+7f0000400000-7f0000500000 r-xp 00000000 00:00 0 [vdso]
+Anonymous:             0 kB
+7f0000600000-7f0000700000 r--s 00000000 fe:00 77 /tmp/state.sqlite3-shm
+Anonymous:             0 kB
 ";
         assert_eq!(
-            code_mappings(maps, "/usr/sbin/jailor"),
-            [(0x55d0a0100000, 0x55d0a0900000)]
+            read_only_file_mappings(smaps),
+            [
+                (0x55d0a0000000, 0x55d0a0100000),
+                (0x55d0a0100000, 0x55d0a0900000),
+                (0x7f0000000000, 0x7f0000100000)
+            ]
         );
     }
 

@@ -509,7 +509,11 @@ impl Tailer {
                 }
             }
         } else if at_start && start == StartAt::Tail {
-            tail_start(&file, size, grown(&mut self.buf, self.read_buffer))
+            let buf: &mut [u8] = match size {
+                0 => &mut [],
+                _ => grown(&mut self.buf, self.read_buffer),
+            };
+            tail_start(&file, size, buf)
         } else if at_start {
             Start {
                 offset: self.seek(&file, 0, size),
@@ -538,6 +542,11 @@ impl Tailer {
         let Some(is_recent) = self.head_seek.as_mut() else {
             return from;
         };
+        // No more than half a buffer to search: `seek_recent` reads nothing (and an empty
+        // file at start needs no buffer).
+        if size.saturating_sub(from) <= (self.read_buffer / 2) as u64 {
+            return from;
+        }
         let buf = grown(&mut self.buf, self.read_buffer);
         seek_recent(file, from, size, buf, is_recent.as_mut()).unwrap_or(from)
     }
@@ -639,5 +648,36 @@ fn tail_start(file: &File, size: u64, buf: &mut [u8]) -> Start {
             offset: size,
             skipping: true,
         },
+    }
+}
+
+#[cfg(test)]
+mod buffer_tests {
+    use super::*;
+
+    /// Idle jails' tailers hold no read buffer: the files found at start are empty, so
+    /// neither the head seek nor the tail start reads anything; the first read allocates it.
+    #[test]
+    fn the_read_buffer_waits_for_something_to_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let head = dir.path().join("head.log");
+        let tail = dir.path().join("tail.log");
+        std::fs::write(&head, "").unwrap();
+        std::fs::write(&tail, "").unwrap();
+        let mut t = Tailer::builder()
+            .path(head.display().to_string(), StartAt::Head)
+            .path(tail.display().to_string(), StartAt::Tail)
+            .head_seek(|_| Some(true))
+            .build()
+            .unwrap();
+        assert_eq!(t.buf.capacity(), 0);
+        let mut lines = Vec::new();
+        t.read_all(&mut |l: &LineRef<'_>| lines.push(l.text().to_owned()));
+        assert!(lines.is_empty());
+        assert_eq!(t.buf.capacity(), 0);
+        std::fs::write(&tail, "a line\n").unwrap();
+        t.read_all(&mut |l: &LineRef<'_>| lines.push(l.text().to_owned()));
+        assert_eq!(lines, ["a line"]);
+        assert_eq!(t.buf.len(), t.read_buffer);
     }
 }
