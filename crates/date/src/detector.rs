@@ -176,8 +176,11 @@ impl DateDetector {
                         }
                         "{NONE}" => add("{UNB}^", 1.0, false, false)?,
                         p if p.contains("{DATE}") => {
-                            for sub in defaults::date_substitutes() {
-                                add(&p.replace("{DATE}", sub), 1.0, true, false)?;
+                            // The line's own text is checked with the first substitute; the
+                            // others (fail2ban's default templates) are compiled on first use,
+                            // as the defaults are: ~30 regexes per such line at start otherwise.
+                            for (i, sub) in defaults::date_substitutes().enumerate() {
+                                add(&p.replace("{DATE}", sub), 1.0, true, i > 0)?;
                             }
                         }
                         p => add(p, 1.0, false, false)?,

@@ -224,3 +224,27 @@ fn speculation_gives_what_find_gives() {
     assert!(taken > 5, "speculation never applied ({taken})");
     assert!(spec.can_speculate());
 }
+
+#[test]
+fn a_date_inside_a_larger_regex_is_checked_at_start_and_found_through_any_substitute() {
+    // The line's own text is wrong: refused at once, as before.
+    assert!(matches!(
+        DateDetector::new(Some("^[^\\[]*\\[(({DATE})"))
+            .unwrap_err()
+            .kind(),
+        ErrorKind::BadRegex { .. }
+    ));
+    // A good line: the substitutes compiled on first use still find their dates.
+    let mut dd = detector(Some("^[^\\[]*\\[({DATE})"));
+    assert_eq!(
+        hit(
+            &mut dd,
+            "1.2.3.4 - - [14/Aug/2005:10:00:00 +0000] \"GET / HTTP/1.1\""
+        ),
+        Some(("14/Aug/2005:10:00:00 +0000".into(), HitTime::At(NOW)))
+    );
+    assert_eq!(
+        hit(&mut dd, "host [2005-08-14 09:00:00] x").map(|h| h.1),
+        Some(HitTime::At(NOW - 3600.0))
+    );
+}
