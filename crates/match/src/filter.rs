@@ -256,7 +256,9 @@ pub struct Filter {
     mlfid: HashMap<String, (f64, Data)>,
     resolver: Option<Resolver>,
     stats: Stats,
-    scratch: Option<crate::scan::Scratch>,
+    /// Boxed: taken out and put back per line, which then moves a pointer only (the
+    /// search caches inside are several hundred bytes).
+    scratch: Option<Box<crate::scan::Scratch>>,
 }
 
 impl std::fmt::Debug for Filter {
@@ -384,7 +386,10 @@ impl Filter {
     /// failregex can match.
     pub fn process(&mut self, pre: &str, date: &str, post: &str, time: f64) -> Vec<Failure> {
         if self.can_scan() {
-            let mut scratch = self.scratch.take().unwrap_or_else(|| self.scratch());
+            let mut scratch = self
+                .scratch
+                .take()
+                .unwrap_or_else(|| Box::new(self.scratch()));
             let scan = self.scan(&mut scratch, pre, date, post);
             self.scratch = Some(scratch);
             return self.apply(scan, pre, date, post, time);
@@ -448,7 +453,7 @@ impl Filter {
                 fields,
                 ..Data::default()
             };
-            let lines = vec![format!("{pre}{date}{post}")];
+            let lines = vec![concat3(pre, date, post)];
             out.extend(self.failure(idx, data, lines, time));
             if !self.opts.check_all {
                 break;
@@ -681,7 +686,7 @@ impl Filter {
                     .map(Line::full)
                     .collect()
             } else {
-                vec![format!("{}{}{}", cur.0, cur.1, cur.2)]
+                vec![concat3(cur.0, cur.1, cur.2)]
             };
             // Step 7: ignoreregexes on the matched lines.
             if !self.ignore.is_empty() {
@@ -1002,6 +1007,15 @@ pub(crate) fn merge_groups(
         t.push(v);
         fields.insert(key, Value::Tuple(t));
     }
+}
+
+/// `a + b + c` in one allocation (no formatting machinery: once per failure).
+fn concat3(a: &str, b: &str, c: &str) -> String {
+    let mut s = String::with_capacity(a.len() + b.len() + c.len());
+    s.push_str(a);
+    s.push_str(b);
+    s.push_str(c);
+    s
 }
 
 /// `user_2` → `user`, `user3` → `user3` (a trailing `_<digits>` is an index).
