@@ -35,7 +35,10 @@ fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 /// co-process, one after the other, and must print and end exactly as with `sh -c`.
 #[test]
 fn tricky_texts_run_exactly_as_with_sh_c() {
-    let nasty = "'; echo pwned; ' $(echo pwned) `echo pwned` \"\n\\' ) ; exit 9";
+    // Quotes, substitutions, a newline, and the UTF-8 bytes 0x80-0x8f that dash uses inside
+    // its parser as markers (they must stay plain bytes in a quoted word).
+    let nasty = "'; echo pwned; ' $(echo pwned) `echo pwned` \"\n\\' ) ; exit 9 \
+                 \u{c0}\u{c1}\u{c2}\u{c3}\u{c4}\u{c5}\u{c6}\u{c7}\u{c8}\u{c9}\u{ca}\u{cb}\u{81}\u{88}\t\r";
     let vars = env(&[
         ("f2bV_0_F_USER", nasty),
         ("f2bV_1_matches", "line 1\nline 2\n"),
@@ -68,7 +71,7 @@ fn tricky_texts_run_exactly_as_with_sh_c() {
         "kill -0 $PPID && echo parent",
         "echo done; exec echo replaced; echo never",
         "printf 'no newline'",
-        "echo 'héllo ☃'",
+        "echo 'héllo ☃ \u{c1}\u{c8}\u{ca}' \"\u{c2}\u{c9}\"",
         "echo a | tr a b",
         "sleep 0.05 & wait; echo waited",
         "env | sort",
