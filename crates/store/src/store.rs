@@ -283,16 +283,17 @@ impl Store {
                 r.get::<_, Option<i64>>(3)?,
             ))
         };
+        // Asked for every ban candidate: the statements stay prepared (SQLite's parser was
+        // most of the keeper's time in a burst of bans).
         let (records, count, last, total) = match scope {
-            Scope::Jail(jail) => db.conn.query_row(
-                &format!("{select} WHERE target = ?1 AND jail = ?2"),
-                params![target, jail],
-                row,
-            ),
-            Scope::AllJails => {
-                db.conn
-                    .query_row(&format!("{select} WHERE target = ?1"), params![target], row)
-            }
+            Scope::Jail(jail) => db
+                .conn
+                .prepare_cached(&format!("{select} WHERE target = ?1 AND jail = ?2"))
+                .and_then(|mut st| st.query_row(params![target, jail], row)),
+            Scope::AllJails => db
+                .conn
+                .prepare_cached(&format!("{select} WHERE target = ?1"))
+                .and_then(|mut st| st.query_row(params![target], row)),
         }
         .map_err(|e| db.err(op, e))?;
         if records == 0 {
