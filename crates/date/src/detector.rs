@@ -6,6 +6,7 @@ use crate::directive::Decades;
 use crate::error::{Error, ErrorKind};
 use crate::fast::FastResult;
 use crate::fields::DateMatch;
+use crate::memo::DateMemo;
 use crate::template::Template;
 use crate::zone::Zone;
 use std::ops::Range;
@@ -109,6 +110,8 @@ pub struct DateDetector {
     zone: Zone,
     now: Option<f64>,
     scratch: DateMatch,
+    /// The last conversion (shared by the threads speculating: taken only when free).
+    memo: std::sync::Mutex<DateMemo>,
 }
 
 impl DateDetector {
@@ -198,12 +201,16 @@ impl DateDetector {
             zone: Zone::local(),
             now: None,
             scratch: DateMatch::default(),
+            memo: std::sync::Mutex::new(DateMemo::default()),
         })
     }
 
     /// Sets the zone of dates that carry no offset (`logtimezone`; default: [`Zone::local`]).
     pub fn set_zone(&mut self, zone: Zone) {
         self.zone = zone;
+        if let Ok(m) = self.memo.get_mut() {
+            m.clear();
+        }
     }
 
     /// Fixes "now" (epoch seconds) for year inference and template aging; `None` (the
@@ -317,7 +324,15 @@ impl DateDetector {
 
     /// The hit for match `m` of a template of `kind` on `line`.
     fn hit(&self, line: &str, m: &DateMatch, kind: crate::template::Kind, now: f64) -> DateHit {
-        let ts = jiff::Timestamp::from_second(now as i64).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        let secs = now as i64;
+        let mut memo = self.memo.try_lock().ok();
+        if let Some(t) = memo.as_ref().and_then(|mm| mm.get(line, m, kind, secs)) {
+            return DateHit {
+                span: m.date.0..m.date.1,
+                time: t,
+            };
+        }
+        let ts = jiff::Timestamp::from_second(secs).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
         let time = match convert::convert(line, m, kind, &self.zone, ts) {
             Converted::At(t) => HitTime::At(t),
             Converted::Empty => HitTime::Empty,
@@ -328,6 +343,9 @@ impl DateDetector {
         } else {
             time
         };
+        if let Some(mm) = memo.as_mut() {
+            mm.put(line, m, kind, secs, time);
+        }
         DateHit {
             span: m.date.0..m.date.1,
             time,

@@ -10,6 +10,7 @@ mod engine;
 mod error;
 mod fast;
 mod fields;
+mod memo;
 mod name;
 mod template;
 mod zone;

@@ -248,3 +248,29 @@ fn a_date_inside_a_larger_regex_is_checked_at_start_and_found_through_any_substi
         Some(HitTime::At(NOW - 3600.0))
     );
 }
+
+#[test]
+fn remembered_conversion_follows_the_text_now_and_zone() {
+    let mut dd = detector(None);
+    let a = hit(&mut dd, "Aug 14 11:58:59 host sshd[1]: one").unwrap();
+    // The same date text, line otherwise different: the same time.
+    assert_eq!(hit(&mut dd, "Aug 14 11:58:59 other x[2]: two").unwrap(), a);
+    assert_eq!(a.1, HitTime::At(1_124_020_739.0));
+    // Another second, then back: each its own time.
+    let b = hit(&mut dd, "Aug 14 11:59:00 host sshd[1]: one").unwrap();
+    assert_eq!(b.1, HitTime::At(1_124_020_740.0));
+    assert_eq!(
+        hit(&mut dd, "Aug 14 11:58:59 host sshd[1]: one").unwrap(),
+        a
+    );
+    // A new zone or a new "now" (a year earlier: the date then lies in 2004) is not served
+    // from the last conversion.
+    dd.set_zone(Zone::Fixed(3600));
+    assert_eq!(
+        hit(&mut dd, "Aug 14 11:58:59 host sshd[1]: one").unwrap().1,
+        HitTime::At(1_124_020_739.0 - 3600.0)
+    );
+    dd.set_now(Some(NOW - 365.0 * 86400.0));
+    let earlier = hit(&mut dd, "Aug 14 11:58:59 host sshd[1]: one").unwrap().1;
+    assert_ne!(earlier, HitTime::At(1_124_020_739.0 - 3600.0));
+}
