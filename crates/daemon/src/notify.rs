@@ -60,17 +60,31 @@ impl Notifier {
     /// Sends `state` from a new thread once every jail behind `started` has started (or
     /// failed to: its reader ended without starting), so waiting never holds up the server.
     pub(crate) fn send_when_started(self: &Arc<Self>, started: Vec<Receiver<()>>, state: String) {
-        if self.target.is_none() {
+        self.send_when_started_then(started, state, None);
+    }
+
+    /// [`Notifier::send_when_started`], then runs `after` on the same thread.
+    pub(crate) fn send_when_started_then(
+        self: &Arc<Self>,
+        started: Vec<Receiver<()>>,
+        state: String,
+        after: Option<Box<dyn FnOnce() + Send>>,
+    ) {
+        if self.target.is_none() && after.is_none() {
             return;
         }
         let me = self.clone();
         let spawned = std::thread::Builder::new()
             .name("sd-notify".into())
+            .stack_size(crate::memory::SMALL_STACK)
             .spawn(move || {
                 for s in started {
                     let _ = s.recv();
                 }
                 me.send(&state);
+                if let Some(after) = after {
+                    after();
+                }
             });
         if let Err(e) = spawned {
             logf!(

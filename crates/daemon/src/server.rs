@@ -135,13 +135,18 @@ pub fn run(opts: &ServerOptions) -> Result<(), Error> {
         &server.to_keeper,
         &server.registry,
     );
-    // Compiling the filters left its scratch memory free in the heap, and the start-up
-    // code is not needed again.
-    crate::memory::release_free_memory();
-    crate::memory::release_startup_code();
     logf!(INFO, "fail2ban.server", "Server ready");
     let status = format!("READY=1\nSTATUS={} jail(s) running", server.jails.len());
-    server.notifier.send_when_started(started, status);
+    // Once the jails started and their first rounds are done, the start's scratch memory
+    // (free in the heap) and code are not needed again.
+    let settle: Box<dyn FnOnce() + Send> = Box::new(|| {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        crate::memory::release_free_memory();
+        crate::memory::release_startup_code();
+    });
+    server
+        .notifier
+        .send_when_started_then(started, status, Some(settle));
     drop(events);
     server.serve(&inbox);
     logf!(INFO, "fail2ban.server", "Shutdown in progress...");
