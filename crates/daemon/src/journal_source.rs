@@ -56,7 +56,12 @@ fn usec(t: SystemTime) -> u64 {
 
 /// Runs the jail's reader on the journal until `tailer`'s stop handle is used (the tailer
 /// itself, built without files, only lends its handle).
-pub(crate) fn run(mut reader: Reader, tailer: Tailer, options: JournalOptions, gate: StartGate) {
+pub(crate) fn run(
+    mut reader: Box<Reader>,
+    tailer: Tailer,
+    options: JournalOptions,
+    gate: StartGate,
+) {
     let stop = tailer.stop_handle();
     drop(tailer);
     if !gate.wait() {

@@ -7,7 +7,9 @@
 //! log always has its record in the store, whenever the process is killed.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::mpsc::{self, RecvTimeoutError, TrySendError};
+
+use crate::queue::{self, Receiver, Sender as SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -91,7 +93,7 @@ pub(crate) fn spawn(
     store: Arc<Mutex<Store>>,
     purge_age: i64,
 ) -> std::io::Result<(SyncSender<ToKeeper>, std::thread::JoinHandle<()>)> {
-    let (tx, rx) = mpsc::sync_channel(8192);
+    let (tx, rx) = queue::bounded(8192);
     let handle = std::thread::Builder::new()
         .name("keeper".into())
         .stack_size(crate::memory::SMALL_STACK)

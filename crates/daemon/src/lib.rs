@@ -46,6 +46,7 @@ mod memory;
 mod metrics;
 mod native;
 mod notify;
+mod queue;
 mod reader;
 mod server;
 mod settings;

@@ -3,7 +3,9 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::sync::mpsc::{SyncSender, TrySendError};
+use std::sync::mpsc::TrySendError;
+
+use crate::queue::Sender as SyncSender;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -107,7 +109,7 @@ pub(crate) fn build(
     store: Arc<Mutex<Store>>,
     to_keeper: SyncSender<ToKeeper>,
     stats: Arc<JailCounters>,
-) -> Result<(Reader, Tailer), String> {
+) -> Result<(Box<Reader>, Tailer), String> {
     let name: Arc<str> = Arc::from(settings.name.as_str());
     // Compiled by the reader thread on the first line (see `lazy_filter`).
     lazy_filter::precheck(&settings.filter)?;
@@ -175,8 +177,10 @@ pub(crate) fn build(
     let ignore_cmd = settings.ignorecommand.as_deref().map(|c| {
         ShellIgnore::new(c, Duration::from_secs(30)).with_cache(settings.ignorecache.as_ref())
     });
+    // Boxed: the reader is large (its scratch buffers and window inline) and is moved into
+    // its thread; on the stack each move would touch that thread's stack pages for good.
     Ok((
-        Reader {
+        Box::new(Reader {
             name,
             settings,
             detector: det,
@@ -197,7 +201,7 @@ pub(crate) fn build(
             unpublished_lines: 0,
             backlog: Backlog::default(),
             scratches: None,
-        },
+        }),
         tailer,
     ))
 }
@@ -205,7 +209,7 @@ pub(crate) fn build(
 impl Reader {
     /// Waits until the jail's actions started and its bans were restored, then reads until
     /// the tailer is stopped.
-    pub(crate) fn run(self, mut tailer: Tailer, gate: StartGate) {
+    pub(crate) fn run(self: Box<Self>, mut tailer: Tailer, gate: StartGate) {
         if !gate.wait() {
             return;
         }

@@ -2,7 +2,9 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, SyncSender};
+use std::sync::mpsc;
+
+use crate::queue::Sender as SyncSender;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 

@@ -2,7 +2,9 @@
 //! only that jail's later action calls, never matching, the store or another jail.
 
 use std::collections::BTreeMap;
-use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::mpsc;
+
+use crate::queue::{self, Receiver, Sender as SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -72,7 +74,7 @@ pub(crate) fn spawn(
     stats: Arc<JailCounters>,
     history: Arc<StoreHistory>,
 ) -> std::io::Result<(SyncSender<Job>, JoinHandle<()>)> {
-    let (tx, rx) = mpsc::sync_channel(QUEUE);
+    let (tx, rx) = queue::bounded(QUEUE);
     let name = jail.to_owned();
     let handle = std::thread::Builder::new()
         .name(format!("actions-{jail}"))
