@@ -314,21 +314,35 @@ fn to_fancy(python: &str) -> String {
     format!("{flags}{out}")
 }
 
-impl Matcher {
-    /// Compiles `python` (a template regex in fail2ban's syntax) now, so a bad pattern is an
-    /// error here; `pattern` names it in errors.
-    pub(crate) fn new(python: &str, pattern: &str) -> Result<Matcher, Error> {
-        let m = Matcher::lazy(python);
-        if m.compiled.linear().is_none() {
-            if let Err(message) = m.compiled.fancy() {
-                return Err(ErrorKind::BadRegex {
-                    pattern: pattern.to_string(),
-                    message: message.to_string(),
-                }
-                .into());
-            }
+/// Parses a regex in `fancy-regex`'s syntax without compiling it: the tree, then each plain
+/// part it hands to the `regex` crate (class ranges and escapes are checked only there).
+fn check_syntax(fancy: &str) -> Result<(), String> {
+    let tree = fancy_regex::Expr::parse_tree(fancy).map_err(|e| e.to_string())?;
+    let mut todo = vec![&tree.expr];
+    while let Some(e) = todo.pop() {
+        if let fancy_regex::Expr::Delegate { inner, .. } = e {
+            regex_syntax::ast::parse::Parser::new()
+                .parse(inner)
+                .map_err(|e| e.to_string())?;
         }
-        Ok(m)
+        todo.extend(e.children_iter());
+    }
+    Ok(())
+}
+
+impl Matcher {
+    /// A matcher for `python` (a template regex in fail2ban's syntax), whose syntax is
+    /// checked now (parsed, not compiled: a bad pattern is an error here, a good one costs
+    /// nothing until a line needs it); `pattern` names it in errors.
+    pub(crate) fn new(python: &str, pattern: &str) -> Result<Matcher, Error> {
+        if let Err(message) = check_syntax(&to_fancy(python)) {
+            return Err(ErrorKind::BadRegex {
+                pattern: pattern.to_string(),
+                message,
+            }
+            .into());
+        }
+        Ok(Matcher::lazy(python))
     }
 
     /// A matcher for a regex known to compile (fail2ban's default templates): nothing is
@@ -456,5 +470,18 @@ mod tests {
     #[test]
     fn bad_patterns_are_errors_not_panics() {
         assert!(Matcher::new("((", "((").is_err());
+        assert!(Matcher::new("[z-a]", "[z-a]").is_err());
+        assert!(Matcher::new(r"(?P=nope)x", "(?P=nope)x").is_err());
+    }
+
+    #[test]
+    fn a_good_pattern_is_compiled_on_first_search_only() {
+        let python = r"(?P<_sep>[-/])x(?P=_sep)y";
+        let mut m = Matcher::new(python, python).unwrap();
+        assert!(m.compiled.linear.get().is_none() && m.compiled.fancy.get().is_none());
+        let mut out = DateMatch::default();
+        assert!(m.search("a-x-y", &mut out));
+        assert!(!m.search("a-x/y", &mut out));
+        assert!(m.compiled.linear.get().is_some());
     }
 }
