@@ -103,25 +103,8 @@ fn ahead_all(
     scratch: &mut Scratch,
     lines: &[&str],
 ) -> Vec<Ahead> {
-    lines
-        .iter()
-        .map(|line| {
-            let Some(spec) = detector.speculate(line) else {
-                return Ahead::default();
-            };
-            let span = spec.hit().span.clone();
-            let scan = match (
-                line.get(..span.start),
-                line.get(span.clone()),
-                line.get(span.end..),
-            ) {
-                (Some(pre), Some(date), Some(post)) => Some(filter.scan(scratch, pre, date, post)),
-                _ => None,
-            };
-            Ahead {
-                spec: Some(spec),
-                scan,
-            }
-        })
+    jailor_match::pipeline::ahead_all(filter, detector, scratch, lines)
+        .into_iter()
+        .map(|(spec, scan)| Ahead { spec, scan })
         .collect()
 }

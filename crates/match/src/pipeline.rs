@@ -234,9 +234,13 @@ fn split<'l>(line: &'l str, span: Option<&Range<usize>>) -> (&'l str, &'l str, &
 
 /// A line's date found speculatively and its searches on the line cut there (both `None`
 /// when the speculation found nothing).
-type Ahead = (Option<Speculation>, Option<Scan>);
+pub type Ahead = (Option<Speculation>, Option<Scan>);
 
-fn ahead_all(
+/// Parses each line's date speculatively and runs `filter`'s searches on the line cut at
+/// that date, without changing `filter` or `detector`: the part of matching that can run on
+/// any thread, ahead of the in-order pass ([`DateDetector::find_speculated`],
+/// [`Filter::apply`]). Shared by `jailor regex` and the daemon's reader.
+pub fn ahead_all(
     filter: &Filter,
     detector: &DateDetector,
     scratch: &mut Scratch,
