@@ -528,12 +528,7 @@ fn idle_attempt_flushlogs_and_logtarget() {
     let conf = Conf::new(JAILS);
     let dir = conf.path().display().to_string();
     // The metrics endpoint tells when the idle jail has read its lines.
-    let main = read(&conf.file("fail2ban.conf"));
-    std::fs::write(
-        conf.file("fail2ban.conf"),
-        format!("{main}metrics = 127.0.0.1:0\n"),
-    )
-    .unwrap();
+    enable_metrics(&conf);
     let _d = started(&conf);
     // Idle: lines are read, no failure is counted.
     assert_eq!(ok(&conf, &["set", "test", "idle", "on"]), "True\n");

@@ -31,13 +31,7 @@ const FAILING_ACTION: &str = "[Definition]\nactionban = false\nactionunban = tru
 fn conf_with_metrics() -> Conf {
     let conf = Conf::new(JAILS);
     std::fs::write(conf.file("action.d/failing.conf"), FAILING_ACTION).unwrap();
-    // Port 0: the kernel picks a free one; the server logs where it listens.
-    let main = read(&conf.file("fail2ban.conf"));
-    std::fs::write(
-        conf.file("fail2ban.conf"),
-        format!("{main}metrics = 127.0.0.1:0\n"),
-    )
-    .unwrap();
+    enable_metrics(&conf);
     conf
 }
 

@@ -85,13 +85,7 @@ const FLOOD_BUDGET: u64 = (20 + 8 + 4) << 20;
 #[test]
 fn flood_changes_nothing() {
     let conf = Conf::new(JAILS);
-    let main = read(&conf.file("fail2ban.conf"));
-    // Port 0: the kernel picks a free port; the server logs where it listens.
-    std::fs::write(
-        conf.file("fail2ban.conf"),
-        format!("{main}metrics = 127.0.0.1:0\n"),
-    )
-    .unwrap();
+    enable_metrics(&conf);
     let log_path = conf.file("auth.log");
     std::fs::write(&log_path, "").unwrap();
     let daemon = Daemon::start_ready(&conf, &["flood"]);

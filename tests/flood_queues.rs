@@ -58,12 +58,7 @@ timeout = 300
 #[test]
 fn full_queues_are_counted_and_lose_no_ban() {
     let conf = Conf::new(JAILS);
-    let main = read(&conf.file("fail2ban.conf"));
-    std::fs::write(
-        conf.file("fail2ban.conf"),
-        format!("{main}metrics = 127.0.0.1:0\n"),
-    )
-    .unwrap();
+    enable_metrics(&conf);
     std::fs::write(conf.file("action.d/gated.conf"), GATED_ACTION).unwrap();
     for log in ["burst.log", "slow.log"] {
         std::fs::write(conf.file(log), "").unwrap();

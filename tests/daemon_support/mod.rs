@@ -279,6 +279,17 @@ pub fn started(conf: &Conf) -> Daemon {
     d
 }
 
+/// Turns on the metrics endpoint in `conf`'s `fail2ban.conf`, on port 0 (the kernel picks a
+/// free port; the server logs where it listens: [`metrics_addr`]).
+pub fn enable_metrics(conf: &Conf) {
+    let main = read(&conf.file("fail2ban.conf"));
+    std::fs::write(
+        conf.file("fail2ban.conf"),
+        format!("{main}metrics = 127.0.0.1:0\n"),
+    )
+    .unwrap();
+}
+
 /// The address the server logged for its metrics endpoint (`--metrics ADDR`, port 0 allowed).
 pub fn metrics_addr(conf: &Conf) -> String {
     let mut addr = String::new();
