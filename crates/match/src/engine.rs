@@ -5,10 +5,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use regex_automata::meta;
+use regex_automata::nfa::thompson::NFA;
 use regex_automata::util::primitives::NonMaxUsize;
 use regex_automata::Input;
 
 use crate::error::{Error, ErrorKind};
+use crate::long::{self, LongNfa};
 use crate::rewrite::{linearize, Check, Linearized};
 use crate::translate::{translate, PyFlags, Translated};
 
@@ -35,6 +37,8 @@ pub struct Regex {
     /// subjects (Unicode `\w`, `\s`, `\d`, `.`, `\b` agree with ASCII ones there) from far
     /// smaller automata. `None` when the pattern needs Unicode (a non-ASCII literal...).
     ascii: Option<meta::Regex>,
+    /// `ascii`'s NFA for groups of long matches (built on the first one).
+    long: LongNfa,
     backtrack_limit: usize,
     limit_hits: AtomicU64,
     /// Tells this regex's [`Captures`] from another's (their search caches must not mix).
@@ -125,9 +129,34 @@ impl AsciiSlots {
         }
     }
 
-    /// Searches `hay`; on a match, group `i`'s span is [`AsciiSlots::get`]`(i)`.
-    fn search(&mut self, re: &meta::Regex, hay: &[u8]) -> bool {
+    /// Searches `hay`; on a match, group `i`'s span is [`AsciiSlots::get`]`(i)`. A match of
+    /// [`long::MIN_SPAN`] bytes or more has its groups resolved by [`long::captures`] with
+    /// the NFA `long_nfa` gives (`re`'s).
+    fn search<'n>(
+        &mut self,
+        re: &meta::Regex,
+        hay: &[u8],
+        long_nfa: impl FnOnce() -> Option<&'n NFA>,
+    ) -> bool {
         let input = Input::new(hay);
+        if hay.len() >= long::MIN_SPAN {
+            // The DFA alone first (the meta engine's own first step): where the match is.
+            let found = match &mut self.cache {
+                Some(c) => re.search_with(c, &input),
+                None => re.search(&input),
+            };
+            let Some(m) = found else {
+                return false;
+            };
+            if m.len() >= long::MIN_SPAN {
+                if let Some(nfa) = long_nfa() {
+                    self.slots.iter_mut().for_each(|s| *s = None);
+                    if long::captures(nfa, hay, m.range(), &mut self.slots) {
+                        return true;
+                    }
+                }
+            }
+        }
         match &mut self.cache {
             Some(c) => re.search_slots_with(c, &input, &mut self.slots),
             None => re.search_slots(&input, &mut self.slots),
@@ -153,12 +182,18 @@ impl Captures {
         }
     }
 
-    /// Searches `hay` with the head automaton `re` these slots were made for; on a match,
-    /// its groups' spans are set (the rest cleared) and the match's span returned.
-    pub(crate) fn search_head(&mut self, re: &meta::Regex, hay: &[u8]) -> Option<(usize, usize)> {
+    /// Searches `hay` with the head automaton `re` these slots were made for (`long_nfa`
+    /// gives its NFA for a long match); on a match, its groups' spans are set (the rest
+    /// cleared) and the match's span returned.
+    pub(crate) fn search_head<'n>(
+        &mut self,
+        re: &meta::Regex,
+        hay: &[u8],
+        long_nfa: impl FnOnce() -> Option<&'n NFA>,
+    ) -> Option<(usize, usize)> {
         self.spans.iter_mut().for_each(|s| *s = None);
         let slots = self.ascii.as_mut()?;
-        if !slots.search(re, hay) {
+        if !slots.search(re, hay, long_nfa) {
             return None;
         }
         let n = re.group_info().group_len(regex_automata::PatternID::ZERO);
@@ -344,6 +379,7 @@ impl Regex {
             names,
             relaxed,
             ascii,
+            long: LongNfa::default(),
             backtrack_limit,
             limit_hits: AtomicU64::new(0),
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
@@ -407,6 +443,12 @@ impl Regex {
             ascii: self.ascii.as_ref().map(|a| AsciiSlots::new(a, true)),
             spans: vec![None; self.names.len()],
         }
+    }
+
+    /// The ASCII automaton's NFA, for long matches.
+    fn long_nfa(&self) -> Option<&NFA> {
+        self.long
+            .get(|| long::nfa_of_pattern(self.accept_pattern()))
     }
 
     fn strict_engine(&self, hay: &str) -> Option<&fancy_regex::Regex> {
@@ -485,7 +527,7 @@ impl Regex {
             Exec::Linear(re) => {
                 if let (Some(a), true) = (&self.ascii, hay.is_ascii()) {
                     let locs = caps.ascii.get_or_insert_with(|| AsciiSlots::new(a, true));
-                    if !locs.search(a, hay.as_bytes()) {
+                    if !locs.search(a, hay.as_bytes(), || self.long_nfa()) {
                         return Ok(false);
                     }
                     for (i, s) in caps.spans.iter_mut().enumerate() {
@@ -520,7 +562,7 @@ impl Regex {
                 let passed = match (&self.ascii, hay.is_ascii()) {
                     (Some(a), true) => {
                         let l = ascii_slots.get_or_insert_with(|| AsciiSlots::new(a, true));
-                        if !l.search(a, bytes) {
+                        if !l.search(a, bytes, || self.long_nfa()) {
                             return Ok(false);
                         }
                         checked_spans(spans, groups, checks, bytes, |i| l.get(i))

@@ -10,6 +10,7 @@ use regex_automata::meta;
 use regex_syntax::hir::{Capture, Hir, HirKind, Look, Repetition};
 
 use crate::engine::{ascii_config, ascii_syntax, Captures};
+use crate::long::{self, LongNfa};
 
 /// The part of a prefregex before a final `(?P<content>.+)$`, compiled for ASCII lines.
 #[derive(Debug)]
@@ -17,6 +18,9 @@ pub(crate) struct ContentHead {
     re: meta::Regex,
     /// Index of the content group (the full pattern's last group).
     content: usize,
+    /// The head itself, for the NFA of a long match (built on the first one).
+    head: Hir,
+    long: LongNfa,
 }
 
 impl ContentHead {
@@ -60,13 +64,20 @@ impl ContentHead {
         if *index as usize != content || **item != dot {
             return None;
         }
+        let head = Hir::concat(head.to_vec());
         let re = meta::Builder::new()
             .configure(ascii_config().match_kind(regex_automata::MatchKind::LeftmostFirst))
             .syntax(ascii_syntax())
-            .build_from_hir(&Hir::concat(head.to_vec()))
+            .build_from_hir(&head)
             .ok()?;
-        (re.group_info().group_len(regex_automata::PatternID::ZERO) == content)
-            .then_some(ContentHead { re, content })
+        (re.group_info().group_len(regex_automata::PatternID::ZERO) == content).then(|| {
+            ContentHead {
+                re,
+                content,
+                head,
+                long: LongNfa::default(),
+            }
+        })
     }
 
     /// Slots for [`ContentHead::captures`] (per thread).
@@ -82,7 +93,8 @@ impl ContentHead {
         if !hay.is_ascii() || memchr::memchr(b'\n', body.as_bytes()).is_some() {
             return None;
         }
-        let (start, end) = match caps.search_head(&self.re, hay.as_bytes()) {
+        let long_nfa = || self.long.get(|| long::nfa_of_hir(&self.head));
+        let (start, end) = match caps.search_head(&self.re, hay.as_bytes(), long_nfa) {
             Some(m) => m,
             None => return Some(false),
         };

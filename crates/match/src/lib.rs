@@ -16,6 +16,7 @@ mod filter;
 mod head;
 pub mod lint;
 mod literals;
+mod long;
 pub mod pipeline;
 mod rewrite;
 mod scan;
