@@ -1,5 +1,7 @@
 //! fail2ban's default date templates (`DateDetectorCache.DEFAULT_TEMPLATES`), in its order.
 
+use std::sync::OnceLock;
+
 /// The 17 default patterns. `EPOCH` and `TAI64N` are the special templates.
 pub(crate) const PATTERNS: [&str; 17] = [
     r"%ExY(?P<_sep>[-/.])%m(?P=_sep)%d(?:T|  ?)%H:%M:%S(?:[.,]%f)?(?:\s*%z)?",
@@ -27,20 +29,23 @@ fn anchored(p: &str) -> bool {
 }
 
 /// The 31 cached templates as (pattern, weight): a `{^LN-BEG}` copy (weight 100) of every
-/// unanchored default, then the 17 defaults.
-pub(crate) fn cache() -> Vec<(String, f64)> {
-    let copies = PATTERNS
-        .iter()
-        .filter(|p| !anchored(p))
-        .map(|p| (format!("{{^LN-BEG}}{p}"), 100.0));
-    copies
-        .chain(PATTERNS.iter().map(|p| (p.to_string(), 1.0)))
-        .collect()
+/// unanchored default, then the 17 defaults. Built once: every jail's detector starts from it.
+pub(crate) fn cache() -> &'static [(String, f64)] {
+    static CACHE: OnceLock<Vec<(String, f64)>> = OnceLock::new();
+    CACHE.get_or_init(|| {
+        let copies = PATTERNS
+            .iter()
+            .filter(|p| !anchored(p))
+            .map(|p| (format!("{{^LN-BEG}}{p}"), 100.0));
+        copies
+            .chain(PATTERNS.iter().map(|p| (p.to_string(), 1.0)))
+            .collect()
+    })
 }
 
 /// The line-anchored subset used by `datepattern = {^LN-BEG}` (17 templates).
-pub(crate) fn line_begin() -> Vec<(String, f64)> {
-    cache().into_iter().filter(|(p, _)| anchored(p)).collect()
+pub(crate) fn line_begin() -> impl Iterator<Item = &'static (String, f64)> {
+    cache().iter().filter(|(p, _)| anchored(p))
 }
 
 /// The text `{DATE}` stands for, for each default (EPOCH/TAI64N become literal words, as in

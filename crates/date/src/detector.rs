@@ -144,11 +144,7 @@ impl DateDetector {
                     }
                     .into());
                 }
-                let template = if builtin {
-                    Template::builtin(pattern, weight, decades)?
-                } else {
-                    Template::new(pattern, weight, decades)?
-                };
+                let template = Template::shared(pattern, weight, decades, builtin)?;
                 slots.push(Slot {
                     id: slots.len(),
                     template,
@@ -161,7 +157,7 @@ impl DateDetector {
         match datepattern {
             None => {
                 for (p, w) in defaults::cache() {
-                    add(&p, w, true, true)?;
+                    add(p, *w, true, true)?;
                 }
             }
             Some(text) => {
@@ -169,12 +165,12 @@ impl DateDetector {
                     match line {
                         "{^LN-BEG}" => {
                             for (p, w) in defaults::line_begin() {
-                                add(&p, w, true, true)?;
+                                add(p, *w, true, true)?;
                             }
                         }
                         "{DEFAULT}" => {
                             for (p, w) in defaults::cache() {
-                                add(&p, w, true, true)?;
+                                add(p, *w, true, true)?;
                             }
                         }
                         "{NONE}" => add("{UNB}^", 1.0, false, false)?,

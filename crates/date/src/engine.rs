@@ -135,6 +135,16 @@ pub(crate) struct Matcher {
     locs: Option<regex::CaptureLocations>,
 }
 
+impl Clone for Matcher {
+    /// The same shared engines, with capture slots of its own (made on first search).
+    fn clone(&self) -> Matcher {
+        Matcher {
+            compiled: Arc::clone(&self.compiled),
+            locs: None,
+        }
+    }
+}
+
 /// Splits leading global flags `(?iu)` off a Python regex; returns (flags, rest).
 fn split_flags(p: &str) -> (&str, &str) {
     if let Some(rest) = p.strip_prefix("(?") {
@@ -352,6 +362,12 @@ impl Matcher {
             compiled: shared(python),
             locs: None,
         }
+    }
+
+    /// Whether another matcher than this one uses the same engines (a detector's copy of a
+    /// template the process keeps built).
+    pub(crate) fn shared_with_others(&self) -> bool {
+        Arc::strong_count(&self.compiled) > 1
     }
 
     /// Whether the linear engine runs this template (else every search backtracks).

@@ -132,7 +132,7 @@ fn fast_parsers_agree_with_their_regex() {
     }
     let mut fast_hits = 0;
     for (pattern, w) in defaults::cache() {
-        let mut t = Template::new(&pattern, w, Decades::for_year(2026)).unwrap();
+        let mut t = Template::new(pattern, *w, Decades::for_year(2026)).unwrap();
         let Some(fast) = t.fast else { continue };
         for line in &lines {
             let mut f = DateMatch::default();

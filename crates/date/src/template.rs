@@ -1,6 +1,9 @@
 //! Date templates: one `datepattern` line turned into fail2ban's regex (`DateTemplate.setRegex`)
 //! and a compiled [`Matcher`].
 
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
 use crate::directive::{self, Decades};
 use crate::engine::Matcher;
 use crate::error::Error;
@@ -21,7 +24,7 @@ pub(crate) enum Kind {
 }
 
 /// One date template.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Template {
     /// The `datepattern` line (or default pattern) it came from.
     pub(crate) pattern: String,
@@ -36,6 +39,23 @@ pub(crate) struct Template {
     pub(crate) fast: Option<Fast>,
     pub(crate) matcher: Matcher,
 }
+
+/// A template as [`Template::shared`] keeps it.
+struct Built {
+    /// The year window its regex and parser were built for (it moves once a decade).
+    decades: Decades,
+    /// Its regex's syntax was checked (a `datepattern` line of a filter's own); the default
+    /// templates are known good and are not.
+    checked: bool,
+    template: Template,
+}
+
+/// The templates built so far, by pattern.
+static BUILT: OnceLock<Mutex<HashMap<String, Built>>> = OnceLock::new();
+
+/// Past this many kept templates, those no detector uses are dropped (the 31 defaults, 30 per
+/// `{DATE}` line and one per other `datepattern` line stay far below it).
+const BUILT_CAP: usize = 512;
 
 const LN_BEG: &str = "{^LN-BEG}";
 const LN_BEG_RE: &str = r"^(?:\W{0,2})?";
@@ -167,14 +187,48 @@ fn special_regex(kind: Kind, anchored: bool) -> String {
 }
 
 impl Template {
-    /// Builds the template for one `datepattern` line; its regex is compiled (and checked) now.
+    /// Builds the template for one `datepattern` line; its regex is syntax-checked now.
+    #[cfg(test)]
     pub(crate) fn new(pattern: &str, weight: f64, decades: Decades) -> Result<Template, Error> {
         Template::build(pattern, weight, decades, false)
     }
 
-    /// Builds one of fail2ban's default templates, whose regex is compiled on first use.
-    pub(crate) fn builtin(pattern: &str, weight: f64, decades: Decades) -> Result<Template, Error> {
-        Template::build(pattern, weight, decades, true)
+    /// The template for one `datepattern` line (`lazy` false: its regex is syntax-checked), or
+    /// one of fail2ban's default templates (`lazy` true: known good, not checked), built once
+    /// per process: every jail with the default templates (or the same `datepattern`) gets a copy
+    /// that shares the regex engines and costs a few allocations, not the regex texts' building
+    /// and syntax check again (about 25k instructions per template, 31 per jail).
+    pub(crate) fn shared(
+        pattern: &str,
+        weight: f64,
+        decades: Decades,
+        lazy: bool,
+    ) -> Result<Template, Error> {
+        let table = BUILT.get_or_init(Default::default);
+        let lock = || table.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(b) = lock().get(pattern) {
+            if b.decades == decades && (lazy || b.checked) {
+                let mut t = b.template.clone();
+                t.weight = weight;
+                return Ok(t);
+            }
+        }
+        let t = Template::build(pattern, weight, decades, lazy)?;
+        let mut table = lock();
+        if table.len() >= BUILT_CAP {
+            // Keep what a detector still uses; the rest (patterns of reloaded-away filters)
+            // goes, with its engines.
+            table.retain(|_, b| b.template.matcher.shared_with_others());
+        }
+        table.insert(
+            pattern.to_string(),
+            Built {
+                decades,
+                checked: !lazy,
+                template: t.clone(),
+            },
+        );
+        Ok(t)
     }
 
     fn build(pattern: &str, weight: f64, decades: Decades, lazy: bool) -> Result<Template, Error> {
@@ -242,5 +296,38 @@ mod tests {
                 .kind,
             Kind::Epoch { long: false }
         );
+    }
+
+    #[test]
+    fn shared_templates_follow_the_year_window_and_the_weight() {
+        let p = "%ExY-%m-%d shared-test";
+        let now = Template::shared(p, 1.0, Decades::for_year(2026), false).unwrap();
+        let again = Template::shared(p, 100.0, Decades::for_year(2026), true).unwrap();
+        assert_eq!(again.regex, now.regex);
+        assert_eq!((now.weight, again.weight), (1.0, 100.0));
+        // Another decade window is another regex, not the kept one.
+        let later = Template::shared(p, 1.0, Decades::for_year(2047), false).unwrap();
+        assert_ne!(later.regex, now.regex);
+        assert!(later.regex.contains("20[012345]"), "{}", later.regex);
+        assert_eq!(
+            Template::shared(p, 1.0, Decades::for_year(2047), true)
+                .unwrap()
+                .regex,
+            later.regex
+        );
+    }
+
+    #[test]
+    fn a_bad_pattern_is_refused_every_time() {
+        for _ in 0..2 {
+            assert!(
+                Template::shared("%H:%M (( shared-bad", 1.0, Decades::for_year(2026), false)
+                    .is_err()
+            );
+        }
+        // Kept unchecked (as a default would be), it is still checked when a filter names it.
+        let p = "%H:%M [z-a] shared-lazy";
+        assert!(Template::shared(p, 1.0, Decades::for_year(2026), true).is_ok());
+        assert!(Template::shared(p, 1.0, Decades::for_year(2026), false).is_err());
     }
 }
