@@ -1,9 +1,9 @@
 //! Actions (`action.d/<name>`): what a jail does to ban and unban.
 
-use std::collections::HashSet;
+use crate::map::Set;
 use std::path::PathBuf;
 
-use indexmap::IndexMap;
+use crate::map::Map;
 
 use crate::args::Args;
 use crate::definition::{self, as_bool, combine, init_options};
@@ -70,12 +70,12 @@ pub struct ActionSpec {
     pub python: Option<PathBuf>,
     /// The command options (`actionstart`, `actionban`... and the three booleans), substituted,
     /// in [`ACTION_COMMANDS`] order; tags with an `?family=` variant and dynamic tags are kept.
-    pub commands: IndexMap<String, String>,
+    pub commands: Map<String, String>,
     /// Every property sent to the server (jail arguments, `name`, `actname`, `[Init]` values,
     /// `key?family=inet6` variants), as written, in fail2ban's order.
-    pub properties: IndexMap<String, String>,
+    pub properties: Map<String, String>,
     /// Every combined option after substitution, helpers included.
-    pub options: IndexMap<String, String>,
+    pub options: Map<String, String>,
     /// Things fail2ban would only warn about while reading the action's files.
     pub warnings: Vec<String>,
 }
@@ -191,11 +191,11 @@ impl Loader {
             ("actname".to_string(), actname.clone()),
         ];
         let init = init_options(&cfg, args, &pre);
-        let ignore: HashSet<&str> = DYNAMIC_TAGS.into_iter().collect();
+        let ignore: Set<&str> = DYNAMIC_TAGS.into_iter().collect();
         let options = combine(&cfg, &init, &ignore, true)?;
         // The file's commands first, then those the jail gave as arguments, in fixed order.
         let defined = cfg.option_names("Definition");
-        let mut commands: IndexMap<String, String> = IndexMap::new();
+        let mut commands: Map<String, String> = Map::default();
         for from_jail in [false, true] {
             for k in ACTION_COMMANDS {
                 let here = if from_jail {
@@ -238,7 +238,7 @@ fn native_spec(file: &str, args: &Args, name: String, actname: String) -> Action
         file: file.to_string(),
         args: args.clone(),
         python: None,
-        commands: IndexMap::new(),
+        commands: Map::default(),
         options: properties.clone(),
         properties,
         warnings: Vec::new(),

@@ -1,12 +1,12 @@
 //! fail2ban's option-argument syntax: `name[key=value, key2="v, w"][key3='x']`, and the
 //! splitting of an `action` list into such entries.
 
-use indexmap::IndexMap;
+use crate::map::Map;
 
 use crate::error::{Error, ErrorKind, Result};
 
 /// Arguments given to a filter or an action, in the order written.
-pub type Args = IndexMap<String, String>;
+pub type Args = Map<String, String>;
 
 fn is_name_char(c: char) -> bool {
     c.is_alphanumeric() || matches!(c, '_' | '-' | '.')
@@ -46,7 +46,7 @@ fn parse_args(inner: &str, whole: &str) -> Result<Args> {
             format!("unexpected syntax at \"{at}\" in the argument list of \"{whole}\""),
         )
     };
-    let mut args = Args::new();
+    let mut args = Args::default();
     let s = inner;
     let mut i = 0;
     loop {
@@ -121,7 +121,7 @@ pub fn extract_options(spec: &str) -> Result<(String, Args)> {
         return Err(bad("the name is missing"));
     }
     let Some(o) = open else {
-        return Ok((name.trim().to_string(), Args::new()));
+        return Ok((name.trim().to_string(), Args::default()));
     };
     let close = spec.rfind(']').filter(|&c| c > o);
     let Some(c) = close else {
@@ -240,7 +240,7 @@ mod tests {
     fn no_arguments_and_trailing_comma() {
         assert_eq!(
             extract_options(" sshd ").unwrap(),
-            ("sshd".into(), Args::new())
+            ("sshd".into(), Args::default())
         );
         let (_, a) = extract_options("x[a=1,]").unwrap();
         assert_eq!(a.len(), 1);

@@ -1,10 +1,10 @@
 //! A merged configuration (one name such as `jail` or `filter.d/sshd`, all its files) and
 //! `%(name)s` interpolation over it.
 
-use std::collections::HashMap;
+use crate::map::HashMap;
 use std::path::{Path, PathBuf};
 
-use indexmap::IndexMap;
+use crate::map::Map;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::files::{self, ParsedFile};
@@ -12,11 +12,11 @@ use crate::ini::{Entry, DEFAULT};
 use crate::Origin;
 
 /// The options of one section, in first-definition order.
-pub type Section = IndexMap<String, Entry>;
+pub type Section = Map<String, Entry>;
 
 /// Values that take precedence over a section's own options during `get` (fail2ban's `vars`:
 /// jail arguments and `[Init]` values for filters and actions).
-pub type Vars = IndexMap<String, String>;
+pub type Vars = Map<String, String>;
 
 /// How deep `%(name)s` references may nest (Python's `MAX_INTERPOLATION_DEPTH`).
 pub const MAX_INTERPOLATION_DEPTH: usize = 10;
@@ -24,10 +24,10 @@ pub const MAX_INTERPOLATION_DEPTH: usize = 10;
 /// One configuration name read from all its files and merged.
 #[derive(Debug, Clone, Default)]
 pub struct Config {
-    sections: IndexMap<String, Section>,
+    sections: Map<String, Section>,
     default: Section,
     known: HashMap<String, Section>,
-    statics: IndexMap<String, String>,
+    statics: Map<String, String>,
     files: Vec<PathBuf>,
     warnings: Vec<String>,
 }
@@ -43,7 +43,7 @@ fn split_conditional(name: &str) -> Option<(&str, &str)> {
 impl Config {
     /// Reads configuration `name` (e.g. `"jail"`, `"filter.d/sshd"`) under `base`, with
     /// `statics` as the last fallback for interpolation (e.g. `fail2ban_version`).
-    pub fn read(base: &Path, name: &str, statics: &IndexMap<String, String>) -> Result<Config> {
+    pub fn read(base: &Path, name: &str, statics: &Map<String, String>) -> Result<Config> {
         let (parsed, warnings) = files::read_set(base, name)?;
         let mut cfg = Self::from_files(parsed, statics.clone());
         cfg.warnings = warnings;
@@ -52,7 +52,7 @@ impl Config {
 
     /// Merges parsed files in order: later files override earlier ones option by option; the
     /// value an option had before is kept for `%(known/option)s`.
-    pub fn from_files(parsed: Vec<ParsedFile>, statics: IndexMap<String, String>) -> Config {
+    pub fn from_files(parsed: Vec<ParsedFile>, statics: Map<String, String>) -> Config {
         let mut cfg = Config {
             statics,
             ..Config::default()

@@ -1,10 +1,10 @@
 //! What filters and actions share: a file with `[Definition]` and `[Init]` sections, arguments
 //! from the jail, and `<tag>` substitution over the combined options (spec §1.6).
 
-use std::collections::HashSet;
+use crate::map::Set;
 use std::path::Path;
 
-use indexmap::IndexMap;
+use crate::map::Map;
 
 use crate::args::Args;
 use crate::config::{Config, Vars};
@@ -18,7 +18,7 @@ pub fn read_config(
     base: &Path,
     dir: &str,
     name: &str,
-    statics: &IndexMap<String, String>,
+    statics: &Map<String, String>,
 ) -> Result<Config> {
     let p = Path::new(name);
     if (name.contains('/') || name.ends_with(".conf") || name.ends_with(".local")) && p.is_file() {
@@ -105,10 +105,10 @@ fn tag_fallback(cfg: &Config, init: &Vars, tag: &str) -> Result<Option<String>> 
 pub fn combine(
     cfg: &Config,
     init: &Vars,
-    ignore: &HashSet<&str>,
+    ignore: &Set<&str>,
     keep_conditional: bool,
-) -> Result<IndexMap<String, String>> {
-    let mut combined: IndexMap<String, String> = IndexMap::new();
+) -> Result<Map<String, String>> {
+    let mut combined: Map<String, String> = Map::default();
     for opt in cfg.option_names("Definition") {
         if let Some((v, _)) = cfg.get("Definition", &opt, init)? {
             combined.insert(opt, v);

@@ -1,9 +1,9 @@
 //! Filters (`filter.d/<name>`): what a jail looks for in its logs.
 
-use std::collections::HashSet;
+use crate::map::Set;
 use std::path::Path;
 
-use indexmap::IndexMap;
+use crate::map::Map;
 
 use crate::args::{extract_options, Args};
 use crate::definition::{self, combine, init_options};
@@ -34,7 +34,7 @@ pub struct FilterSpec {
     /// `logtimezone`.
     pub logtimezone: Option<String>,
     /// Every combined option after `<tag>` substitution (init options included), in order.
-    pub options: IndexMap<String, String>,
+    pub options: Map<String, String>,
     /// Options whose value comes from the filter's `[Init]` section rather than `[Definition]`
     /// (a jail's own value does not hide these from fail2ban's stream).
     pub from_init: Vec<String>,
@@ -177,7 +177,7 @@ impl Loader {
             };
             init.insert("logtype".into(), lt.into());
         }
-        let options = combine(&cfg, &init, &HashSet::new(), false)?;
+        let options = combine(&cfg, &init, &Set::default(), false)?;
         let defined = cfg.option_names("Definition");
         let from_init = init
             .keys()

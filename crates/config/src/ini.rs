@@ -7,7 +7,7 @@
 //! value; blank lines inside a value are kept, trailing ones dropped; a section or an option may
 //! not appear twice in one file (`[DEFAULT]` may be reopened).
 
-use std::collections::HashSet;
+use crate::map::Set;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -62,8 +62,8 @@ fn inline_comment_start(line: &str) -> Option<usize> {
 /// Parses the text of one file.
 pub fn parse(text: &str, file: &Arc<Path>) -> Result<Vec<ParsedSection>> {
     let mut sections: Vec<ParsedSection> = Vec::new();
-    let mut seen_sections: HashSet<String> = HashSet::new();
-    let mut seen_options: HashSet<(String, String)> = HashSet::new();
+    let mut seen_sections: Set<String> = Set::default();
+    let mut seen_options: Set<(String, String)> = Set::default();
     // Index of the current section and of the current option inside it.
     let mut cur: Option<usize> = None;
     let mut cur_opt: Option<usize> = None;

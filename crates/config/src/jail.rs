@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use indexmap::IndexMap;
+use crate::map::Map;
 
 use crate::action::ActionSpec;
 use crate::args::{extract_options, split_with_options};
@@ -91,13 +91,13 @@ pub struct JailSpec {
     pub logpaths: Vec<LogPath>,
     /// The jail options of [`JAIL_OPTIONS`] and [`JAILOR_JAIL_OPTIONS`] that are set,
     /// interpolated, as written.
-    pub options: IndexMap<String, String>,
+    pub options: Map<String, String>,
     /// Where each option was written (for error messages).
-    pub origins: IndexMap<String, Origin>,
+    pub origins: Map<String, Origin>,
     /// Things fail2ban would warn about (e.g. a logpath matching no file).
     pub warnings: Vec<String>,
     /// Filter options the jail sets itself (`failregex = %(known/failregex)s ...`), as written.
-    pub filter_overrides: IndexMap<String, String>,
+    pub filter_overrides: Map<String, String>,
     /// The filter as its files define it, before the jail's own filter options.
     filter_own: Option<FilterSpec>,
 }
@@ -376,7 +376,7 @@ fn filter_commands(jail: &str, f: &FilterSpec, opt: &str) -> Vec<Command> {
 }
 
 /// Python's `json.dumps` of a string dictionary (`{"a": "b"}`).
-fn json_object(args: &IndexMap<String, String>) -> String {
+fn json_object(args: &Map<String, String>) -> String {
     let q = |s: &str| {
         let mut o = String::from("\"");
         for c in s.chars() {
@@ -482,7 +482,7 @@ impl Loader {
 
     /// Reads one jail section; `None` when it is not enabled.
     fn read_jail(&self, cfg: &Config, name: &str) -> Result<Option<JailSpec>> {
-        let none = Vars::new();
+        let none = Vars::default();
         let get = |opt: &str, vars: &Vars| -> Result<Option<(String, Option<Origin>)>> {
             cfg.get(name, opt, vars).map_err(|e| e.in_section(name))
         };
@@ -507,7 +507,7 @@ impl Loader {
         let at = |e: Error, o: &Option<Origin>| e.at(o.as_ref()).in_section(name);
 
         // The filter, and its options as `known/<opt>` for the jail's own values.
-        let mut vars = Vars::new();
+        let mut vars = Vars::default();
         if !filter.trim().is_empty() {
             let (fname, fargs) = extract_options(&filter).map_err(|e| at(e, &fo))?;
             let spec = self

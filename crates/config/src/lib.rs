@@ -29,6 +29,7 @@ mod files;
 mod filter;
 mod ini;
 mod jail;
+pub mod map;
 mod server;
 mod stream;
 mod tags;
@@ -37,7 +38,7 @@ mod time;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use indexmap::IndexMap;
+use crate::map::Map;
 
 pub use action::{is_native_action, ActionSpec, ACTION_COMMANDS, NATIVE_ACTIONS};
 pub use args::{extract_options, split_with_options, Args};
@@ -102,8 +103,8 @@ impl Loader {
     }
 
     /// Values every configuration sees as a last resort: `fail2ban_version`, `fail2ban_confpath`.
-    pub(crate) fn statics(&self) -> IndexMap<String, String> {
-        let mut m = IndexMap::new();
+    pub(crate) fn statics(&self) -> Map<String, String> {
+        let mut m = Map::default();
         m.insert("fail2ban_version".into(), self.fail2ban_version.clone());
         m.insert(
             "fail2ban_confpath".into(),

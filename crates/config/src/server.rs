@@ -48,7 +48,7 @@ impl ServerSpec {
             "jailor"
         };
         let cfg = Config::read(&loader.base, name, &loader.statics())?;
-        let vars = Vars::new();
+        let vars = Vars::default();
         let get = |sec: &str, opt: &str, default: &str| -> Result<String> {
             Ok(cfg
                 .get(sec, opt, &vars)?

@@ -2,9 +2,9 @@
 //! replaced by the value of option `name`, innermost first (so `<mdre-<mode>>` works), until
 //! nothing changes. Unknown tags (`<HOST>`, `<ip>`) stay as they are.
 
-use std::collections::HashSet;
+use crate::map::Set;
 
-use indexmap::IndexMap;
+use crate::map::Map;
 
 use crate::error::{Error, ErrorKind, Result};
 
@@ -41,19 +41,19 @@ pub fn has_tag(s: &str) -> bool {
 /// `fallback(t)` (which resolves `section/option` forms). Tags in `ignore` and, when
 /// `keep_conditional` is set, tags that have a `t?...` variant are left for later.
 pub fn substitute(
-    opts: &mut IndexMap<String, String>,
+    opts: &mut Map<String, String>,
     conditional: &str,
-    ignore: &HashSet<&str>,
+    ignore: &Set<&str>,
     keep_conditional: bool,
     fallback: &dyn Fn(&str) -> Result<Option<String>>,
 ) -> Result<()> {
-    let conditional_bases: HashSet<String> = opts
+    let conditional_bases: Set<String> = opts
         .keys()
         .filter_map(|k| k.split_once('?').map(|(b, _)| b.to_string()))
         .collect();
     let keys: Vec<String> = opts.keys().cloned().collect();
-    let mut passes: IndexMap<String, usize> = IndexMap::new();
-    let mut done: HashSet<String> = HashSet::new();
+    let mut passes: Map<String, usize> = Map::default();
+    let mut done: Set<String> = Set::default();
     loop {
         let mut again = false;
         for key in &keys {
@@ -64,7 +64,7 @@ pub fn substitute(
                 continue;
             };
             let mut value = orig.clone();
-            let mut counts: IndexMap<String, usize> = IndexMap::new();
+            let mut counts: Map<String, usize> = Map::default();
             let mut pos = 0;
             while let Some((start, end, tag)) = next_tag(&value, pos) {
                 let tag = tag.to_string();
@@ -131,12 +131,12 @@ pub fn substitute(
 mod tests {
     use super::*;
 
-    fn run(pairs: &[(&str, &str)]) -> Result<IndexMap<String, String>> {
-        let mut m: IndexMap<String, String> = pairs
+    fn run(pairs: &[(&str, &str)]) -> Result<Map<String, String>> {
+        let mut m: Map<String, String> = pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        substitute(&mut m, "", &HashSet::new(), true, &|_| Ok(None))?;
+        substitute(&mut m, "", &Set::default(), true, &|_| Ok(None))?;
         Ok(m)
     }
 
@@ -162,7 +162,7 @@ mod tests {
 
     #[test]
     fn conditional_tags_are_kept_or_chosen() {
-        let mut m: IndexMap<String, String> = [
+        let mut m: Map<String, String> = [
             ("cmd", "<bt> <p>"),
             ("bt", "DROP"),
             ("bt?family=inet6", "DROP6"),
@@ -172,9 +172,9 @@ mod tests {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
         let mut m2 = m.clone();
-        substitute(&mut m, "", &HashSet::new(), true, &|_| Ok(None)).unwrap();
+        substitute(&mut m, "", &Set::default(), true, &|_| Ok(None)).unwrap();
         assert_eq!(m["cmd"], "<bt> 22");
-        substitute(&mut m2, "family=inet6", &HashSet::new(), true, &|_| {
+        substitute(&mut m2, "family=inet6", &Set::default(), true, &|_| {
             Ok(None)
         })
         .unwrap();

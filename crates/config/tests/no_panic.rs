@@ -3,7 +3,6 @@
 
 use std::fs;
 
-use indexmap::IndexMap;
 use jailor_config::{
     extract_options, parse_time, python_str_repr, split_with_options, Config, Loader, Vars,
 };
@@ -47,11 +46,11 @@ proptest! {
                 let _ = j.problems();
             }
         }
-        if let Ok(c) = Config::read(dir.path(), "jail", &IndexMap::new()) {
+        if let Ok(c) = Config::read(dir.path(), "jail", &Vars::default()) {
             let names: Vec<String> = c.section_names().map(str::to_string).collect();
             for s in names {
                 for o in c.option_names(&s) {
-                    let _ = c.get(&s, &o, &Vars::new());
+                    let _ = c.get(&s, &o, &Vars::default());
                 }
             }
         }

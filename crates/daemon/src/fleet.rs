@@ -14,7 +14,6 @@ use crate::queue::Sender as SyncSender;
 use std::sync::Arc;
 use std::time::Duration;
 
-use indexmap::IndexMap;
 use jailor_config::{Config, Vars};
 use jailor_fleet::{
     now_ms, Action, Applier, Delivery, Fleet, FleetConfig, FleetError, FleetEvent, IpNet, JailMode,
@@ -46,8 +45,8 @@ impl FleetLink {
 
 /// The options of `section` in the file set `name` (`fail2ban` or `jailor`), interpolated.
 fn section(base: &Path, name: &str, section: &str) -> Vec<(String, String)> {
-    let statics: IndexMap<String, String> = IndexMap::new();
-    let vars = Vars::new();
+    let statics: Vars = Vars::default();
+    let vars = Vars::default();
     let Ok(cfg) = Config::read(base, name, &statics) else {
         return Vec::new();
     };
@@ -62,8 +61,8 @@ fn section(base: &Path, name: &str, section: &str) -> Vec<(String, String)> {
 
 /// Each jail's `fleet` option (its own value, else `[DEFAULT]` of the jail files).
 fn jail_modes(base: &Path) -> HashMap<String, JailMode> {
-    let statics: IndexMap<String, String> = IndexMap::new();
-    let vars = Vars::new();
+    let statics: Vars = Vars::default();
+    let vars = Vars::default();
     let Ok(cfg) = Config::read(base, "jail", &statics) else {
         return HashMap::new();
     };
