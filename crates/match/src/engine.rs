@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use regex_automata::meta;
+use regex_automata::nfa::thompson::backtrack::{self, BoundedBacktracker};
 use regex_automata::nfa::thompson::NFA;
 use regex_automata::util::primitives::NonMaxUsize;
 use regex_automata::Input;
@@ -39,6 +40,10 @@ pub struct Regex {
     ascii: Option<meta::Regex>,
     /// `ascii`'s NFA for groups of long matches (built on the first one).
     long: LongNfa,
+    /// The ASCII automaton's capture engine alone, for [`Regex::captures_at`] (compiled on
+    /// first use): the caller already knows the match's span, so meta's DFA passes would
+    /// only find it again.
+    spans: OnceLock<Option<BoundedBacktracker>>,
     backtrack_limit: usize,
     limit_hits: AtomicU64,
     /// Tells this regex's [`Captures`] from another's (their search caches must not mix).
@@ -118,6 +123,10 @@ pub struct Captures {
 struct AsciiSlots {
     /// `None`: the regex's own pool (one-off searches).
     cache: Option<meta::Cache>,
+    /// Cache of the regex's own [`BoundedBacktracker`] (made on first use).
+    bt: Option<backtrack::Cache>,
+    /// Cache of a second automaton searched with the first ([`Captures::search_split`]).
+    aux: Option<meta::Cache>,
     slots: Vec<Option<NonMaxUsize>>,
 }
 
@@ -125,6 +134,8 @@ impl AsciiSlots {
     fn new(re: &meta::Regex, own_cache: bool) -> AsciiSlots {
         AsciiSlots {
             cache: own_cache.then(|| re.create_cache()),
+            bt: None,
+            aux: None,
             slots: vec![None; re.group_info().slot_len()],
         }
     }
@@ -164,6 +175,24 @@ impl AsciiSlots {
         .is_some()
     }
 
+    /// Searches `hay` anchored on `start..end` with the capture engine `bt` alone. `None`
+    /// when it cannot (the span is too long for its visited set).
+    fn search_span(
+        &mut self,
+        bt: &BoundedBacktracker,
+        hay: &[u8],
+        start: usize,
+        end: usize,
+    ) -> Option<bool> {
+        let input = Input::new(hay)
+            .range(start..end)
+            .anchored(regex_automata::Anchored::Yes);
+        let cache = self.bt.get_or_insert_with(|| bt.create_cache());
+        bt.try_search_slots(cache, &input, &mut self.slots)
+            .ok()
+            .map(|m| m.is_some())
+    }
+
     fn get(&self, i: usize) -> Option<(usize, usize)> {
         let s = self.slots.get(i * 2).copied().flatten()?;
         let e = self.slots.get(i * 2 + 1).copied().flatten()?;
@@ -201,6 +230,30 @@ impl Captures {
             *s = slots.get(i);
         }
         slots.get(0)
+    }
+
+    /// Two anchored leftmost-first searches from the start of `hay`: `first` (made with
+    /// [`Captures::for_head`]`(first, …)`) and, from where it ends, `then`. `Some(None)`
+    /// when `first` finds nothing, `None` when `then` does (or no slots); else the two
+    /// ends. Group spans are cleared.
+    pub(crate) fn search_split(
+        &mut self,
+        first: &meta::Regex,
+        then: &meta::Regex,
+        hay: &[u8],
+    ) -> Option<Option<(usize, usize)>> {
+        self.spans.iter_mut().for_each(|s| *s = None);
+        let slots = self.ascii.as_mut()?;
+        let input = Input::new(hay).anchored(regex_automata::Anchored::Yes);
+        let Some(m) = (match &mut slots.cache {
+            Some(c) => first.search_with(c, &input),
+            None => first.search(&input),
+        }) else {
+            return Some(None);
+        };
+        let aux = slots.aux.get_or_insert_with(|| then.create_cache());
+        let n = then.search_with(aux, &input.range(m.end()..))?;
+        Some(Some((m.end(), n.end())))
     }
 
     /// Sets group `i`'s span.
@@ -260,6 +313,43 @@ pub(crate) fn compile_ascii_set<'p>(
             ascii_config()
                 .match_kind(regex_automata::MatchKind::All)
                 .which_captures(regex_automata::nfa::thompson::WhichCaptures::None),
+        )
+        .syntax(ascii_syntax())
+        .build_many(&pats)
+        .ok()
+}
+
+/// [`compile_ascii`] for a set of patterns that all match only at the subject's start: one
+/// leftmost-first search then reports the first pattern (in order) that matches, with its
+/// preferred match's span, as a search of that pattern alone would. `None` when a pattern
+/// is not anchored at the start (the leftmost match would then not be the first pattern's).
+pub(crate) fn compile_ascii_first<'p>(
+    pats: impl IntoIterator<Item = &'p str>,
+) -> Option<meta::Regex> {
+    let pats: Vec<&str> = pats.into_iter().collect();
+    let parser = || {
+        regex_syntax::ParserBuilder::new()
+            .unicode(false)
+            .utf8(false)
+            .build()
+    };
+    let anchored = |p: &str| {
+        p.is_ascii()
+            && parser().parse(p).is_ok_and(|h| {
+                h.properties()
+                    .look_set_prefix()
+                    .contains(regex_syntax::hir::Look::Start)
+            })
+    };
+    if pats.is_empty() || !pats.iter().all(|p| anchored(p)) {
+        return None;
+    }
+    meta::Builder::new()
+        .configure(
+            ascii_config()
+                .match_kind(regex_automata::MatchKind::LeftmostFirst)
+                // Spans need the implicit group (with `None`, `find` reports nothing).
+                .which_captures(regex_automata::nfa::thompson::WhichCaptures::Implicit),
         )
         .syntax(ascii_syntax())
         .build_many(&pats)
@@ -380,6 +470,7 @@ impl Regex {
             relaxed,
             ascii,
             long: LongNfa::default(),
+            spans: OnceLock::new(),
             backtrack_limit,
             limit_hits: AtomicU64::new(0),
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
@@ -449,6 +540,85 @@ impl Regex {
     fn long_nfa(&self) -> Option<&NFA> {
         self.long
             .get(|| long::nfa_of_pattern(self.accept_pattern()))
+    }
+
+    /// The capture engine of the ASCII automaton alone (compiled on first use), with the
+    /// same groups and slots as [`Regex::ascii`]'s.
+    fn span_engine(&self) -> Option<&BoundedBacktracker> {
+        let a = self.ascii.as_ref()?;
+        let pattern = match &self.exec {
+            Exec::Linear(re) | Exec::Checked { re, .. } => re.as_str(),
+            Exec::Fancy { .. } => return None,
+        };
+        self.spans
+            .get_or_init(|| {
+                let bt = BoundedBacktracker::builder()
+                    .syntax(ascii_syntax())
+                    .thompson(
+                        regex_automata::nfa::thompson::Config::new()
+                            .utf8(false)
+                            .nfa_size_limit(Some(64 << 20)),
+                    )
+                    .build(pattern)
+                    .ok()?;
+                (bt.get_nfa().group_info().slot_len() == a.group_info().slot_len()).then_some(bt)
+            })
+            .as_ref()
+    }
+
+    /// [`Regex::captures`] on an ASCII `hay` where the caller knows that this regex's
+    /// linear automaton ([`Regex::accept_pattern`]) matches `start..end` (its preferred,
+    /// leftmost-first match, e.g. from a set searched with the same semantics): the capture
+    /// engine then runs on that span alone, anchored, without finding it again.
+    pub(crate) fn captures_at(
+        &self,
+        hay: &str,
+        start: usize,
+        end: usize,
+        caps: &mut Captures,
+    ) -> Result<bool, Error> {
+        let fast = hay.is_ascii() && self.strict_engine(hay).is_none();
+        let Some(bt) = self.span_engine().filter(|_| fast) else {
+            return self.captures(hay, caps);
+        };
+        if caps.owner != self.id {
+            *caps = self.new_captures();
+        }
+        let Some(slots) = caps.ascii.as_mut() else {
+            return self.captures(hay, caps);
+        };
+        match slots.search_span(bt, hay.as_bytes(), start, end) {
+            Some(true) => {}
+            // Not the span's match after all, or too long: the full search decides.
+            Some(false) | None => return self.captures(hay, caps),
+        }
+        caps.spans.iter_mut().for_each(|s| *s = None);
+        let Captures {
+            ascii: Some(l),
+            spans,
+            ..
+        } = caps
+        else {
+            return self.captures(hay, caps);
+        };
+        let passed = match &self.exec {
+            Exec::Linear(_) => {
+                for (i, s) in spans.iter_mut().enumerate() {
+                    *s = l.get(i);
+                }
+                true
+            }
+            Exec::Checked { groups, checks, .. } => {
+                checked_spans(spans, groups, checks, hay.as_bytes(), |i| l.get(i))
+            }
+            Exec::Fancy { .. } => false,
+        };
+        if passed {
+            Ok(true)
+        } else {
+            // A failed look-ahead check: the full search asks the backtracker.
+            self.captures(hay, caps)
+        }
     }
 
     fn strict_engine(&self, hay: &str) -> Option<&fancy_regex::Regex> {
@@ -705,6 +875,63 @@ mod tests {
         let mut c = re.new_captures();
         assert!(re.captures("b\na\n", &mut c).unwrap());
         assert_eq!(c.get(0), Some((2, 3)));
+    }
+
+    #[test]
+    fn first_of_an_anchored_set_and_its_span_give_the_same_captures() {
+        let pats = [
+            r"^Failed (?:(?P<pk>publickey)|\S+) for (?P<u>\S+|.*?) from (?P<h>[\d.]+)(?(pk): |(?:(?! from ).)*$)",
+            r"^(?P<u>.*?) from (?P<h>\d+)(?: port \d+)?\s*$",
+            r"^x(?=y)(?P<y>\w)",
+            r"^(?:a|b)+(?P<c>c)?",
+        ];
+        let res: Vec<Regex> = pats
+            .iter()
+            .map(|p| Regex::new(p, PyFlags::default()).unwrap())
+            .collect();
+        let set = compile_ascii_first(res.iter().map(Regex::accept_pattern)).unwrap();
+        let mut cache = set.create_cache();
+        let mut checked = 0;
+        for line in [
+            "Failed password for root from 1.2.3.4 port 22 ssh2",
+            "Failed publickey for bob from 1.2.3.4: x",
+            "Failed publickey for a from 1 b from 2.3",
+            "me from 12 port 3",
+            "me from 12 port 3 from 4",
+            "xy",
+            "xz",
+            "abac",
+            "zzz",
+        ] {
+            let hay = format!("{line}\n");
+            let want = res.iter().enumerate().find_map(|(i, r)| {
+                let mut c = r.new_captures();
+                r.captures(&hay, &mut c).unwrap().then_some((i, c))
+            });
+            let m = set.search_with(&mut cache, &Input::new(hay.as_bytes()));
+            let got = m.and_then(|m| {
+                let i = m.pattern().as_usize();
+                let mut c = res[i].new_captures();
+                // A superset's first candidate may not match exactly: the caller then goes on.
+                res[i]
+                    .captures_at(&hay, m.start(), m.end(), &mut c)
+                    .unwrap()
+                    .then_some((i, c))
+            });
+            let spans = |c: &Captures| (0..c.len()).map(|i| c.get(i)).collect::<Vec<_>>();
+            match (&want, &got) {
+                (Some((wi, wc)), Some((gi, gc))) => {
+                    assert_eq!((wi, spans(wc)), (gi, spans(gc)), "{line}");
+                    checked += 1;
+                }
+                (None, _) => assert!(got.is_none(), "{line}"),
+                (Some(_), None) => panic!("{line}: the set missed a match"),
+            }
+        }
+        assert!(checked >= 6, "{checked}");
+        // An unanchored pattern: the leftmost match need not be the first pattern's.
+        assert!(compile_ascii_first([r"^a", r"b"]).is_none());
+        assert!(compile_ascii_first([r"^a|b"]).is_none());
     }
 
     #[test]

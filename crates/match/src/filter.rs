@@ -6,7 +6,10 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::addr::{parse_host, parse_ip, FailureId};
-use crate::engine::{compile_ascii_set, Captures, Regex, DEFAULT_BACKTRACK_LIMIT, DFA_SIZE_LIMIT};
+use crate::engine::{
+    compile_ascii_first, compile_ascii_set, Captures, Regex, DEFAULT_BACKTRACK_LIMIT,
+    DFA_SIZE_LIMIT,
+};
 use crate::error::{Error, ErrorKind};
 use crate::head::ContentHead;
 use crate::literals::LiteralPrefilter;
@@ -247,6 +250,9 @@ pub struct Filter {
     /// Unicode form of the set, built on the first non-ASCII line (or with no ASCII set).
     fail_set: std::sync::OnceLock<Option<regex::RegexSet>>,
     fail_set_ascii: Option<regex_automata::meta::Regex>,
+    /// The failregexes as one leftmost-first ASCII set, when all are anchored at the start
+    /// (single-line filters without `check_all`; see [`Filter::first_candidate`]).
+    fail_first_ascii: Option<regex_automata::meta::Regex>,
     literals: Option<LiteralPrefilter>,
     ignore: Vec<Compiled>,
     ignore_hits: Vec<u64>,
@@ -313,6 +319,11 @@ impl Filter {
             .collect::<Result<Vec<_>, _>>()?;
         // One lazy DFA over every failregex (exact or relaxed) rejects most lines at once.
         let fail_set_ascii = compile_ascii_set(fail.iter().map(|c| c.re.accept_pattern()));
+        let fail_first_ascii = if opts.maxlines == 1 && !opts.check_all {
+            compile_ascii_first(fail.iter().map(|c| c.re.accept_pattern()))
+        } else {
+            None
+        };
         // Multi-line buffers join lines: a literal could then span two of them.
         let literals = if opts.maxlines == 1 {
             LiteralPrefilter::new(fail.iter().map(|c| c.re.accept_pattern()))
@@ -328,6 +339,7 @@ impl Filter {
             fail,
             fail_set: std::sync::OnceLock::new(),
             fail_set_ascii,
+            fail_first_ascii,
             literals,
             ignore,
             ignore_hits,
@@ -488,6 +500,27 @@ impl Filter {
     /// A search cache for the ASCII failregex set (one per thread, see [`Filter::candidates`]).
     pub(crate) fn set_cache(&self) -> Option<regex_automata::meta::Cache> {
         self.fail_set_ascii.as_ref().map(|s| s.create_cache())
+    }
+
+    /// A search cache for the leftmost-first failregex set (one per thread).
+    pub(crate) fn first_cache(&self) -> Option<regex_automata::meta::Cache> {
+        self.fail_first_ascii.as_ref().map(|s| s.create_cache())
+    }
+
+    /// The first failregex that may match an ASCII `hay` and the span of its preferred
+    /// match: `Some(None)` when none can, `None` when the set cannot tell (no such set, a
+    /// non-ASCII subject).
+    pub(crate) fn first_candidate(
+        &self,
+        hay: &str,
+        cache: &mut regex_automata::meta::Cache,
+    ) -> Option<Option<(usize, usize, usize)>> {
+        let set = self.fail_first_ascii.as_ref()?;
+        if !hay.is_ascii() {
+            return None;
+        }
+        let m = set.search_with(cache, &regex_automata::Input::new(hay.as_bytes()));
+        Some(m.map(|m| (m.pattern().as_usize(), m.start(), m.end())))
     }
 
     /// Indexes of the failregexes that may match `hay` (all of them without a set), in

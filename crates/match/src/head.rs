@@ -5,6 +5,12 @@
 //! Exact: the head's preferred match is the full pattern's whenever it leaves at least one
 //! character before the line's final newline (`.+$` then matches that rest, and nothing
 //! else); otherwise the caller runs the full pattern.
+//!
+//! A head of the form `^(?P<g>X)Y` (no other group, `Y` able to match the empty string
+//! anywhere: a sequence of optional items), fail2ban's usual `^<F-MLFID>…</F-MLFID>…`, needs
+//! no capture engine at all: its preferred match takes `X`'s preferred match (the first
+//! completion of `X` in priority order, and `Y` then always succeeds), then `Y`'s from there.
+//! Two anchored DFA searches give both ends.
 
 use regex_automata::meta;
 use regex_syntax::hir::{Capture, Hir, HirKind, Look, Repetition};
@@ -16,11 +22,59 @@ use crate::long::{self, LongNfa};
 #[derive(Debug)]
 pub(crate) struct ContentHead {
     re: meta::Regex,
+    /// `^(?P<g>X)Y`: `X` alone (anchored), `Y` alone and `g`'s index.
+    split: Option<(meta::Regex, meta::Regex, usize)>,
     /// Index of the content group (the full pattern's last group).
     content: usize,
     /// The head itself, for the NFA of a long match (built on the first one).
     head: Hir,
     long: LongNfa,
+}
+
+/// Whether `h` matches the empty string at every position: an optional item, an empty
+/// pattern, or a sequence of those (no look-around).
+fn always_empty(h: &Hir) -> bool {
+    match h.kind() {
+        HirKind::Empty => true,
+        HirKind::Repetition(r) => r.min == 0,
+        HirKind::Concat(subs) => subs.iter().all(always_empty),
+        HirKind::Capture(c) => always_empty(&c.sub),
+        _ => false,
+    }
+}
+
+/// Whether `h` has a capture group.
+fn has_group(h: &Hir) -> bool {
+    h.properties().explicit_captures_len() > 0
+}
+
+/// `(X, Y, g)` for a head `^(?P<g>X)Y` as in the module notes, compiled anchored.
+fn split_head(head: &[Hir]) -> Option<(meta::Regex, meta::Regex, usize)> {
+    let [start, cap, rest @ ..] = head else {
+        return None;
+    };
+    if start.kind() != &HirKind::Look(Look::Start) {
+        return None;
+    }
+    let HirKind::Capture(Capture { index, sub, .. }) = cap.kind() else {
+        return None;
+    };
+    let y = Hir::concat(rest.to_vec());
+    if has_group(sub) || has_group(&y) || !always_empty(&y) {
+        return None;
+    }
+    let build = |h: Hir| {
+        meta::Builder::new()
+            .configure(
+                ascii_config()
+                    .match_kind(regex_automata::MatchKind::LeftmostFirst)
+                    .which_captures(regex_automata::nfa::thompson::WhichCaptures::Implicit),
+            )
+            .syntax(ascii_syntax())
+            .build_from_hir(&h)
+            .ok()
+    };
+    Some((build(*sub.clone())?, build(y)?, *index as usize))
 }
 
 impl ContentHead {
@@ -64,6 +118,7 @@ impl ContentHead {
         if *index as usize != content || **item != dot {
             return None;
         }
+        let split = split_head(head);
         let head = Hir::concat(head.to_vec());
         let re = meta::Builder::new()
             .configure(ascii_config().match_kind(regex_automata::MatchKind::LeftmostFirst))
@@ -73,6 +128,7 @@ impl ContentHead {
         (re.group_info().group_len(regex_automata::PatternID::ZERO) == content).then(|| {
             ContentHead {
                 re,
+                split,
                 content,
                 head,
                 long: LongNfa::default(),
@@ -82,7 +138,10 @@ impl ContentHead {
 
     /// Slots for [`ContentHead::captures`] (per thread).
     pub(crate) fn new_captures(&self) -> Captures {
-        Captures::for_head(&self.re, self.content + 1)
+        match &self.split {
+            Some((x, _, _)) => Captures::for_head(x, self.content + 1),
+            None => Captures::for_head(&self.re, self.content + 1),
+        }
     }
 
     /// The full pattern's search on `hay` (a line plus its final newline): `Some(found)`
@@ -93,10 +152,21 @@ impl ContentHead {
         if !hay.is_ascii() || memchr::memchr(b'\n', body.as_bytes()).is_some() {
             return None;
         }
-        let long_nfa = || self.long.get(|| long::nfa_of_hir(&self.head));
-        let (start, end) = match caps.search_head(&self.re, hay.as_bytes(), long_nfa) {
-            Some(m) => m,
-            None => return Some(false),
+        let (start, end) = match &self.split {
+            Some((x, y, g)) => match caps.search_split(x, y, hay.as_bytes())? {
+                Some((x_end, end)) => {
+                    caps.set_span(*g, Some((0, x_end)));
+                    (0, end)
+                }
+                None => return Some(false),
+            },
+            None => {
+                let long_nfa = || self.long.get(|| long::nfa_of_hir(&self.head));
+                match caps.search_head(&self.re, hay.as_bytes(), long_nfa) {
+                    Some(m) => m,
+                    None => return Some(false),
+                }
+            }
         };
         if end >= body.len() {
             return None;
@@ -138,6 +208,35 @@ mod tests {
     fn head_gives_the_full_patterns_groups_or_defers() {
         let (re, head) = head_of(r"^(?P<m>\S+(?: \S+)?)(?: (?P<k>x):)?(?P<content>.+)$");
         let head = head.unwrap();
+        assert!(head.split.is_none());
+        same_as_full(&re, &head);
+    }
+
+    #[test]
+    fn group_then_optional_items_is_split_and_exact() {
+        // fail2ban's shape: `^<F-MLFID>prefix</F-MLFID>(?:optional)?<F-CONTENT>.+</F-CONTENT>$`.
+        for p in [
+            r"^(?P<m>\S+(?: \S+)?)(?: x:)?(?P<content>.+)$",
+            r"^(?P<m>(?:\S+\s+)?(?:[\[\(]?sd(?:\[\d+\])?:?)?\s*)(?:(?:error|fatal): (?:PAM: )?)?(?P<content>.+)$",
+            r"^(?P<m>a*)(?:ab)?(?:b)*(?P<content>.+)$",
+        ] {
+            let (re, head) = head_of(p);
+            let head = head.unwrap();
+            assert!(head.split.is_some(), "{p}");
+            same_as_full(&re, &head);
+        }
+        // Not split: a group after the first, a tail that must match something.
+        for p in [
+            r"^(?P<m>\S+)(?P<n> )?(?P<content>.+)$",
+            r"^(?P<m>\S+) (?P<content>.+)$",
+            r"(?P<m>\S+)(?: x)?(?P<content>.+)$",
+        ] {
+            let (_, head) = head_of(p);
+            assert!(head.is_none_or(|h| h.split.is_none()), "{p}");
+        }
+    }
+
+    fn same_as_full(re: &Regex, head: &ContentHead) {
         let mut full = re.new_captures();
         let mut hc = head.new_captures();
         let mut decided = 0;
@@ -154,6 +253,13 @@ mod tests {
             "é b c\n",
             "a b",
             "a b c\nd\n",
+            "host sd[12]: error: PAM: x y\n",
+            "host sd: fatal: rest\n",
+            "sd[1]:  error: z\n",
+            "aab rest\n",
+            "aaabbb\n",
+            "ab\n",
+            "abbbbx\n",
         ] {
             let want = re.captures(line, &mut full).unwrap();
             // None: deferred (the head took the whole line, an inner newline, non-ASCII);

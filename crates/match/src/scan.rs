@@ -16,6 +16,7 @@ pub struct Scratch {
     head: Option<Captures>,
     fail: Vec<Captures>,
     set: Option<regex_automata::meta::Cache>,
+    first: Option<regex_automata::meta::Cache>,
 }
 
 /// What one line's regexes found ([`Filter::scan`]); feed it to [`Filter::apply`].
@@ -51,6 +52,7 @@ impl Filter {
             head: self.pref_head().map(|h| h.new_captures()),
             fail: self.fail_regexes().map(|r| r.new_captures()).collect(),
             set: self.set_cache(),
+            first: self.first_cache(),
         }
     }
 
@@ -128,32 +130,69 @@ impl Filter {
             }
         }
         let hay: &str = if use_content { &s.content } else { text };
+        // The first failregex that may match, and its match's span, from one search; the
+        // rest of the set only when that one gives no final hit.
+        let mut after = 0;
+        if let Some(first) = s.first.as_mut() {
+            match self.first_candidate(hay, first) {
+                Some(None) => return out,
+                Some(Some((idx, start, end))) => {
+                    if let Some(re) = self.fail_regexes().nth(idx) {
+                        let found = re.captures_at(hay, start, end, &mut s.fail[idx]);
+                        if self.hit(&mut out, idx, found, text, hay, &pre_groups, &s.fail[idx]) {
+                            return out;
+                        }
+                    }
+                    after = idx + 1;
+                }
+                None => {}
+            }
+        }
         let candidates = self.candidates(hay, s.set.as_mut());
-        for idx in candidates {
+        for idx in candidates.into_iter().filter(|i| *i >= after) {
             let Some(re) = self.fail_regexes().nth(idx) else {
                 continue;
             };
-            let caps = &mut s.fail[idx];
-            match re.captures(hay, caps) {
-                Ok(true) => {}
-                Ok(false) => continue,
-                Err(_) => {
-                    out.limit_hits += 1;
-                    continue;
-                }
-            }
-            // Step 7: ignoreregexes on the matched line.
-            let ignored = self.first_ignore(text, &mut out.limit_hits);
-            let mut fields = pre_groups.clone();
-            if ignored.is_none() {
-                merge_groups(&mut fields, re, caps, hay);
-            }
-            out.hits.push((idx, fields, ignored));
-            if ignored.is_none() && !self.options().check_all {
+            let found = re.captures(hay, &mut s.fail[idx]);
+            if self.hit(&mut out, idx, found, text, hay, &pre_groups, &s.fail[idx]) {
                 break;
             }
         }
         out
+    }
+
+    /// Records failregex `idx`'s search result on the line; true when it is the line's
+    /// final hit (matched, not ignored, and the filter stops at the first).
+    #[allow(clippy::too_many_arguments)]
+    fn hit(
+        &self,
+        out: &mut Scan,
+        idx: usize,
+        found: Result<bool, crate::Error>,
+        text: &str,
+        hay: &str,
+        pre_groups: &BTreeMap<String, Value>,
+        caps: &Captures,
+    ) -> bool {
+        match found {
+            Ok(true) => {}
+            Ok(false) => return false,
+            Err(_) => {
+                out.limit_hits += 1;
+                return false;
+            }
+        }
+        let Some(re) = self.fail_regexes().nth(idx) else {
+            return false;
+        };
+        // Step 7: ignoreregexes on the matched line.
+        let ignored = self.first_ignore(text, &mut out.limit_hits);
+        let mut fields = pre_groups.clone();
+        if ignored.is_none() {
+            merge_groups(&mut fields, re, caps, hay);
+        }
+        out.hits.push((idx, fields, ignored));
+        ignored.is_none() && !self.options().check_all
     }
 
     /// The counters a full search would have updated on a prefiltered line.
