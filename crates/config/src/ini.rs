@@ -49,36 +49,38 @@ pub fn decode(bytes: Vec<u8>, file: &Path) -> Result<String> {
 
 /// Where an inline `;` comment starts: at the line start or after white space.
 fn inline_comment_start(line: &str) -> Option<usize> {
-    let mut prev_space = true;
-    for (i, c) in line.char_indices() {
-        if c == ';' && prev_space {
-            return Some(i);
-        }
-        prev_space = c.is_whitespace();
-    }
-    None
+    // Most lines have no `;` at all: find them by byte (memchr), then look at the character
+    // before each.
+    line.match_indices(';').map(|(i, _)| i).find(|&i| {
+        line[..i]
+            .chars()
+            .next_back()
+            .is_none_or(char::is_whitespace)
+    })
 }
 
 /// Parses the text of one file.
 pub fn parse(text: &str, file: &Arc<Path>) -> Result<Vec<ParsedSection>> {
     let mut sections: Vec<ParsedSection> = Vec::new();
     let mut seen_sections: Set<String> = Set::default();
-    let mut seen_options: Set<(String, String)> = Set::default();
+    // (first section of that name, option): `[DEFAULT]` may be reopened, its options not.
+    let mut seen_options: Set<(usize, String)> = Set::default();
+    let mut first_default: Option<usize> = None;
     // Index of the current section and of the current option inside it.
     let mut cur: Option<usize> = None;
     let mut cur_opt: Option<usize> = None;
-    // Lines of the current option's value (joined at the end).
-    let mut lines: Vec<String> = Vec::new();
+    // The current option's value so far: its lines joined with `\n`.
+    let mut lines = String::new();
     let mut indent_level = 0usize;
 
     let err = |kind, msg: String, line: usize| Error::new(kind, msg).in_file(file).at_line(line);
     let flush = |sections: &mut Vec<ParsedSection>,
                  cur: Option<usize>,
                  cur_opt: Option<usize>,
-                 lines: &mut Vec<String>| {
+                 lines: &mut String| {
         if let (Some(s), Some(o)) = (cur, cur_opt) {
             if let Some(entry) = sections.get_mut(s).and_then(|s| s.entries.get_mut(o)) {
-                entry.1.value = lines.join("\n").trim_end().to_string();
+                entry.1.value = lines.trim_end().to_string();
             }
         }
         lines.clear();
@@ -95,22 +97,24 @@ pub fn parse(text: &str, file: &Arc<Path>) -> Result<Vec<ParsedSection>> {
 
     for (idx, raw) in text.split('\n').enumerate() {
         let lineno = idx + 1;
-        let mut comment = inline_comment_start(raw);
         let trimmed = raw.trim();
-        if trimmed.starts_with('#') || trimmed.starts_with(';') {
-            comment = Some(0);
-        }
+        let comment = if trimmed.starts_with('#') || trimmed.starts_with(';') {
+            Some(0)
+        } else {
+            inline_comment_start(raw)
+        };
         let value = raw[..comment.unwrap_or(raw.len())].trim();
         if value.is_empty() {
             // A blank line belongs to the value being read; a comment line is just skipped.
             if comment.is_none() && cur_opt.is_some() {
-                lines.push(String::new());
+                lines.push('\n');
             }
             continue;
         }
         let indent = raw.len() - raw.trim_start().len();
         if cur.is_some() && cur_opt.is_some() && indent > indent_level {
-            lines.push(value.to_string());
+            lines.push('\n');
+            lines.push_str(value);
             continue;
         }
         flush(&mut sections, cur, cur_opt, &mut lines);
@@ -123,6 +127,9 @@ pub fn parse(text: &str, file: &Arc<Path>) -> Result<Vec<ParsedSection>> {
                     format!("section [{name}] appears twice in this file"),
                     lineno,
                 ));
+            }
+            if name == DEFAULT && first_default.is_none() {
+                first_default = Some(sections.len());
             }
             sections.push(ParsedSection {
                 name: name.to_string(),
@@ -157,7 +164,12 @@ pub fn parse(text: &str, file: &Arc<Path>) -> Result<Vec<ParsedSection>> {
             ));
         }
         let section = &mut sections[s];
-        if !seen_options.insert((section.name.clone(), name.clone())) {
+        let first = if section.name == DEFAULT {
+            first_default.unwrap_or(s)
+        } else {
+            s
+        };
+        if !seen_options.insert((first, name.clone())) {
             return Err(err(
                 ErrorKind::DuplicateOption,
                 format!(
@@ -178,7 +190,7 @@ pub fn parse(text: &str, file: &Arc<Path>) -> Result<Vec<ParsedSection>> {
             },
         ));
         cur_opt = Some(section.entries.len() - 1);
-        lines.push(value[delim + 1..].trim().to_string());
+        lines.push_str(value[delim + 1..].trim());
     }
     flush(&mut sections, cur, cur_opt, &mut lines);
     Ok(sections)
@@ -224,6 +236,22 @@ mod tests {
         assert_eq!(get(&s, "A", "key"), Some("v"));
         assert_eq!(get(&s, "A", "other"), Some("x=y # not a comment"));
         assert_eq!(get(&s, "A", "semi"), Some("a;b"));
+    }
+
+    #[test]
+    fn inline_comment_needs_white_space_before_it() {
+        // The first `;` is glued to text; the second follows a no-break space.
+        let s = p("[A]\na = x;y\u{a0};z\nb = ;all comment\nc = 1 ;x ;y\n").unwrap();
+        assert_eq!(get(&s, "A", "a"), Some("x;y"));
+        assert_eq!(get(&s, "A", "b"), Some(""));
+        assert_eq!(get(&s, "A", "c"), Some("1"));
+    }
+
+    #[test]
+    fn a_reopened_default_may_not_repeat_an_option() {
+        let e = p("[DEFAULT]\na = 1\n[X]\na = 2\n[DEFAULT]\nA = 3\n").unwrap_err();
+        assert_eq!((e.kind(), e.line()), (ErrorKind::DuplicateOption, Some(6)));
+        assert!(p("[DEFAULT]\na = 1\n[X]\na = 2\n[DEFAULT]\nb = 3\n").is_ok());
     }
 
     #[test]
