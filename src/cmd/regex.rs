@@ -10,7 +10,7 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use jailor_config::{FilterSpec, Loader};
 use jailor_date::{DateDetector, Zone};
-use jailor_match::{Failure, Filter, FilterOptions, Pipeline, Processed, UseDns, Value};
+use jailor_match::{Failure, Filter, FilterOptions, LineBlock, Pipeline, Processed, UseDns, Value};
 
 mod journal;
 
@@ -531,43 +531,42 @@ pub fn run(args: RegexArgs) -> anyhow::Result<ExitCode> {
         Ok(())
     };
     let pipeline = &mut s.pipeline;
-    let mut lineno = 0u64;
-    // Comment and blank lines are skipped (and not counted), as by fail2ban-regex.
-    let mut on_batch = |batch: &[&str], out: &mut dyn Write| -> io::Result<()> {
-        let mut numbers = Vec::with_capacity(batch.len());
-        let mut lines = Vec::with_capacity(batch.len());
-        for l in batch {
-            lineno += 1;
-            if !(l.starts_with('#') || l.trim().is_empty()) {
-                numbers.push(lineno);
-                lines.push(*l);
-            }
-        }
-        let mut res = Ok(());
-        pipeline.process_lines(&lines, threads, |i, p| {
-            if res.is_ok() {
-                res = on_result(numbers[i], lines[i], p, out);
-            }
-        });
-        res
-    };
+    let mut emit =
+        |b: &LineBlock, i: usize, p: Processed| on_result(b.tag(i), b.line(i), p, &mut out);
     match &input {
         Input::Text(t) => {
-            let lines: Vec<&str> = t
-                .split('\n')
-                .map(|l| l.strip_suffix('\r').unwrap_or(l))
-                .collect();
-            on_batch(&lines, &mut out)?;
+            let mut lines = Some(t.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)));
+            let mut lineno = 0u64;
+            pipeline.process_blocks(
+                threads,
+                |b| {
+                    for l in lines.take().into_iter().flatten() {
+                        lineno += 1;
+                        if !is_comment(l) {
+                            b.push(l, lineno);
+                        }
+                    }
+                    Ok(())
+                },
+                &mut emit,
+            )?;
         }
         Input::File(path, size) => {
             let file =
                 File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
             let mut progress = Progress::new(*size);
-            read_batches(file, encoding, |lines, n| {
-                progress.add(n);
-                on_batch(lines, &mut out)
-            })
-            .with_context(|| format!("cannot read {}", path.display()))?;
+            let mut reader = BlockReader::new(file, encoding);
+            pipeline
+                .process_blocks(
+                    threads,
+                    |b| {
+                        let n = reader.fill(b)?;
+                        progress.add(n);
+                        Ok(())
+                    },
+                    &mut emit,
+                )
+                .with_context(|| format!("cannot read {}", path.display()))?;
             progress.finish();
         }
         Input::Journal(o) => journal::read(o, pipeline, &mut out, &mut on_result)?,
@@ -595,73 +594,90 @@ pub fn run(args: RegexArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Reads `file` in big blocks and hands over the complete lines of each block (without
-/// their endings, decoded) and the block's size in bytes.
-fn read_batches(
-    mut file: File,
+/// Comment and blank lines are skipped (and not counted), as by fail2ban-regex.
+fn is_comment(l: &str) -> bool {
+    l.starts_with('#') || l.trim().is_empty()
+}
+
+/// Reads a file in big blocks of complete lines (without their endings, decoded), numbered.
+struct BlockReader {
+    file: File,
     enc: Encoding,
-    mut f: impl FnMut(&[&str], usize) -> io::Result<()>,
-) -> io::Result<()> {
-    // Small enough that a block's search results (kept until applied in order) stay small.
-    const BLOCK: usize = 256 << 10;
-    let mut buf = vec![0u8; BLOCK];
-    let mut filled = 0;
-    let mut eof = false;
-    loop {
-        while !eof && filled < buf.len() {
-            let n = file.read(&mut buf[filled..])?;
-            eof = n == 0;
-            filled += n;
+    buf: Vec<u8>,
+    filled: usize,
+    eof: bool,
+    lineno: u64,
+}
+
+impl BlockReader {
+    /// Bytes read at a time: small enough that the blocks in flight and their search
+    /// results stay small.
+    const BLOCK: usize = 128 << 10;
+
+    fn new(file: File, enc: Encoding) -> BlockReader {
+        BlockReader {
+            file,
+            enc,
+            buf: vec![0u8; Self::BLOCK],
+            filled: 0,
+            eof: false,
+            lineno: 0,
         }
-        // Complete lines; at the end of the file the rest is one too.
-        let complete = match memchr::memrchr(b'\n', &buf[..filled]) {
-            Some(i) => i + 1,
-            None if eof => filled,
-            // A line longer than the buffer: grow it.
-            None => {
-                buf.resize(buf.len() * 2, 0);
-                continue;
+    }
+
+    /// Puts the next block's lines into `block` (left empty at the end of the file) and
+    /// returns the bytes consumed.
+    fn fill(&mut self, block: &mut LineBlock) -> io::Result<usize> {
+        loop {
+            while !self.eof && self.filled < self.buf.len() {
+                let n = self.file.read(&mut self.buf[self.filled..])?;
+                self.eof = n == 0;
+                self.filled += n;
             }
-        };
-        let complete = if eof { filled } else { complete };
-        if complete > 0 {
-            let mut owned: Vec<(usize, String)> = Vec::new();
-            let mut spans: Vec<(usize, usize)> = Vec::new();
+            if self.filled == 0 {
+                return Ok(0);
+            }
+            // Complete lines; at the end of the file the rest is one too.
+            let complete = match memchr::memrchr(b'\n', &self.buf[..self.filled]) {
+                _ if self.eof => self.filled,
+                Some(i) => i + 1,
+                // A line longer than the buffer: grow it.
+                None => {
+                    self.buf.resize(self.buf.len() * 2, 0);
+                    continue;
+                }
+            };
+            let bytes = &self.buf[..complete];
             let mut start = 0;
             while start < complete {
-                let end =
-                    memchr::memchr(b'\n', &buf[start..complete]).map_or(complete, |i| start + i);
+                let end = memchr::memchr(b'\n', &bytes[start..]).map_or(complete, |i| start + i);
                 let mut e = end;
-                if e > start && buf[e - 1] == b'\r' {
+                if e > start && bytes[e - 1] == b'\r' {
                     e -= 1;
                 }
-                let bytes = &buf[start..e];
-                if !matches!(enc, Encoding::Utf8) || std::str::from_utf8(bytes).is_err() {
-                    owned.push((spans.len(), decode(bytes, enc).into_owned()));
+                self.lineno += 1;
+                let line = &bytes[start..e];
+                match (&self.enc, std::str::from_utf8(line)) {
+                    (Encoding::Utf8, Ok(l)) => {
+                        if !is_comment(l) {
+                            block.push(l, self.lineno);
+                        }
+                    }
+                    _ => {
+                        let l = decode(line, self.enc);
+                        if !is_comment(&l) {
+                            block.push(&l, self.lineno);
+                        }
+                    }
                 }
-                spans.push((start, e));
                 start = end + 1;
             }
-            let mut next_owned = owned.iter().peekable();
-            let lines: Vec<&str> = spans
-                .iter()
-                .enumerate()
-                .map(|(i, &(a, b))| match next_owned.peek() {
-                    Some((j, s)) if *j == i => {
-                        next_owned.next();
-                        s.as_str()
-                    }
-                    // Checked above: valid UTF-8.
-                    _ => std::str::from_utf8(&buf[a..b]).unwrap_or_default(),
-                })
-                .collect();
-            f(&lines, complete)?;
+            self.buf.copy_within(complete..self.filled, 0);
+            self.filled -= complete;
+            if !block.is_empty() || self.filled == 0 {
+                return Ok(complete);
+            }
         }
-        if eof {
-            return Ok(());
-        }
-        buf.copy_within(complete..filled, 0);
-        filled -= complete;
     }
 }
 

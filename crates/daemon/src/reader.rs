@@ -366,7 +366,7 @@ impl Reader {
             return;
         };
         let failures = match scan {
-            Some(scan) => filter.apply(scan, pre, date, post, time),
+            Some(scan) => filter.apply(&scan, pre, date, post, time),
             None => filter.process(pre, date, post, time),
         };
         if failures.iter().any(|f| !f.nofail) {

@@ -320,32 +320,8 @@ impl DateDetector {
 
     /// The hit for match `m` of a template of `kind` on `line`.
     fn hit(&self, line: &str, m: &DateMatch, kind: crate::template::Kind, now: f64) -> DateHit {
-        let secs = now as i64;
         let mut memo = self.memo.try_lock().ok();
-        if let Some(t) = memo.as_ref().and_then(|mm| mm.get(line, m, kind, secs)) {
-            return DateHit {
-                span: m.date.0..m.date.1,
-                time: t,
-            };
-        }
-        let ts = jiff::Timestamp::from_second(secs).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-        let time = match convert::convert(line, m, kind, &self.zone, ts) {
-            Converted::At(t) => HitTime::At(t),
-            Converted::Empty => HitTime::Empty,
-            Converted::Invalid => HitTime::Invalid,
-        };
-        let time = if m.date.0 == m.date.1 && time != HitTime::Invalid {
-            HitTime::Empty
-        } else {
-            time
-        };
-        if let Some(mm) = memo.as_mut() {
-            mm.put(line, m, kind, secs, time);
-        }
-        DateHit {
-            span: m.date.0..m.date.1,
-            time,
-        }
+        convert_hit(line, m, kind, &self.zone, now, memo.as_deref_mut())
     }
 
     /// fail2ban's `matchTime`: the index of the winning slot, its match in `self.scratch`.
@@ -411,6 +387,47 @@ impl DateDetector {
         self.last = Some(to);
     }
 }
+
+/// The hit for match `m` of a template of `kind` on `line` (`now`: epoch seconds), through
+/// `memo` when given (the last conversion, reused when the date text repeats).
+fn convert_hit(
+    line: &str,
+    m: &DateMatch,
+    kind: crate::template::Kind,
+    zone: &Zone,
+    now: f64,
+    mut memo: Option<&mut DateMemo>,
+) -> DateHit {
+    let secs = now as i64;
+    if let Some(t) = memo.as_ref().and_then(|mm| mm.get(line, m, kind, secs)) {
+        return DateHit {
+            span: m.date.0..m.date.1,
+            time: t,
+        };
+    }
+    let ts = jiff::Timestamp::from_second(secs).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    let time = match convert::convert(line, m, kind, zone, ts) {
+        Converted::At(t) => HitTime::At(t),
+        Converted::Empty => HitTime::Empty,
+        Converted::Invalid => HitTime::Invalid,
+    };
+    let time = if m.date.0 == m.date.1 && time != HitTime::Invalid {
+        HitTime::Empty
+    } else {
+        time
+    };
+    if let Some(mm) = memo.as_mut() {
+        mm.put(line, m, kind, secs, time);
+    }
+    DateHit {
+        span: m.date.0..m.date.1,
+        time,
+    }
+}
+
+mod speculator;
+
+pub use speculator::Speculator;
 
 #[cfg(test)]
 mod tests;

@@ -19,6 +19,6 @@ mod zone;
 mod reference_tests;
 
 pub use describe::{describe_pattern, PatternName};
-pub use detector::{DateDetector, DateHit, HitTime, Speculation};
+pub use detector::{DateDetector, DateHit, HitTime, Speculation, Speculator};
 pub use error::{Error, ErrorKind};
 pub use zone::{local_zone, Zone};

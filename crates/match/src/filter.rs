@@ -1,6 +1,7 @@
 //! fail2ban's line processing (spec §2.2): buffer, prefregex/`<F-CONTENT>`, failregexes,
 //! ignoreregexes, `<F-*>` data, multi-line ids (mlfid) and failure ids.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -255,13 +256,11 @@ pub struct Filter {
     fail_first_ascii: Option<regex_automata::meta::Regex>,
     literals: Option<LiteralPrefilter>,
     ignore: Vec<Compiled>,
-    ignore_hits: Vec<u64>,
     buffer: VecDeque<Line>,
     text: String,
     content: String,
-    mlfid: HashMap<String, (f64, Data)>,
     resolver: Option<Resolver>,
-    stats: Stats,
+    state: FilterState,
     /// Boxed: taken out and put back per line, which then moves a pointer only (the
     /// search caches inside are several hundred bytes).
     scratch: Option<Box<crate::scan::Scratch>>,
@@ -271,7 +270,7 @@ impl std::fmt::Debug for Filter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Filter")
             .field("opts", &self.opts)
-            .field("stats", &self.stats)
+            .field("stats", &self.state.stats)
             .finish_non_exhaustive()
     }
 }
@@ -330,7 +329,10 @@ impl Filter {
         } else {
             None
         };
-        let ignore_hits = vec![0; ignore.len()];
+        let state = FilterState {
+            ignore_hits: vec![0; ignore.len()],
+            ..FilterState::default()
+        };
         Ok(Filter {
             opts,
             pref,
@@ -342,13 +344,11 @@ impl Filter {
             fail_first_ascii,
             literals,
             ignore,
-            ignore_hits,
             buffer: VecDeque::new(),
             text: String::new(),
             content: String::new(),
-            mlfid: HashMap::new(),
             resolver: None,
-            stats: Stats::default(),
+            state,
             scratch: None,
         })
     }
@@ -378,12 +378,24 @@ impl Filter {
 
     /// Counters so far.
     pub fn stats(&self) -> Stats {
-        self.stats
+        self.state.stats
     }
 
     /// Lines each ignoreregex dropped, by index.
     pub fn ignoreregex_hits(&self) -> &[u64] {
-        &self.ignore_hits
+        &self.state.ignore_hits
+    }
+
+    /// Takes the counters and the multi-line-id cache out, for [`Filter::apply_to`] while
+    /// other threads search with `&Filter` ([`Filter::scan`]); put them back with
+    /// [`Filter::restore_state`]. Meanwhile [`Filter::stats`] reads zeros.
+    pub fn take_state(&mut self) -> FilterState {
+        std::mem::take(&mut self.state)
+    }
+
+    /// Puts back what [`Filter::take_state`] took.
+    pub fn restore_state(&mut self, state: FilterState) {
+        self.state = state;
     }
 
     /// Whether a literal scan rejects lines before any regex runs (single-line filters whose
@@ -397,6 +409,20 @@ impl Filter {
     /// Returns the failures it yields (usually none); nothing is allocated for a line no
     /// failregex can match.
     pub fn process(&mut self, pre: &str, date: &str, post: &str, time: f64) -> Vec<Failure> {
+        let mut st = std::mem::take(&mut self.state);
+        let out = self.process_in(&mut st, pre, date, post, time);
+        self.state = st;
+        out
+    }
+
+    fn process_in(
+        &mut self,
+        st: &mut FilterState,
+        pre: &str,
+        date: &str,
+        post: &str,
+        time: f64,
+    ) -> Vec<Failure> {
         if self.can_scan() {
             let mut scratch = self
                 .scratch
@@ -404,10 +430,10 @@ impl Filter {
                 .unwrap_or_else(|| Box::new(self.scratch()));
             let scan = self.scan(&mut scratch, pre, date, post);
             self.scratch = Some(scratch);
-            return self.apply(scan, pre, date, post, time);
+            return self.apply_to(st, &scan, pre, date, post, time);
         }
-        self.stats.lines += 1;
-        let (pre, date, post) = self.cap(pre, date, post);
+        st.stats.lines += 1;
+        let (pre, date, post) = self.cap(st, pre, date, post);
         // §2.2 step 4: the regexes see the line without its date, plus a final newline.
         self.text.clear();
         self.buffer.push_back(Line {
@@ -427,7 +453,7 @@ impl Filter {
         }
         self.text.push('\n');
         let text = std::mem::take(&mut self.text);
-        let out = self.find(&text, (pre, date, post), time);
+        let out = self.find(st, &text, (pre, date, post), time);
         self.text = text;
         out
     }
@@ -436,37 +462,60 @@ impl Filter {
     /// counters are state). `pre`, `date` and `post` are the line given to `scan`.
     pub fn apply(
         &mut self,
-        scan: crate::scan::Scan,
+        scan: &crate::scan::Scan,
         pre: &str,
         date: &str,
         post: &str,
         time: f64,
     ) -> Vec<Failure> {
-        self.stats.lines += 1;
-        let (pre, date, post) = self.cap(pre, date, post);
-        self.stats.limit_hits += scan.limit_hits;
+        let mut st = std::mem::take(&mut self.state);
+        let out = self.apply_to(&mut st, scan, pre, date, post, time);
+        self.state = st;
+        out
+    }
+
+    /// [`Filter::apply`] with the state taken out by [`Filter::take_state`]: the filter
+    /// itself stays shared, so other threads may [`Filter::scan`] meanwhile.
+    pub fn apply_to(
+        &self,
+        st: &mut FilterState,
+        scan: &crate::scan::Scan,
+        pre: &str,
+        date: &str,
+        post: &str,
+        time: f64,
+    ) -> Vec<Failure> {
+        st.stats.lines += 1;
+        let (pre, date, post) = self.cap(st, pre, date, post);
+        st.stats.limit_hits += scan.limit_hits;
         if scan.prefiltered {
-            self.stats.prefiltered += 1;
+            st.stats.prefiltered += 1;
         }
         if let Some(i) = scan.ignored_first {
-            self.count_ignore(i);
+            st.count_ignore(i);
             return Vec::new();
         }
         if scan.pref_matched {
-            self.stats.pref_matched += 1;
+            st.stats.pref_matched += 1;
         }
         let mut out = Vec::new();
-        for (idx, fields, ignored) in scan.hits {
-            if let Some(i) = ignored {
-                self.count_ignore(i);
+        let (text_pre, text_post) = self.capped(pre, date, post);
+        let searched = Searched {
+            pre: text_pre,
+            post: text_post,
+            content: scan.content,
+        };
+        for hit in &scan.hits {
+            if let Some(i) = hit.ignored {
+                st.count_ignore(i);
                 continue;
             }
             let data = Data {
-                fields,
+                fields: self.hit_fields(scan, hit, &searched),
                 ..Data::default()
             };
             let lines = vec![concat3(pre, date, post)];
-            out.extend(self.failure(idx, data, lines, time));
+            out.extend(self.failure(st, hit.index, data, lines, time));
             if !self.opts.check_all {
                 break;
             }
@@ -474,11 +523,30 @@ impl Filter {
         out
     }
 
-    fn count_ignore(&mut self, i: usize) {
-        if let Some(h) = self.ignore_hits.get_mut(i) {
-            *h += 1;
+    /// A scanned hit's groups by name: the prefregex's (but its content), then the
+    /// failregex's merged in ([`merge_groups`]).
+    fn hit_fields(
+        &self,
+        scan: &crate::scan::Scan,
+        hit: &crate::scan::Hit,
+        src: &Searched<'_>,
+    ) -> BTreeMap<String, Value> {
+        let mut fields = BTreeMap::new();
+        if let Some(p) = self.pref.as_ref().filter(|_| scan.pref_matched) {
+            for (i, name) in p.re.group_names() {
+                if let (Some(Some((a, b))), false) = (scan.spans.get(i), name == "content") {
+                    fields.insert(name.to_owned(), Value::Text(src.text(*a, *b).into_owned()));
+                }
+            }
         }
-        self.stats.ignored += 1;
+        if let Some(c) = self.fail.get(hit.index) {
+            let spans = scan.spans.get(hit.groups..).unwrap_or(&[]);
+            merge_values(&mut fields, &c.re, |i| {
+                let (a, b) = spans.get(i).copied().flatten()?;
+                Some(src.hay(a, b).into_owned())
+            });
+        }
+        fields
     }
 
     pub(crate) fn pref_regex(&self) -> Option<&Regex> {
@@ -590,7 +658,8 @@ impl Filter {
 
     /// Cuts an over-long line (the text after the date first).
     fn cap<'l>(
-        &mut self,
+        &self,
+        st: &mut FilterState,
         pre: &'l str,
         date: &'l str,
         post: &'l str,
@@ -600,7 +669,7 @@ impl Filter {
         if total <= cap {
             return (pre, date, post);
         }
-        self.stats.cut_lines += 1;
+        st.stats.cut_lines += 1;
         let cut = |s: &'l str, room: usize| -> &'l str {
             let mut end = room.min(s.len());
             while !s.is_char_boundary(end) {
@@ -614,11 +683,13 @@ impl Filter {
         (pre, date, post)
     }
 
-    fn any_ignore(&mut self, hay: &str) -> bool {
-        let stats = &mut self.stats;
+    fn any_ignore(&self, st: &mut FilterState, hay: &str) -> bool {
+        let stats = &mut st.stats;
         match self.ignore.iter().position(|c| c.is_match(hay, stats)) {
             Some(i) => {
-                self.ignore_hits[i] += 1;
+                if let Some(h) = st.ignore_hits.get_mut(i) {
+                    *h += 1;
+                }
                 true
             }
             None => false,
@@ -630,20 +701,26 @@ impl Filter {
         !self.ignore.is_empty() && (self.ignore.len() as isize) < self.fail.len() as isize - 2
     }
 
-    fn find(&mut self, text: &str, cur: (&str, &str, &str), time: f64) -> Vec<Failure> {
+    fn find(
+        &mut self,
+        st: &mut FilterState,
+        text: &str,
+        cur: (&str, &str, &str),
+        time: f64,
+    ) -> Vec<Failure> {
         // §2.2 step 5: few ignoreregexes compared to failregexes are tried first.
-        if self.ignore_first() && self.any_ignore(text) {
-            self.stats.ignored += 1;
+        if self.ignore_first() && self.any_ignore(st, text) {
+            st.stats.ignored += 1;
             return Vec::new();
         }
         // Step 6: prefregex.
         let mut pre_groups: BTreeMap<String, Value> = BTreeMap::new();
         let mut pref_span = None;
         let use_content = if let Some(p) = self.pref.as_mut() {
-            if !p.search(text, &mut self.stats) {
+            if !p.search(text, &mut st.stats) {
                 return Vec::new();
             }
-            self.stats.pref_matched += 1;
+            st.stats.pref_matched += 1;
             pref_span = p.caps.get(0);
             for (i, name) in p.re.group_names() {
                 if let Some((s, e)) = p.caps.get(i) {
@@ -666,7 +743,7 @@ impl Filter {
         };
         let content = std::mem::take(&mut self.content);
         let hay: &str = if use_content { &content } else { text };
-        let out = self.failregexes(hay, text, use_content, pref_span, pre_groups, cur, time);
+        let out = self.failregexes(st, hay, text, use_content, pref_span, pre_groups, cur, time);
         self.content = content;
         out
     }
@@ -674,6 +751,7 @@ impl Filter {
     #[allow(clippy::too_many_arguments)]
     fn failregexes(
         &mut self,
+        st: &mut FilterState,
         hay: &str,
         text: &str,
         use_content: bool,
@@ -689,7 +767,7 @@ impl Filter {
         let mut out = Vec::new();
         let multi = self.opts.maxlines > 1;
         for idx in candidates {
-            if !self.fail[idx].search(hay, &mut self.stats) {
+            if !self.fail[idx].search(hay, &mut st.stats) {
                 continue;
             }
             let c = &self.fail[idx];
@@ -732,12 +810,12 @@ impl Filter {
                             t.push('\n');
                         }
                     }
-                    self.any_ignore(&t)
+                    self.any_ignore(st, &t)
                 } else {
-                    self.any_ignore(text)
+                    self.any_ignore(st, text)
                 };
                 if hit {
-                    self.stats.ignored += 1;
+                    st.stats.ignored += 1;
                     if multi {
                         self.keep_lines(&unmatched);
                     }
@@ -753,7 +831,7 @@ impl Filter {
                 ..Data::default()
             };
             merge_groups(&mut data.fields, &c.re, &c.caps, hay);
-            let found = self.failure(idx, data, lines, time);
+            let found = self.failure(st, idx, data, lines, time);
             out.extend(found);
             if !self.opts.check_all {
                 break;
@@ -798,7 +876,8 @@ impl Filter {
 
     /// Steps 8–9: multi-line merge, failure id, DNS.
     fn failure(
-        &mut self,
+        &self,
+        st: &mut FilterState,
         idx: usize,
         mut data: Data,
         lines: Vec<String>,
@@ -807,11 +886,11 @@ impl Filter {
         let mlfid = data.text("mlfid").map(str::to_owned);
         let mut keep_cached = false;
         if let Some(id) = &mlfid {
-            let (merged, cached) = self.merge_mlfid(id, data, lines, time);
+            let (merged, cached) = st.merge_mlfid(id, data, lines, time);
             data = merged;
             keep_cached = cached;
             if data.flag("nofail") && !self.opts.check_all {
-                self.store_mlfid(id, data, keep_cached, time);
+                st.store_mlfid(id, data, keep_cached, time);
                 return Vec::new();
             }
         } else {
@@ -829,7 +908,7 @@ impl Filter {
             if let Some(id) = &mlfid {
                 // A failure before its id is known: counted when the id appears.
                 data.pending = true;
-                self.store_mlfid(id, data, keep_cached, time);
+                st.store_mlfid(id, data, keep_cached, time);
             }
             return Vec::new();
         };
@@ -881,7 +960,7 @@ impl Filter {
             });
         }
         if let Some(id) = &cache {
-            self.store_mlfid(id, data, true, time);
+            st.store_mlfid(id, data, true, time);
         }
         out
     }
@@ -898,6 +977,29 @@ impl Filter {
                 None => Vec::new(),
             },
         }
+    }
+}
+
+/// What applying lines changes: the counters and the multi-line-id cache (see
+/// [`Filter::take_state`]).
+#[derive(Debug, Default)]
+pub struct FilterState {
+    stats: Stats,
+    ignore_hits: Vec<u64>,
+    mlfid: HashMap<String, (f64, Data)>,
+}
+
+impl FilterState {
+    /// The counters so far.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    fn count_ignore(&mut self, i: usize) {
+        if let Some(h) = self.ignore_hits.get_mut(i) {
+            *h += 1;
+        }
+        self.stats.ignored += 1;
     }
 
     fn store_mlfid(&mut self, id: &str, data: Data, cached: bool, time: f64) {
@@ -1011,10 +1113,23 @@ pub(crate) fn merge_groups(
     caps: &Captures,
     hay: &str,
 ) {
+    merge_values(fields, re, |i| {
+        caps.get(i)
+            .and_then(|(s, e)| hay.get(s..e))
+            .map(str::to_owned)
+    });
+}
+
+/// [`merge_groups`] with group `i`'s text given by `group(i)`.
+fn merge_values(
+    fields: &mut BTreeMap<String, Value>,
+    re: &Regex,
+    group: impl Fn(usize) -> Option<String>,
+) {
     let mut alts = Vec::new();
     let mut tuples = Vec::new();
     for (i, name) in re.group_names() {
-        let v = caps.get(i).map(|(s, e)| hay[s..e].to_owned());
+        let v = group(i);
         if let Some(rest) = name.strip_prefix("alt_") {
             alts.push((base_name(rest), v.clone()));
         } else if let Some(rest) = name.strip_prefix("tuple_") {
@@ -1039,6 +1154,51 @@ pub(crate) fn merge_groups(
         };
         t.push(v);
         fields.insert(key, Value::Tuple(t));
+    }
+}
+
+/// The text a [`crate::scan::Scan`] searched, rebuilt from the line's parts (capped as
+/// the scan capped them): `pre + post + "\n"`, and the failregexes' haystack (the content
+/// span of it plus `"\n"`, or the same text).
+struct Searched<'a> {
+    pre: &'a str,
+    post: &'a str,
+    content: Option<(usize, usize)>,
+}
+
+impl<'a> Searched<'a> {
+    /// `text[a..b]`, borrowed unless it straddles the cut date or takes the final `\n`.
+    fn text(&self, a: usize, b: usize) -> Cow<'a, str> {
+        let p = self.pre.len();
+        let end = p + self.post.len();
+        if b <= p {
+            return Cow::Borrowed(self.pre.get(a..b).unwrap_or(""));
+        }
+        if a >= p && b <= end {
+            return Cow::Borrowed(self.post.get(a - p..b - p).unwrap_or(""));
+        }
+        let mut s = String::with_capacity(b.saturating_sub(a));
+        s.push_str(self.pre.get(a.min(p)..p).unwrap_or(""));
+        s.push_str(self.post.get(a.max(p) - p..b.min(end) - p).unwrap_or(""));
+        if b > end {
+            s.push('\n');
+        }
+        Cow::Owned(s)
+    }
+
+    /// `haystack[a..b]` of the failregexes.
+    fn hay(&self, a: usize, b: usize) -> Cow<'a, str> {
+        let Some((cs, ce)) = self.content else {
+            return self.text(a, b);
+        };
+        let len = ce - cs;
+        if b <= len {
+            return self.text(cs + a, cs + b);
+        }
+        // The span takes the `\n` put after the content.
+        let mut s = self.text(cs + a.min(len), ce).into_owned();
+        s.push('\n');
+        Cow::Owned(s)
     }
 }
 

@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 
 pub mod addr;
+mod block;
 mod engine;
 mod error;
 mod filter;
@@ -24,10 +25,12 @@ pub mod tags;
 pub mod translate;
 
 pub use addr::{parse_host, parse_ip, FailureId};
+pub use block::LineBlock;
 pub use engine::{Captures, Regex, DEFAULT_BACKTRACK_LIMIT};
 pub use error::{Error, ErrorKind};
 pub use filter::{
-    Failure, Filter, FilterOptions, RegexRole, Resolver, Stats, Value, DEFAULT_LINE_CAP,
+    Failure, Filter, FilterOptions, FilterState, RegexRole, Resolver, Stats, Value,
+    DEFAULT_LINE_CAP,
 };
 pub use pipeline::{Pipeline, Processed};
 pub use scan::{Scan, Scratch};

@@ -2,10 +2,8 @@
 //! with shared `&Filter` and per-thread [`Scratch`], so that several threads can search while
 //! one applies the results (multi-line ids, failure ids) in line order.
 
-use std::collections::BTreeMap;
-
 use crate::engine::Captures;
-use crate::filter::{merge_groups, Filter, Value};
+use crate::filter::Filter;
 
 /// Per-thread search buffers for [`Filter::scan`].
 #[derive(Debug, Default)]
@@ -28,11 +26,27 @@ pub struct Scan {
     pub(crate) pref_matched: bool,
     /// Index of the ignoreregex that dropped the line before any failregex ran.
     pub(crate) ignored_first: Option<usize>,
-    /// Matching failregexes in order: index, the failure data, and the ignoreregex that
-    /// dropped this match (if one did).
-    pub(crate) hits: Vec<(usize, BTreeMap<String, Value>, Option<usize>)>,
+    /// Matching failregexes in order.
+    pub(crate) hits: Vec<Hit>,
+    /// Group spans in the searched text (the line without its date, plus `\n`): the
+    /// prefregex's groups by index (when it matched), then each hit's failregex groups.
+    pub(crate) spans: Vec<Option<(usize, usize)>>,
+    /// The failregexes ran on this span of the text (the prefregex's `<F-CONTENT>`) plus a
+    /// `\n`, rather than on the text itself.
+    pub(crate) content: Option<(usize, usize)>,
     /// Searches stopped at the backtracking limit.
     pub(crate) limit_hits: u64,
+}
+
+/// One failregex match of a [`Scan`].
+#[derive(Debug, Clone)]
+pub(crate) struct Hit {
+    /// Index of the failregex.
+    pub(crate) index: usize,
+    /// The ignoreregex that dropped this match, if one did.
+    pub(crate) ignored: Option<usize>,
+    /// Where its groups start in [`Scan::spans`] (relative to the haystack it ran on).
+    pub(crate) groups: usize,
 }
 
 impl Scan {
@@ -66,6 +80,19 @@ impl Filter {
     /// touching any state. Only for filters where [`Filter::can_scan`] holds.
     pub fn scan(&self, s: &mut Scratch, pre: &str, date: &str, post: &str) -> Scan {
         let mut out = Scan::default();
+        self.scan_into(s, &mut out, pre, date, post);
+        out
+    }
+
+    /// [`Filter::scan`] into `out`, reusing its buffers.
+    pub fn scan_into(&self, s: &mut Scratch, out: &mut Scan, pre: &str, date: &str, post: &str) {
+        out.prefiltered = false;
+        out.pref_matched = false;
+        out.ignored_first = None;
+        out.hits.clear();
+        out.spans.clear();
+        out.content = None;
+        out.limit_hits = 0;
         if s.fail.len() != self.fail_regexes().len() {
             *s = self.scratch();
         }
@@ -78,9 +105,9 @@ impl Filter {
                 out.prefiltered = true;
                 if self.options().exact_stats {
                     s.text.push('\n');
-                    self.rejected_scan(&s.text, &mut out);
+                    self.rejected_scan(&s.text, out);
                 }
-                return out;
+                return;
             }
         }
         s.text.push('\n');
@@ -88,10 +115,9 @@ impl Filter {
         if self.ignore_first() {
             if let Some(i) = self.first_ignore(text, &mut out.limit_hits) {
                 out.ignored_first = Some(i);
-                return out;
+                return;
             }
         }
-        let mut pre_groups: BTreeMap<String, Value> = BTreeMap::new();
         let mut use_content = false;
         if let Some(p) = self.pref_regex() {
             // The head alone when it can tell (the usual case), else the whole prefregex.
@@ -108,21 +134,16 @@ impl Filter {
             };
             match found {
                 Ok(true) => {}
-                Ok(false) => return out,
+                Ok(false) => return,
                 Err(_) => {
                     out.limit_hits += 1;
-                    return out;
+                    return;
                 }
             }
             out.pref_matched = true;
-            for (i, name) in p.group_names() {
-                if let Some((a, b)) = caps.get(i) {
-                    if name != "content" {
-                        pre_groups.insert(name.to_owned(), Value::Text(text[a..b].to_owned()));
-                    }
-                }
-            }
+            out.spans.extend((0..p.groups_len()).map(|i| caps.get(i)));
             if let Some((a, b)) = self.content_index().and_then(|i| caps.get(i)) {
+                out.content = Some((a, b));
                 s.content.clear();
                 s.content.push_str(&text[a..b]);
                 s.content.push('\n');
@@ -135,12 +156,12 @@ impl Filter {
         let mut after = 0;
         if let Some(first) = s.first.as_mut() {
             match self.first_candidate(hay, first) {
-                Some(None) => return out,
+                Some(None) => return,
                 Some(Some((idx, start, end))) => {
                     if let Some(re) = self.fail_regexes().nth(idx) {
                         let found = re.captures_at(hay, start, end, &mut s.fail[idx]);
-                        if self.hit(&mut out, idx, found, text, hay, &pre_groups, &s.fail[idx]) {
-                            return out;
+                        if self.hit(out, idx, found, text, &s.fail[idx]) {
+                            return;
                         }
                     }
                     after = idx + 1;
@@ -154,24 +175,20 @@ impl Filter {
                 continue;
             };
             let found = re.captures(hay, &mut s.fail[idx]);
-            if self.hit(&mut out, idx, found, text, hay, &pre_groups, &s.fail[idx]) {
+            if self.hit(out, idx, found, text, &s.fail[idx]) {
                 break;
             }
         }
-        out
     }
 
     /// Records failregex `idx`'s search result on the line; true when it is the line's
     /// final hit (matched, not ignored, and the filter stops at the first).
-    #[allow(clippy::too_many_arguments)]
     fn hit(
         &self,
         out: &mut Scan,
         idx: usize,
         found: Result<bool, crate::Error>,
         text: &str,
-        hay: &str,
-        pre_groups: &BTreeMap<String, Value>,
         caps: &Captures,
     ) -> bool {
         match found {
@@ -187,11 +204,15 @@ impl Filter {
         };
         // Step 7: ignoreregexes on the matched line.
         let ignored = self.first_ignore(text, &mut out.limit_hits);
-        let mut fields = pre_groups.clone();
+        let groups = out.spans.len();
         if ignored.is_none() {
-            merge_groups(&mut fields, re, caps, hay);
+            out.spans.extend((0..re.groups_len()).map(|i| caps.get(i)));
         }
-        out.hits.push((idx, fields, ignored));
+        out.hits.push(Hit {
+            index: idx,
+            ignored,
+            groups,
+        });
         ignored.is_none() && !self.options().check_all
     }
 

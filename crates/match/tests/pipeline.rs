@@ -2,7 +2,7 @@
 //! the threaded batch path giving exactly the sequential results.
 
 use jailor_date::{DateDetector, Zone};
-use jailor_match::{Filter, FilterOptions, Pipeline, Processed, UseDns};
+use jailor_match::{Filter, FilterOptions, LineBlock, Pipeline, Processed, UseDns};
 
 const NOW: f64 = 1_800_000_000.0; // 2027-01-15 08:00:00 UTC
 
@@ -123,6 +123,73 @@ fn threaded_batches_equal_sequential_processing() {
             seq.filter().ignoreregex_hits()
         );
     }
+}
+
+/// Everything a line's result holds, failures in full (fields, matches, users).
+fn full(p: &Processed) -> String {
+    format!("{p:?}")
+}
+
+#[test]
+fn overlapped_blocks_equal_sequential_processing() {
+    // Lines without any date first: nothing to speculate with until a template matched.
+    let mut lines = vec!["no date here".to_owned(), "h app[1]: hello".to_owned()];
+    lines.extend(self::lines());
+    let mut seq = pipeline();
+    let want: Vec<(u64, String)> = (lines.iter().enumerate())
+        .map(|(i, l)| (i as u64 + 1, full(&seq.process_line(l))))
+        .collect();
+    assert!(want.iter().any(|(_, s)| s.contains("192.0.2.")));
+    for (threads, per_block) in [(1, 500), (2, 333), (2, 97), (3, 1), (4, 7), (2, 5000)] {
+        let mut par = pipeline();
+        let mut got = Vec::new();
+        let mut next = lines.iter().enumerate();
+        let fill = |b: &mut LineBlock| -> Result<(), ()> {
+            for (i, l) in next.by_ref().take(per_block) {
+                b.push(l, i as u64 + 1);
+            }
+            Ok(())
+        };
+        par.process_blocks(threads, fill, |b, i, p| {
+            got.push((b.tag(i), full(&p)));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(got, want, "threads={threads} per_block={per_block}");
+        assert_eq!(par.filter().stats(), seq.filter().stats());
+        assert_eq!(
+            par.filter().ignoreregex_hits(),
+            seq.filter().ignoreregex_hits()
+        );
+    }
+}
+
+#[test]
+fn an_error_from_the_output_stops_the_blocks() {
+    let lines = lines();
+    let mut p = pipeline();
+    let mut next = lines.iter();
+    let mut seen = 0;
+    let r = p.process_blocks(
+        2,
+        |b| {
+            for l in next.by_ref().take(100) {
+                b.push(l, 0);
+            }
+            Ok(())
+        },
+        |_, _, _| {
+            seen += 1;
+            if seen == 250 {
+                Err("stop")
+            } else {
+                Ok(())
+            }
+        },
+    );
+    assert_eq!((r, seen), (Err("stop"), 250));
+    // The counters came back to the filter.
+    assert_eq!(p.filter().stats().lines, 250);
 }
 
 #[test]
