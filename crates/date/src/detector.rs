@@ -135,7 +135,7 @@ impl DateDetector {
         // `builtin`: one of fail2ban's defaults, compiled only when a line needs it.
         let mut add =
             |pattern: &str, weight: f64, from_set: bool, builtin: bool| -> Result<(), Error> {
-                if slots.iter().any(|s| s.template.pattern == pattern) {
+                if slots.iter().any(|s| &*s.template.pattern == pattern) {
                     if from_set {
                         return Ok(());
                     }
@@ -227,7 +227,7 @@ impl DateDetector {
 
     /// The template patterns in their current order (it changes as templates hit).
     pub fn patterns(&self) -> impl Iterator<Item = &str> {
-        self.slots.iter().map(|s| s.template.pattern.as_str())
+        self.slots.iter().map(|s| &*s.template.pattern)
     }
 
     /// fail2ban-regex's name of each template that matched so far, with its number of hits
@@ -241,7 +241,7 @@ impl DateDetector {
 
     /// The regexes of the templates (Python syntax, as fail2ban compiles them), in order.
     pub fn regexes(&self) -> impl Iterator<Item = &str> {
-        self.slots.iter().map(|s| s.template.regex.as_str())
+        self.slots.iter().map(|s| &*s.template.regex)
     }
 
     fn now_secs(&self) -> f64 {

@@ -26,7 +26,12 @@ fn default_template_regexes_equal_fail2bans() {
     // The dump was taken in 2026: `%ExY` = 20[012]\d.
     let got: Vec<String> = defaults::cache()
         .iter()
-        .map(|(p, w)| Template::new(p, *w, Decades::for_year(2026)).unwrap().regex)
+        .map(|(p, w)| {
+            Template::new(p, *w, Decades::for_year(2026))
+                .unwrap()
+                .regex
+                .to_string()
+        })
         .collect();
     assert_eq!(want.len(), 31);
     for (i, (g, w)) in got.iter().zip(&want).enumerate() {

@@ -2,7 +2,7 @@
 //! and a compiled [`Matcher`].
 
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::directive::{self, Decades};
 use crate::engine::Matcher;
@@ -26,10 +26,11 @@ pub(crate) enum Kind {
 /// One date template.
 #[derive(Debug, Clone)]
 pub(crate) struct Template {
-    /// The `datepattern` line (or default pattern) it came from.
-    pub(crate) pattern: String,
+    /// The `datepattern` line (or default pattern) it came from (shared by the detectors'
+    /// copies, as the regex text).
+    pub(crate) pattern: Arc<str>,
     /// The regex fail2ban compiles for it (Python syntax).
-    pub(crate) regex: String,
+    pub(crate) regex: Arc<str>,
     pub(crate) kind: Kind,
     /// Anchored at line start (fail2ban's LINE_BEGIN flag).
     pub(crate) line_begin: bool,
@@ -246,8 +247,8 @@ impl Template {
         };
         let fast = Fast::for_pattern(pattern, decades);
         Ok(Template {
-            pattern: pattern.to_string(),
-            regex,
+            pattern: Arc::from(pattern),
+            regex: Arc::from(regex),
             kind,
             line_begin,
             weight,
@@ -265,6 +266,7 @@ mod tests {
         Template::new(p, 1.0, Decades::for_year(2026))
             .unwrap()
             .regex
+            .to_string()
     }
 
     #[test]
@@ -304,6 +306,8 @@ mod tests {
         let now = Template::shared(p, 1.0, Decades::for_year(2026), false).unwrap();
         let again = Template::shared(p, 100.0, Decades::for_year(2026), true).unwrap();
         assert_eq!(again.regex, now.regex);
+        // The copies share their texts (31 templates per jail otherwise hold their own).
+        assert!(Arc::ptr_eq(&again.regex, &now.regex) && Arc::ptr_eq(&again.pattern, &now.pattern));
         assert_eq!((now.weight, again.weight), (1.0, 100.0));
         // Another decade window is another regex, not the kept one.
         let later = Template::shared(p, 1.0, Decades::for_year(2047), false).unwrap();
