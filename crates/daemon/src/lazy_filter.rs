@@ -9,10 +9,38 @@
 //! Python-to-Rust translation), so a filter with broken syntax still keeps its jail from
 //! starting, as in fail2ban.
 
+use std::cell::RefCell;
+use std::collections::HashSet;
+
 use jailor_match::translate::{translate, PyFlags};
 use jailor_match::{expand_tags, Filter, FilterOptions, Stats};
 
 use crate::logf;
+
+thread_local! {
+    /// Regexes (after tag expansion, with the multi-line flag) that translated during the
+    /// current [`CheckBatch`]; `None` outside one.
+    static CHECKED: RefCell<Option<HashSet<(String, bool)>>> = const { RefCell::new(None) };
+}
+
+/// While it lives, [`precheck`] on this thread translates each distinct regex once: jails
+/// started together often share regexes (`sshd` and `sshd[mode=aggressive]` share most), and
+/// translating one with `<HOST>` expanded is ~80k instructions. The memory goes with it.
+pub(crate) struct CheckBatch(());
+
+impl CheckBatch {
+    /// Starts remembering the regexes checked on this thread.
+    pub(crate) fn begin() -> CheckBatch {
+        CHECKED.with(|c| *c.borrow_mut() = Some(HashSet::new()));
+        CheckBatch(())
+    }
+}
+
+impl Drop for CheckBatch {
+    fn drop(&mut self) {
+        CHECKED.with(|c| *c.borrow_mut() = None);
+    }
+}
 
 /// Checks what can be checked without compiling: every regex is non-empty and translates.
 /// Errors are one line, naming the regex.
@@ -41,8 +69,17 @@ pub(crate) fn precheck(opts: &FilterOptions) -> Result<(), String> {
         if raw.trim().is_empty() {
             return Err(format!("{role} #{i} is empty"));
         }
-        translate(&expand_tags(raw, opts.usedns), flags)
-            .map_err(|e| format!("{role} #{i} '{raw}': {e}"))?;
+        let expanded = expand_tags(raw, opts.usedns);
+        let key = (expanded, flags.multiline);
+        if CHECKED.with(|c| c.borrow().as_ref().is_some_and(|set| set.contains(&key))) {
+            continue;
+        }
+        translate(&key.0, flags).map_err(|e| format!("{role} #{i} '{raw}': {e}"))?;
+        CHECKED.with(|c| {
+            if let Some(set) = c.borrow_mut().as_mut() {
+                set.insert(key);
+            }
+        });
     }
     Ok(())
 }
@@ -148,6 +185,25 @@ mod tests {
         let mut f = LazyFilter::new(o);
         assert!(f.get("t").is_none());
         assert!(f.get("t").is_none());
+    }
+
+    #[test]
+    fn a_batch_checks_each_regex_once_and_still_refuses_broken_ones() {
+        let good = opts(r"^Failed login from <HOST>$");
+        let broken = opts(r"^Failed (login from <HOST>$");
+        {
+            let _batch = CheckBatch::begin();
+            assert!(precheck(&good).is_ok());
+            assert!(CHECKED.with(|c| c.borrow().as_ref().is_some_and(|s| s.len() == 1)));
+            assert!(precheck(&good).is_ok());
+            assert!(CHECKED.with(|c| c.borrow().as_ref().is_some_and(|s| s.len() == 1)));
+            // A broken regex is never remembered: it fails every time.
+            assert!(precheck(&broken).is_err());
+            assert!(precheck(&broken).is_err());
+        }
+        // The memory goes with the batch.
+        assert!(CHECKED.with(|c| c.borrow().is_none()));
+        assert!(precheck(&good).is_ok() && precheck(&broken).is_err());
     }
 
     #[test]

@@ -21,7 +21,7 @@ use crate::logf;
 use crate::logging::{self, Level, Target};
 use crate::notify::{Notifier, StartGate};
 use crate::settings::{JailSettings, MAX_TRACKED_OPTION};
-use crate::{reader, worker};
+use crate::{lazy_filter, reader, worker};
 
 /// `jailor server`'s options, with fail2ban-server's meanings.
 #[derive(Debug, Clone, Default)]
@@ -294,6 +294,7 @@ impl Server {
         server: &ServerSpec,
         jails: &[Result<JailSpec, jailor_config::JailError>],
     ) -> Vec<mpsc::Receiver<()>> {
+        let _batch = lazy_filter::CheckBatch::begin();
         let mut started = Vec::new();
         for j in jails {
             match j {
@@ -505,6 +506,7 @@ impl Server {
             }
         }
         self.jails = keep;
+        let _batch = lazy_filter::CheckBatch::begin();
         for j in &cfg.jails {
             match j {
                 Ok(spec) => {
