@@ -97,7 +97,7 @@ fn epoch(t: &str, long: bool) -> Converted {
 }
 
 fn strptime(line: &str, m: &DateMatch, zone: &Zone, now: jiff::Timestamp) -> Converted {
-    if m.fields.iter().all(Option::is_none) {
+    if m.spans().next().is_none() {
         return Converted::Empty;
     }
     match strptime_fields(line, m, zone, now) {

@@ -6,7 +6,7 @@ use crate::directive::Decades;
 use crate::error::{Error, ErrorKind};
 use crate::fast::FastResult;
 use crate::fields::DateMatch;
-use crate::memo::DateMemo;
+use crate::memo::{self, Parsed};
 use crate::template::Template;
 use crate::zone::Zone;
 use std::ops::Range;
@@ -110,8 +110,8 @@ pub struct DateDetector {
     zone: Zone,
     now: Option<f64>,
     scratch: DateMatch,
-    /// The last conversion (shared by the threads speculating: taken only when free).
-    memo: std::sync::Mutex<DateMemo>,
+    /// Names this detector and its zone in the per-thread memo of the last conversion.
+    memo_owner: u64,
 }
 
 impl DateDetector {
@@ -197,16 +197,15 @@ impl DateDetector {
             zone: Zone::local(),
             now: None,
             scratch: DateMatch::default(),
-            memo: std::sync::Mutex::new(DateMemo::default()),
+            memo_owner: memo::new_owner(),
         })
     }
 
     /// Sets the zone of dates that carry no offset (`logtimezone`; default: [`Zone::local`]).
     pub fn set_zone(&mut self, zone: Zone) {
         self.zone = zone;
-        if let Ok(m) = self.memo.get_mut() {
-            m.clear();
-        }
+        // Conversions remembered with the old zone no longer apply.
+        self.memo_owner = memo::new_owner();
     }
 
     /// Fixes "now" (epoch seconds) for year inference and template aging; `None` (the
@@ -249,18 +248,19 @@ impl DateDetector {
             .unwrap_or_else(|| jiff::Timestamp::now().as_millisecond() as f64 / 1000.0)
     }
 
-    /// Runs slot `i` on `line` into `self.scratch`.
-    fn try_slot(&mut self, i: usize, line: &str) -> bool {
+    /// Runs slot `i` on `line` into `self.scratch`: `None` when it does not match, else
+    /// whether its hand-written parser found the match (rather than its regex).
+    fn try_slot(&mut self, i: usize, line: &str) -> Option<bool> {
         let DateDetector { slots, scratch, .. } = self;
         let t = &mut slots[i].template;
         if let Some(fast) = t.fast {
             match fast.parse(line, scratch) {
-                FastResult::Hit => return true,
-                FastResult::Miss => return false,
+                FastResult::Hit => return Some(true),
+                FastResult::Miss => return None,
                 FastResult::Unsure => {}
             }
         }
-        t.matcher.search(line, scratch)
+        t.matcher.search(line, scratch).then_some(false)
     }
 
     /// Finds the date in `line` (without its line ending) and updates the template order.
@@ -268,11 +268,37 @@ impl DateDetector {
     /// `None`: no template matches; fail2ban then keeps the whole line and uses the last date
     /// (if under 60 s old) or now.
     pub fn find(&mut self, line: &str) -> Option<DateHit> {
-        let i = self.match_time(line)?;
         let now = self.now_secs();
-        let kind = self.slots[i].template.kind;
+        if let Some((i, start, hit)) = self.recall(line, now) {
+            // What the template tried first would find again (and be taken: line-anchored).
+            self.scratch.start = start;
+            self.record(i, now);
+            return Some(hit);
+        }
+        let (i, fast) = self.match_time(line)?;
+        let slot = &self.slots[i];
+        let kind = slot.template.kind;
+        let parsed = slot.template.fast.filter(|_| fast).map(|f| Parsed {
+            slot: slot.id,
+            extent: f.extent(line, &self.scratch),
+        });
         self.record(i, now);
-        Some(self.hit(line, &self.scratch, kind, now))
+        Some(self.hit(line, &self.scratch, kind, now, parsed))
+    }
+
+    /// The date the template tried first finds in `line` by its hand-written parser, when
+    /// `line` starts with the bytes that parser read in the last line it parsed (on this
+    /// thread): that slot's index, the match's start and the date.
+    fn recall(&self, line: &str, now: f64) -> Option<(usize, usize, DateHit)> {
+        let i = self.last?;
+        let slot = self.slots.get(i)?;
+        slot.template.fast?;
+        let (start, date, time) = memo::recall(self.memo_owner, slot.id, line, now as i64)?;
+        let hit = DateHit {
+            span: date.0..date.1,
+            time,
+        };
+        Some((i, start, hit))
     }
 
     /// Whether [`DateDetector::speculate`] can find anything: a template matched last and it
@@ -288,13 +314,23 @@ impl DateDetector {
     /// speculate at once. `None` when that parser does not say "match" (the line then needs
     /// [`DateDetector::find`]).
     pub fn speculate(&self, line: &str) -> Option<Speculation> {
+        let now = self.now_secs();
+        if let Some((i, start, hit)) = self.recall(line, now) {
+            let slot = self.slots[i].id;
+            return Some(Speculation { slot, start, hit });
+        }
         let i = self.last?;
         let slot = self.slots.get(i)?;
+        let fast = slot.template.fast?;
         let mut m = DateMatch::default();
-        if slot.template.fast?.parse(line, &mut m) != FastResult::Hit {
+        if fast.parse(line, &mut m) != FastResult::Hit {
             return None;
         }
-        let hit = self.hit(line, &m, slot.template.kind, self.now_secs());
+        let parsed = Parsed {
+            slot: slot.id,
+            extent: fast.extent(line, &m),
+        };
+        let hit = self.hit(line, &m, slot.template.kind, now, Some(parsed));
         Some(Speculation {
             slot: slot.id,
             start: m.start,
@@ -318,46 +354,54 @@ impl DateDetector {
         self.find(line)
     }
 
-    /// The hit for match `m` of a template of `kind` on `line`.
-    fn hit(&self, line: &str, m: &DateMatch, kind: crate::template::Kind, now: f64) -> DateHit {
-        let mut memo = self.memo.try_lock().ok();
-        convert_hit(line, m, kind, &self.zone, now, memo.as_deref_mut())
+    /// The hit for match `m` of a template of `kind` on `line` (`parsed`: found by that
+    /// template's hand-written parser).
+    fn hit(
+        &self,
+        line: &str,
+        m: &DateMatch,
+        kind: crate::template::Kind,
+        now: f64,
+        parsed: Option<Parsed>,
+    ) -> DateHit {
+        convert_hit(line, m, kind, &self.zone, now, self.memo_owner, parsed)
     }
 
-    /// fail2ban's `matchTime`: the index of the winning slot, its match in `self.scratch`.
-    fn match_time(&mut self, line: &str) -> Option<usize> {
+    /// fail2ban's `matchTime`: the index of the winning slot, its match in `self.scratch`,
+    /// and whether the slot's hand-written parser found it.
+    fn match_time(&mut self, line: &str) -> Option<(usize, bool)> {
         if let Some(i) = self.last {
-            if self.try_slot(i, line) {
+            if let Some(fast) = self.try_slot(i, line) {
                 let slot = &self.slots[i];
                 // A line-anchored template is trusted; an unanchored one only when it matched
                 // where it did last time (elsewhere another template may match further left).
                 if slot.template.line_begin || self.scratch.start == slot.distance {
-                    return Some(i);
+                    return Some((i, fast));
                 }
             }
         }
         let n = self.slots.len();
-        let mut best: Option<(usize, DateMatch)> = None;
+        let mut best: Option<(usize, DateMatch, bool)> = None;
         for i in 0..n {
-            if !self.try_slot(i, line) {
+            let Some(fast) = self.try_slot(i, line) else {
                 continue;
-            }
+            };
             let d = self.scratch.start;
             let slot = &self.slots[i];
             let stop = i + 1 == n
                 || slot.template.line_begin
                 || (d == 0 && slot.hits > 0 && self.slots.get(i + 1).is_some_and(|s| s.hits == 0))
                 || !(d > slot.distance || d > self.last_distance);
-            if best.as_ref().is_none_or(|(_, b)| d < b.start) {
-                best = Some((i, self.scratch.clone()));
+            if best.as_ref().is_none_or(|(_, b, _)| d < b.start) {
+                best = Some((i, self.scratch.clone(), fast));
             }
             if stop {
                 break;
             }
         }
-        let (i, m) = best?;
+        let (i, m, fast) = best?;
         self.scratch = m;
-        Some(i)
+        Some((i, fast))
     }
 
     /// Counts the hit of slot `i` and moves it forward as fail2ban does.
@@ -389,36 +433,31 @@ impl DateDetector {
 }
 
 /// The hit for match `m` of a template of `kind` on `line` (`now`: epoch seconds), through
-/// `memo` when given (the last conversion, reused when the date text repeats).
+/// this thread's memo of the last conversion (for the detector `owner`; `parsed`: found by
+/// a hand-written parser).
 fn convert_hit(
     line: &str,
     m: &DateMatch,
     kind: crate::template::Kind,
     zone: &Zone,
     now: f64,
-    mut memo: Option<&mut DateMemo>,
+    owner: u64,
+    parsed: Option<Parsed>,
 ) -> DateHit {
     let secs = now as i64;
-    if let Some(t) = memo.as_ref().and_then(|mm| mm.get(line, m, kind, secs)) {
-        return DateHit {
-            span: m.date.0..m.date.1,
-            time: t,
+    let time = memo::convert_once(owner, line, m, kind, secs, parsed, || {
+        let ts = jiff::Timestamp::from_second(secs).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        let time = match convert::convert(line, m, kind, zone, ts) {
+            Converted::At(t) => HitTime::At(t),
+            Converted::Empty => HitTime::Empty,
+            Converted::Invalid => HitTime::Invalid,
         };
-    }
-    let ts = jiff::Timestamp::from_second(secs).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-    let time = match convert::convert(line, m, kind, zone, ts) {
-        Converted::At(t) => HitTime::At(t),
-        Converted::Empty => HitTime::Empty,
-        Converted::Invalid => HitTime::Invalid,
-    };
-    let time = if m.date.0 == m.date.1 && time != HitTime::Invalid {
-        HitTime::Empty
-    } else {
-        time
-    };
-    if let Some(mm) = memo.as_mut() {
-        mm.put(line, m, kind, secs, time);
-    }
+        if m.date.0 == m.date.1 && time != HitTime::Invalid {
+            HitTime::Empty
+        } else {
+            time
+        }
+    });
     DateHit {
         span: m.date.0..m.date.1,
         time,

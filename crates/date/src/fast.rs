@@ -140,6 +140,34 @@ impl Fast {
         }
     }
 
+    /// How many of `line`'s first bytes the parser read to find `m` (its [`FastResult::Hit`]
+    /// on `line`), at most: another line with the same first bytes gets the same answer.
+    /// Past the seconds (and fraction) it reads the optional year (syslog, 6 bytes with
+    /// the guard after it) or the spaces and the optional zone (ISO, 7 bytes after the
+    /// spaces).
+    pub(crate) fn extent(self, line: &str, m: &DateMatch) -> usize {
+        let secs_end = [Field::Second, Field::Frac]
+            .iter()
+            .filter_map(|&f| m.span(f))
+            .map(|s| s.1)
+            .max()
+            .unwrap_or(m.date.1);
+        match self {
+            Fast::Syslog(_) => secs_end + 6,
+            Fast::Iso(_) => {
+                let b = line.as_bytes();
+                let spaces = b
+                    .get(secs_end..)
+                    .unwrap_or_default()
+                    .iter()
+                    .take_while(|&&c| matches!(c, b' ' | b'\t' | 0x0b | 0x0c | b'\r' | b'\n'))
+                    .count();
+                secs_end + spaces + 7
+            }
+        }
+        .max(m.date.1 + 1)
+    }
+
     /// Runs the parser on `line`.
     pub(crate) fn parse(self, line: &str, out: &mut DateMatch) -> FastResult {
         let b = line.as_bytes();

@@ -63,25 +63,55 @@ impl Field {
     }
 }
 
+/// A field that did not take part in the match (see [`DateMatch::fields`]).
+const ABSENT: [usize; 2] = [usize::MAX; 2];
+
 /// One template match: where group 1 (the date text) is and where each field is.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct DateMatch {
     /// Start of the whole match (fail2ban's "distance").
     pub(crate) start: usize,
     /// Span of group 1: the text cut out of the line.
     pub(crate) date: Span,
-    /// Each field's span, indexed by `Field as usize`.
-    pub(crate) fields: [Option<Span>; NFIELDS],
+    /// Each field's span `[start, end]`, indexed by `Field as usize`; `usize::MAX` twice
+    /// when absent. Plain integers, not options: two matches compare as one `memcmp`
+    /// (the conversion memo compares every hit's fields with the last ones).
+    pub(crate) fields: [[usize; 2]; NFIELDS],
+}
+
+impl Default for DateMatch {
+    fn default() -> DateMatch {
+        DateMatch {
+            start: 0,
+            date: (0, 0),
+            fields: [ABSENT; NFIELDS],
+        }
+    }
 }
 
 impl DateMatch {
+    /// The span of `field`, if the field took part in the match.
+    pub(crate) fn span(&self, field: Field) -> Option<Span> {
+        let [s, e] = self.fields[field as usize];
+        (s != usize::MAX).then_some((s, e))
+    }
+
+    /// The spans of the fields that took part in the match.
+    pub(crate) fn spans(&self) -> impl Iterator<Item = Span> + '_ {
+        self.fields
+            .iter()
+            .filter(|f| f[0] != usize::MAX)
+            .map(|f| (f[0], f[1]))
+    }
+
     /// The text of `field` in `line`, if the field took part in the match.
     pub(crate) fn get<'l>(&self, line: &'l str, field: Field) -> Option<&'l str> {
-        self.fields[field as usize].and_then(|(s, e)| line.get(s..e))
+        self.span(field).and_then(|(s, e)| line.get(s..e))
     }
 
     /// Records `field` at `span`.
     pub(crate) fn set(&mut self, field: Field, span: Span) {
-        self.fields[field as usize] = Some(span);
+        // `usize::MAX` is no position in a line held in memory.
+        self.fields[field as usize] = [span.0, span.1];
     }
 }

@@ -112,6 +112,9 @@ fn fast_parsers_agree_with_their_regex() {
         "2005.01.23  21:59:59 UTC",
         "2005-01-23 21:59:59 Zurich",
         "2005-01-23 21:59:59+01:00x",
+        "2005-01-23 21:59:59 +01:00 x",
+        "2005-01-23T21:59:59.5-0130 host",
+        "2005-01-23 21:59:59 \t UTC host",
         "2005-01-23 21:59:59 +01:0",
         "2005-1-23 21:59:59",
         "2005-01-23 9:59:59",
@@ -136,6 +139,7 @@ fn fast_parsers_agree_with_their_regex() {
         }
     }
     let mut fast_hits = 0;
+    let mut extents_checked = 0;
     for (pattern, w) in defaults::cache() {
         let mut t = Template::new(pattern, *w, Decades::for_year(2026)).unwrap();
         let Some(fast) = t.fast else { continue };
@@ -149,6 +153,7 @@ fn fast_parsers_agree_with_their_regex() {
                     assert!(regex_hit, "{pattern}: fast hit, regex miss on {line:?}");
                     assert_eq!(f.date, r.date, "{pattern} on {line:?}");
                     assert_eq!(f.fields, r.fields, "{pattern} on {line:?}");
+                    extents_checked += usize::from(extent_holds(fast, line, &f));
                 }
                 FastResult::Miss => {
                     assert!(!regex_hit, "{pattern}: fast miss, regex hit on {line:?}")
@@ -158,4 +163,31 @@ fn fast_parsers_agree_with_their_regex() {
         }
     }
     assert!(fast_hits > 10);
+    assert!(extents_checked > 10, "{extents_checked}");
+}
+
+/// A fast hit's [`crate::fast::Fast::extent`] bounds what the parser read: whatever follows
+/// it (other bytes, or the line cut there) the parser answers the same. False when the line
+/// is shorter than the extent (nothing to vary).
+fn extent_holds(fast: crate::fast::Fast, line: &str, want: &DateMatch) -> bool {
+    let k = fast.extent(line, want);
+    if line.len() < k || !line.is_char_boundary(k) {
+        return false;
+    }
+    let head = &line[..k];
+    let tails = [
+        "", " ", "x", "2", "20", " 2005", " 2005x", "2005 x", "005 x", "05 x", "5 x", "0", ".5",
+        "Z", "+01:00", "1:00", ":00", "00", "0 x", "  UTC", "TC", "C x", "\t", "é",
+    ];
+    for tail in tails {
+        let other = format!("{head}{tail}");
+        let mut got = DateMatch::default();
+        assert_eq!(
+            fast.parse(&other, &mut got),
+            FastResult::Hit,
+            "{other:?} (from {line:?})"
+        );
+        assert_eq!(&got, want, "{other:?} (from {line:?})");
+    }
+    true
 }

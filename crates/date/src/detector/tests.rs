@@ -274,3 +274,56 @@ fn remembered_conversion_follows_the_text_now_and_zone() {
     let earlier = hit(&mut dd, "Aug 14 11:58:59 host sshd[1]: one").unwrap().1;
     assert_ne!(earlier, HitTime::At(1_124_020_739.0 - 3600.0));
 }
+
+#[test]
+fn remembered_dates_are_what_parsing_finds() {
+    // Neighbours that share their first bytes and differ where the parsers look last: the
+    // year after a syslog date and its guard, the end of the line, an ISO zone and its guard.
+    let lines = [
+        "Aug 14 11:58:59 host a",
+        "Aug 14 11:58:59 host b",
+        "Aug 14 11:58:59 2005 x",
+        "Aug 14 11:58:59 2005x",
+        "Aug 14 11:58:59 2005",
+        "Aug 14 11:58:59 20",
+        "Aug 14 11:58:59 h",
+        "Aug 14 11:58:59 host",
+        "Aug 14 11:58:59.25 host",
+        "Aug 14 11:58:59.25 2004 x",
+        "Aug 14 11:59:00 host a",
+        "2005-08-14 11:00:00 +01:00 x",
+        "2005-08-14 11:00:00 +01:00x",
+        "2005-08-14 11:00:00 +01:00",
+        "2005-08-14 11:00:00 +01",
+        "2005-08-14 11:00:00  \t Z x",
+        "2005-08-14 11:00:00  \t Zx",
+        "2005-08-14 11:00:00 x",
+        "2005-08-14 11:00:00   x",
+        "2005-08-14 11:00:00   Z",
+        "2005-08-14 11:00:00   -0130 x",
+        "Aug 14 11:58:59 host a",
+    ];
+    // `memo`: one detector, each line after the one before (its memo in use); `fresh`:
+    // another, whose memo a third detector overwrites before each of its lines.
+    let mut memo = detector(None);
+    let got: Vec<_> = (0..2)
+        .flat_map(|_| lines)
+        .map(|line| memo.find(line))
+        .collect();
+    let mut fresh = detector(None);
+    let mut other = detector(None);
+    let want: Vec<_> = (0..2)
+        .flat_map(|_| lines)
+        .map(|line| {
+            other.find("Jan 01 00:00:00 evict");
+            fresh.find(line)
+        })
+        .collect();
+    for ((g, w), line) in got.iter().zip(&want).zip((0..2).flat_map(|_| lines)) {
+        assert_eq!(g, w, "{line}");
+    }
+    assert_eq!(
+        memo.find("Aug 14 11:58:59 2005 x").map(|h| h.span),
+        Some(0..20)
+    );
+}
