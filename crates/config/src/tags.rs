@@ -2,6 +2,8 @@
 //! replaced by the value of option `name`, innermost first (so `<mdre-<mode>>` works), until
 //! nothing changes. Unknown tags (`<HOST>`, `<ip>`) stay as they are.
 
+use std::borrow::Cow;
+
 use crate::map::Set;
 
 use crate::map::Map;
@@ -60,23 +62,28 @@ pub fn substitute(
             if key.contains('?') || ignore.contains(key.as_str()) || done.contains(key) {
                 continue;
             }
-            let Some(orig) = opts.get(key).cloned() else {
+            let Some(orig) = opts.get(key) else {
                 continue;
             };
-            let mut value = orig.clone();
+            if !orig.contains('<') {
+                // No tag: nothing to do now or in a later pass.
+                done.insert(key.clone());
+                continue;
+            }
+            // Borrowed until a tag is replaced (most tags, `<HOST>` and the like, are not).
+            let mut value: Cow<'_, str> = Cow::Borrowed(orig.as_str());
             let mut counts: Map<String, usize> = Map::default();
             let mut pos = 0;
             while let Some((start, end, tag)) = next_tag(&value, pos) {
-                let tag = tag.to_string();
-                if ignore.contains(tag.as_str())
+                if ignore.contains(tag)
                     || (keep_conditional
                         && conditional.is_empty()
-                        && conditional_bases.contains(&tag))
+                        && conditional_bases.contains(tag))
                 {
                     pos = end;
                     continue;
                 }
-                if &tag == key || counts.get(&tag).copied().unwrap_or(0) >= MAX_TAG_REPLACE_COUNT {
+                if tag == key || counts.get(tag).copied().unwrap_or(0) >= MAX_TAG_REPLACE_COUNT {
                     return Err(Error::new(
                         ErrorKind::TagRecursion,
                         format!(
@@ -89,35 +96,40 @@ pub fn substitute(
                     repl = opts.get(&format!("{tag}?{conditional}")).cloned();
                 }
                 if repl.is_none() {
-                    repl = opts.get(&tag).cloned();
+                    repl = opts.get(tag).cloned();
                 }
                 if repl.is_none() {
-                    repl = fallback(&tag)?;
+                    repl = fallback(tag)?;
                 }
                 let Some(repl) = repl else {
                     pos = end;
                     continue;
                 };
-                value = value.replace(&format!("<{tag}>"), &repl);
+                let tag = tag.to_string();
+                value = Cow::Owned(value.replace(&format!("<{tag}>"), &repl));
                 *counts.entry(tag).or_default() += 1;
                 pos = start;
             }
-            if value != orig {
-                if has_tag(&value) {
-                    let n = passes.entry(key.clone()).or_default();
-                    *n += 1;
-                    if *n < MAX_TAG_REPLACE_COUNT {
-                        again = true;
-                    } else {
-                        return Err(Error::new(
-                            ErrorKind::TagRecursion,
-                            format!("option \"{key}\" still has tags after {MAX_TAG_REPLACE_COUNT} rounds of substitution (a loop between tags?)"),
-                        ));
-                    }
+            let value = match value {
+                // Nothing replaced: the value stays as it is.
+                Cow::Borrowed(_) => continue,
+                Cow::Owned(v) => v,
+            };
+            if value != *orig && has_tag(&value) {
+                let n = passes.entry(key.clone()).or_default();
+                *n += 1;
+                if *n < MAX_TAG_REPLACE_COUNT {
+                    again = true;
+                } else {
+                    return Err(Error::new(
+                        ErrorKind::TagRecursion,
+                        format!("option \"{key}\" still has tags after {MAX_TAG_REPLACE_COUNT} rounds of substitution (a loop between tags?)"),
+                    ));
                 }
-                opts.insert(key.clone(), value.clone());
             }
-            if !value.contains('<') {
+            let finished = !value.contains('<');
+            opts.insert(key.clone(), value);
+            if finished {
                 done.insert(key.clone());
             }
         }
