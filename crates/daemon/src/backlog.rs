@@ -1,14 +1,16 @@
 //! A reader's backlog: the lines of a round are kept, then matched in line order; a big
-//! backlog has its dates parsed and its regexes searched ahead on two threads first.
+//! backlog is handed in blocks to a helper thread that parses dates and searches ahead
+//! while the reader applies the blocks already searched
+//! ([`jailor_match::ahead::search_ahead`]).
 //!
-//! Only what has no state runs ahead ([`DateDetector::speculate`], [`Filter::scan`]); the
-//! detector's state, the filter's counters, the time rules and the failure window are then
+//! Only what has no state runs ahead ([`jailor_date::Speculator`], [`Filter::scan`]); the
+//! detector's state, the filter's counters, the time rules and the failure window are
 //! applied line by line in order on the reader's thread, with the same results as matching
 //! each line as it comes. A search made on a line cut at another date than the detector
 //! finds in order is dropped and the line searched again.
 
-use jailor_date::{DateDetector, Speculation};
-use jailor_match::{Filter, Scan, Scratch};
+use jailor_date::Speculation;
+use jailor_match::{Filter, FilterState, LineBlock, Scan, Scratch};
 
 /// At most this many lines wait in a backlog (then it is matched).
 const MAX_LINES: usize = 4096;
@@ -60,51 +62,34 @@ impl Backlog {
     }
 }
 
-/// What was found ahead for one line: its date (when the template the detector tries
-/// first parses it) and the filter's searches on the line cut at that date.
-#[derive(Default)]
-pub(crate) struct Ahead {
-    pub(crate) spec: Option<Speculation>,
-    pub(crate) scan: Option<Scan>,
-}
+/// Lines handed to the search threads at a time: small enough that the first block is
+/// searched and applied quickly, big enough to keep the hand-overs rare.
+const BLOCK_LINES: usize = 256;
 
-/// Parses dates and searches `lines` on this thread and one helper, half each: the lines
-/// are applied only after both halves are done (applying changes the detector and the
-/// filter the helper reads), so an even split ends soonest. A part whose helper could not
-/// start or failed comes back empty (its lines are matched normally).
-pub(crate) fn look_ahead(
-    filter: &Filter,
-    detector: &DateDetector,
-    scratches: &mut [Scratch; 2],
-    lines: &[&str],
-) -> Vec<Ahead> {
-    let mid = lines.len() / 2;
-    let (first, second) = lines.split_at(mid);
-    let [mine, theirs] = scratches;
-    let (mut out, rest) = std::thread::scope(|scope| {
-        let helper = std::thread::Builder::new()
-            .name("match-ahead".into())
-            .stack_size(crate::memory::THREAD_STACK)
-            .spawn_scoped(scope, || ahead_all(filter, detector, theirs, second));
-        let out = ahead_all(filter, detector, mine, first);
-        let rest = helper.ok().and_then(|h| h.join().ok());
-        (out, rest)
-    });
-    match rest {
-        Some(rest) => out.extend(rest),
-        None => out.extend(second.iter().map(|_| Ahead::default())),
+impl Backlog {
+    /// Copies the lines from `*next` on into `block`, up to a block's worth.
+    pub(crate) fn fill(&self, next: &mut usize, block: &mut LineBlock) {
+        let mut start = match *next {
+            0 => 0,
+            n => self.ends.get(n - 1).copied().unwrap_or(self.text.len()),
+        };
+        for &end in self.ends.iter().skip(*next).take(BLOCK_LINES) {
+            block.push(self.text.get(start..end).unwrap_or(""), *next as u64);
+            *next += 1;
+            start = end;
+        }
     }
-    out
 }
 
-fn ahead_all(
-    filter: &Filter,
-    detector: &DateDetector,
-    scratch: &mut Scratch,
-    lines: &[&str],
-) -> Vec<Ahead> {
-    jailor_match::pipeline::ahead_all(filter, detector, scratch, lines)
-        .into_iter()
-        .map(|(spec, scan)| Ahead { spec, scan })
-        .collect()
+/// The searches of a big backlog ahead, handed to the reader line by line in order.
+pub(crate) struct AheadLine<'a> {
+    /// The date found speculatively.
+    pub(crate) spec: Option<Speculation>,
+    /// The searches on the line cut at that date.
+    pub(crate) scan: Option<&'a Scan>,
+    /// The shared filter and the state taken out of it, to apply the line with.
+    pub(crate) filter: &'a Filter,
+    pub(crate) state: &'a mut FilterState,
+    /// For a line whose searches do not stand.
+    pub(crate) scratch: &'a mut Scratch,
 }

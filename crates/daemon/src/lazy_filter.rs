@@ -131,12 +131,21 @@ impl LazyFilter {
         }
     }
 
-    /// The filter, when compiled.
-    pub(crate) fn compiled(&self) -> Option<&Filter> {
-        match &self.state {
+    /// Takes the compiled filter out (to share it with other threads for a while); put it
+    /// back with [`LazyFilter::put_back`]. Meanwhile [`LazyFilter::get`] gives `None`.
+    pub(crate) fn take_compiled(&mut self) -> Option<Box<Filter>> {
+        match std::mem::replace(&mut self.state, State::Broken) {
             State::Ready(f) => Some(f),
-            _ => None,
+            other => {
+                self.state = other;
+                None
+            }
         }
+    }
+
+    /// Puts back what [`LazyFilter::take_compiled`] took.
+    pub(crate) fn put_back(&mut self, filter: Box<Filter>) {
+        self.state = State::Ready(filter);
     }
 
     /// The filter's counters (all zero before it is compiled).

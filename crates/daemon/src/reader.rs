@@ -10,7 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jailor_date::{DateDetector, HitTime, Zone};
-use jailor_match::{Failure, FailureId, Scratch, Value};
+use jailor_match::ahead::{search_ahead, InOrder};
+use jailor_match::{Failure, FailureId, LineBlock, Scan, Scratch, Value};
 use jailor_policy::{
     own_addresses, weigh_failure, Added, FailureWindow, Id, IgnoreList, IgnoreReason, NoResolver,
     PriorBans, WindowConfig,
@@ -18,7 +19,7 @@ use jailor_policy::{
 use jailor_store::{Scope, Store};
 use jailor_tail::{FileKey, Fingerprint, LineRef, Position, Tailer};
 
-use crate::backlog::{look_ahead, Ahead, Backlog, PARALLEL_FROM};
+use crate::backlog::{AheadLine, Backlog, PARALLEL_FROM};
 use crate::ignore_cmd::ShellIgnore;
 use crate::jail_counters::JailCounters;
 use crate::keeper::{ban_id, Candidate, ToKeeper};
@@ -244,61 +245,66 @@ impl Reader {
     }
 
     /// Matches the lines read so far, in order; a long backlog has its dates and searches
-    /// done ahead on two threads (see [`crate::backlog`]).
+    /// done ahead on a helper thread while this one applies (see [`crate::backlog`]).
     fn match_backlog(&mut self) {
         if self.backlog.len() == 0 {
             return;
         }
         let backlog = std::mem::take(&mut self.backlog);
-        let lines = backlog.lines();
-        let parallel = lines.len() >= PARALLEL_FROM
+        let parallel = backlog.len() >= PARALLEL_FROM
             && self.filter.get(&self.name).is_some_and(|f| f.can_scan());
-        let mut first = 0;
-        if parallel {
-            // Until some template matched, there is nothing to parse ahead with.
-            while first < lines.len() && !self.detector.can_speculate() {
-                self.process(lines[first], None);
-                first += 1;
-            }
-        }
-        let rest = &lines[first..];
-        let filter = self.filter.compiled();
-        match filter {
-            Some(filter) if parallel && rest.len() >= PARALLEL_FROM => {
-                let scratches = self
+        let taken = if parallel {
+            self.filter.take_compiled()
+        } else {
+            None
+        };
+        match taken {
+            Some(mut filter) => {
+                let mut state = filter.take_state();
+                let mut scratches = self
                     .scratches
-                    .get_or_insert_with(|| [filter.scratch(), filter.scratch()]);
-                let ahead = look_ahead(filter, &self.detector, scratches, rest);
-                for (line, ahead) in rest.iter().zip(ahead) {
-                    self.process(line, Some(ahead));
-                }
+                    .take()
+                    .unwrap_or_else(|| [filter.scratch(), filter.scratch()]);
+                let mut sink = BacklogSink {
+                    reader: self,
+                    backlog: &backlog,
+                    next: 0,
+                    filter: &filter,
+                    state: &mut state,
+                };
+                let _ = search_ahead(&filter, &mut scratches, &mut sink);
+                self.scratches = Some(scratches);
+                filter.restore_state(state);
+                self.filter.put_back(filter);
             }
-            _ => {
-                for line in rest {
+            None => {
+                for line in backlog.lines() {
                     self.process(line, None);
                 }
             }
         }
-        drop(lines);
         let mut backlog = backlog;
         backlog.clear();
         self.backlog = backlog;
     }
 
     /// Matches one line, with its date and searches found ahead when `ahead` says so.
-    fn process(&mut self, text: &str, ahead: Option<Ahead>) {
+    fn process(&mut self, text: &str, ahead: Option<AheadLine<'_>>) {
         let now = now_f64();
         let recent_last = self
             .last_date
             .filter(|(_, seen)| now - seen < 60.0)
             .map(|(t, _)| t);
-        let (hit, scan) = match ahead {
-            Some(ahead) => {
+        let (hit, ahead) = match ahead {
+            Some(mut ahead) => {
                 let hit = self.detector.find_speculated(text, ahead.spec.as_ref());
                 // The searches stand when they ran on the line cut where the date really is.
                 let same_cut =
                     ahead.spec.as_ref().map(|s| &s.hit().span) == hit.as_ref().map(|h| &h.span);
-                (hit, ahead.scan.filter(|_| same_cut))
+                if !same_cut || ahead.spec.is_none() {
+                    ahead.scan = None;
+                }
+                (hit, Some(ahead))
             }
             None => (self.detector.find(text), None),
         };
@@ -362,12 +368,22 @@ impl Reader {
             (Some(a), Some(b), Some(c)) => (a, b, c),
             _ => ("", "", text),
         };
-        let Some(filter) = self.filter.get(&self.name) else {
-            return;
-        };
-        let failures = match scan {
-            Some(scan) => filter.apply(&scan, pre, date, post, time),
-            None => filter.process(pre, date, post, time),
+        let failures = match ahead {
+            Some(a) => {
+                let own;
+                let scan = match a.scan {
+                    Some(scan) => scan,
+                    None => {
+                        own = a.filter.scan(a.scratch, pre, date, post);
+                        &own
+                    }
+                };
+                a.filter.apply_to(a.state, scan, pre, date, post, time)
+            }
+            None => match self.filter.get(&self.name) {
+                Some(filter) => filter.process(pre, date, post, time),
+                None => return,
+            },
         };
         if failures.iter().any(|f| !f.nofail) {
             JailCounters::add(&self.stats.matched, 1);
@@ -662,5 +678,47 @@ impl Reader {
             self.window.cleanup(now);
             JailCounters::set(&self.stats.failed_current, self.window.len() as u64);
         }
+    }
+}
+
+/// The reader's side of [`search_ahead`] for one backlog: its lines in blocks, each line
+/// applied as [`Reader::process`] does, with the filter taken out and shared meanwhile.
+struct BacklogSink<'a> {
+    reader: &'a mut Reader,
+    backlog: &'a Backlog,
+    next: usize,
+    filter: &'a jailor_match::Filter,
+    state: &'a mut jailor_match::FilterState,
+}
+
+impl InOrder for BacklogSink<'_> {
+    type Error = std::convert::Infallible;
+
+    fn speculator(&self) -> Option<jailor_date::Speculator> {
+        self.reader.detector.speculator()
+    }
+
+    fn fill(&mut self, block: &mut LineBlock) -> Result<(), Self::Error> {
+        self.backlog.fill(&mut self.next, block);
+        Ok(())
+    }
+
+    fn apply(
+        &mut self,
+        block: &LineBlock,
+        i: usize,
+        spec: Option<jailor_date::Speculation>,
+        scan: Option<&Scan>,
+        scratch: &mut Scratch,
+    ) -> Result<(), Self::Error> {
+        let ahead = AheadLine {
+            spec,
+            scan,
+            filter: self.filter,
+            state: self.state,
+            scratch,
+        };
+        self.reader.process(block.line(i), Some(ahead));
+        Ok(())
     }
 }

@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 
 pub mod addr;
+pub mod ahead;
 mod block;
 mod engine;
 mod error;

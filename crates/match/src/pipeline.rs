@@ -2,12 +2,11 @@
 //! (fail2ban's `Filter.processLine`, spec §2.2 steps 1–2). The daemon and `jailor regex`
 //! share it.
 
-use std::collections::VecDeque;
 use std::ops::Range;
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError, TrySendError};
 
 use jailor_date::{DateDetector, DateHit, HitTime, Speculation, Speculator};
 
+use crate::ahead::InOrder;
 use crate::block::LineBlock;
 use crate::filter::{Failure, Filter, FilterState};
 use crate::scan::{Scan, Scratch};
@@ -82,29 +81,6 @@ impl Times {
             None => (None, self.fallback_time()),
         }
     }
-}
-
-/// Blocks searched ahead per worker thread in [`Pipeline::process_blocks`] (beyond the
-/// one being applied): enough to keep a worker busy while the applying thread catches up.
-const BLOCKS_PER_WORKER: usize = 1;
-/// A block's buffer grown past this (a very long line) is shrunk back when reused.
-const BLOCK_KEEP: usize = 1 << 20;
-
-/// A block on its way: its lines, the date template to speculate with, what was found
-/// (each line's date, and its searches when a date was found; the scans are reused).
-#[derive(Default)]
-struct Job {
-    block: LineBlock,
-    spec: Option<Speculator>,
-    dates: Vec<Option<Speculation>>,
-    scans: Vec<Scan>,
-}
-
-/// Where a block in flight is: searched by a worker, or left to the applying thread.
-enum InFlight {
-    Worker(usize),
-    /// Searched already or not.
-    Local(Box<Job>, bool),
 }
 
 impl Pipeline {
@@ -193,62 +169,34 @@ impl Pipeline {
         threads: usize,
         mut out: impl FnMut(usize, Processed),
     ) {
-        let mut first = 0;
-        if threads > 1 && self.filter.can_scan() {
-            // Until some template matched, a worker has nothing to speculate with.
-            while first < lines.len() && !self.detector.can_speculate() {
-                out(first, self.process_line(lines[first]));
-                first += 1;
-            }
-        }
-        let rest = &lines[first..];
-        if threads <= 1 || !self.filter.can_scan() || rest.len() < 2 * threads {
-            for (i, l) in rest.iter().enumerate() {
-                out(first + i, self.process_line(l));
+        if threads <= 1 || !self.filter.can_scan() {
+            for (i, l) in lines.iter().enumerate() {
+                out(i, self.process_line(l));
             }
             return;
         }
-        while self.scratches.len() < threads {
-            self.scratches.push(self.filter.scratch());
-        }
-        let per = rest.len().div_ceil(threads);
-        let (filter, detector) = (&self.filter, &self.detector);
-        let parts: Vec<Option<Vec<Ahead>>> = std::thread::scope(|sc| {
-            let mut parts = rest.chunks(per).zip(self.scratches.iter_mut());
-            let first = parts.next();
-            let handles: Vec<_> = parts
-                .map(|(ls, scratch)| sc.spawn(move || ahead_all(filter, detector, scratch, ls)))
-                .collect();
-            let mut all = Vec::with_capacity(threads);
-            if let Some((ls, scratch)) = first {
-                all.push(Some(ahead_all(filter, detector, scratch, ls)));
+        let per = lines.len().div_ceil(threads).clamp(1, 1024);
+        let mut chunks = lines.chunks(per);
+        let mut first = 0u64;
+        let fill = |b: &mut LineBlock| -> Result<(), ()> {
+            for (k, l) in chunks.next().into_iter().flatten().enumerate() {
+                b.push(l, first + k as u64);
             }
-            // A worker cannot panic on input; if one did, its lines are processed below.
-            all.extend(handles.into_iter().map(|h| h.join().ok()));
-            all
+            first += b.len() as u64;
+            Ok(())
+        };
+        let _ = self.process_blocks(threads, fill, |b, i, p| {
+            out(b.tag(i) as usize, p);
+            Ok(())
         });
-        for (k, part) in parts.into_iter().enumerate() {
-            let base = k * per;
-            let end = (base + per).min(rest.len());
-            let mut part = part.map(Vec::into_iter);
-            for (i, line) in rest.iter().enumerate().take(end).skip(base) {
-                let (spec, scan) = part.as_mut().and_then(Iterator::next).unwrap_or_default();
-                let hit = self.detector.find_speculated(line, spec.as_ref());
-                // The searches stand when they ran on the line cut where the date really is.
-                let same_cut =
-                    spec.as_ref().map(|s| &s.hit().span) == hit.as_ref().map(|h| &h.span);
-                let (span, time) = self.times.date_from(hit);
-                let scan = scan.filter(|_| same_cut);
-                out(first + i, self.filter_line(line, span, time, scan));
-            }
-        }
     }
 
     /// Processes a stream of line blocks with the same results as [`Pipeline::process_line`]
     /// on each line in turn, on `threads` threads: `threads - 1` workers parse dates
     /// (speculatively) and search whole blocks while this thread applies the blocks already
     /// searched, in order (date detector state, multi-line ids, counters), hands each line's
-    /// result to `out`, and searches blocks itself whenever it would otherwise wait.
+    /// result to `out`, and searches blocks itself whenever it would otherwise wait
+    /// ([`crate::ahead::search_ahead`]).
     ///
     /// `fill` gets an empty block to fill with the next lines (left empty at the end of the
     /// input); at most `threads * 2 + 1` blocks exist at once, reused. An error from `fill`
@@ -262,7 +210,7 @@ impl Pipeline {
         if threads <= 1 || !self.filter.can_scan() {
             let mut block = LineBlock::default();
             loop {
-                block.clear(BLOCK_KEEP);
+                block.clear(crate::ahead::BLOCK_KEEP);
                 fill(&mut block)?;
                 if block.is_empty() {
                     return Ok(());
@@ -284,126 +232,15 @@ impl Pipeline {
             scratches,
         } = self;
         let filter: &Filter = filter;
-        let (mine, theirs) = scratches.split_at_mut(1);
-        let result = std::thread::scope(|sc| {
-            let mut jobs: Vec<SyncSender<Box<Job>>> = Vec::with_capacity(threads);
-            let mut done: Vec<Receiver<Box<Job>>> = Vec::with_capacity(threads);
-            for scratch in theirs.iter_mut().take(threads - 1) {
-                let (job_tx, job_rx) = sync_channel::<Box<Job>>(BLOCKS_PER_WORKER);
-                let (done_tx, done_rx) = sync_channel::<Box<Job>>(BLOCKS_PER_WORKER + 1);
-                let spawned = std::thread::Builder::new()
-                    .name("match-search".into())
-                    .spawn_scoped(sc, move || search_jobs(filter, scratch, job_rx, done_tx));
-                if spawned.is_ok() {
-                    jobs.push(job_tx);
-                    done.push(done_rx);
-                }
-            }
-            let mut ctx = Apply {
-                detector,
-                filter,
-                times,
-                state: &mut state,
-                scratch: &mut mine[0],
-            };
-            let depth = (jobs.len() + 1) * BLOCKS_PER_WORKER + 1;
-            let mut spare: Vec<Box<Job>> = Vec::new();
-            let mut flight: VecDeque<InFlight> = VecDeque::with_capacity(depth);
-            let mut next = 0;
-            let mut end = false;
-            loop {
-                // Keep the workers' queues full; the blocks they have no room for are left
-                // to this thread. Without a template to speculate with (the start of a log)
-                // a block waits until those in flight are applied.
-                while !end && flight.len() < depth {
-                    let spec = ctx.detector.speculator();
-                    if spec.is_none() && !flight.is_empty() {
-                        break;
-                    }
-                    let mut job = spare.pop().unwrap_or_default();
-                    job.block.clear(BLOCK_KEEP);
-                    fill(&mut job.block)?;
-                    if job.block.is_empty() {
-                        end = true;
-                        break;
-                    }
-                    job.spec = spec;
-                    job.dates.clear();
-                    let to = next % jobs.len().max(1);
-                    next += 1;
-                    let sent = match (&job.spec, jobs.get(to)) {
-                        (Some(_), Some(tx)) => tx.try_send(job).map_err(|e| match e {
-                            TrySendError::Full(j) | TrySendError::Disconnected(j) => j,
-                        }),
-                        _ => Err(job),
-                    };
-                    flight.push_back(match sent {
-                        Ok(()) => InFlight::Worker(to),
-                        Err(job) => InFlight::Local(job, false),
-                    });
-                }
-                // The oldest block, once searched; meanwhile this thread searches its own.
-                let mut job = loop {
-                    let w = match flight.front_mut() {
-                        None => return Ok(()),
-                        Some(InFlight::Worker(w)) => *w,
-                        Some(InFlight::Local(..)) => match flight.pop_front() {
-                            Some(InFlight::Local(mut job, searched)) => {
-                                if !searched {
-                                    search_job(filter, ctx.scratch, &mut job);
-                                }
-                                break job;
-                            }
-                            _ => continue,
-                        },
-                    };
-                    let Some(rx) = done.get(w) else {
-                        flight.pop_front();
-                        continue;
-                    };
-                    match rx.try_recv() {
-                        Ok(job) => {
-                            flight.pop_front();
-                            break job;
-                        }
-                        Err(TryRecvError::Empty) => {}
-                        // A worker catches panics and always sends its block back.
-                        Err(TryRecvError::Disconnected) => {
-                            flight.pop_front();
-                            continue;
-                        }
-                    }
-                    let own = flight.iter_mut().find_map(|f| match f {
-                        InFlight::Local(job, searched @ false) => Some((job, searched)),
-                        _ => None,
-                    });
-                    match own {
-                        Some((job, searched)) => {
-                            search_job(filter, ctx.scratch, job);
-                            *searched = true;
-                        }
-                        None => {
-                            if let Ok(job) = rx.recv() {
-                                flight.pop_front();
-                                break job;
-                            }
-                        }
-                    }
-                };
-                let Job {
-                    block,
-                    dates,
-                    scans,
-                    ..
-                } = &mut *job;
-                for i in 0..block.len() {
-                    let date = dates.get_mut(i).and_then(Option::take);
-                    let p = ctx.apply_line(block.line(i), date, scans.get(i));
-                    out(block, i, p)?;
-                }
-                spare.push(job);
-            }
-        });
+        let mut sink = Apply {
+            detector,
+            filter,
+            times,
+            state: &mut state,
+            fill,
+            out,
+        };
+        let result = crate::ahead::search_ahead(filter, &mut scratches[..threads], &mut sink);
         self.filter.restore_state(state);
         result
     }
@@ -418,7 +255,7 @@ impl Pipeline {
 
 /// `line` cut around the date span (`("", "", line)` without one, or with a span that does
 /// not fit the line).
-fn split<'l>(line: &'l str, span: Option<&Range<usize>>) -> (&'l str, &'l str, &'l str) {
+pub(crate) fn split<'l>(line: &'l str, span: Option<&Range<usize>>) -> (&'l str, &'l str, &'l str) {
     match span {
         Some(r) => match (line.get(..r.start), line.get(r.clone()), line.get(r.end..)) {
             (Some(pre), Some(date), Some(post)) => (pre, date, post),
@@ -428,52 +265,41 @@ fn split<'l>(line: &'l str, span: Option<&Range<usize>>) -> (&'l str, &'l str, &
     }
 }
 
-/// A line's date found speculatively and its searches on the line cut there (both `None`
-/// when the speculation found nothing).
-pub type Ahead = (Option<Speculation>, Option<Scan>);
-
-/// Parses each line's date speculatively and runs `filter`'s searches on the line cut at
-/// that date, without changing `filter` or `detector`: the part of matching that can run on
-/// any thread, ahead of the in-order pass ([`DateDetector::find_speculated`],
-/// [`Filter::apply`]). Shared by `jailor regex` and the daemon's reader.
-pub fn ahead_all(
-    filter: &Filter,
-    detector: &DateDetector,
-    scratch: &mut Scratch,
-    lines: &[&str],
-) -> Vec<Ahead> {
-    lines
-        .iter()
-        .map(|l| {
-            let Some(spec) = detector.speculate(l) else {
-                return (None, None);
-            };
-            let (pre, date, post) = split(l, Some(&spec.hit().span));
-            let scan = filter.scan(scratch, pre, date, post);
-            (Some(spec), Some(scan))
-        })
-        .collect()
-}
-
 /// The in-order pass of [`Pipeline::process_blocks`]: the pipeline's parts this thread
-/// changes, beside the filter the workers share.
-struct Apply<'a> {
+/// changes, beside the filter the workers share, and the caller's input and output.
+struct Apply<'a, F, O> {
     detector: &'a mut DateDetector,
     filter: &'a Filter,
     times: &'a mut Times,
     state: &'a mut FilterState,
-    scratch: &'a mut Scratch,
+    fill: F,
+    out: O,
 }
 
-impl Apply<'_> {
-    /// One line in order, with the date a worker found for it and its searches on the line
-    /// cut there (`scan` stands only with a date).
-    fn apply_line(
+impl<E, F, O> InOrder for Apply<'_, F, O>
+where
+    F: FnMut(&mut LineBlock) -> Result<(), E>,
+    O: FnMut(&LineBlock, usize, Processed) -> Result<(), E>,
+{
+    type Error = E;
+
+    fn speculator(&self) -> Option<Speculator> {
+        self.detector.speculator()
+    }
+
+    fn fill(&mut self, block: &mut LineBlock) -> Result<(), E> {
+        (self.fill)(block)
+    }
+
+    fn apply(
         &mut self,
-        line: &str,
+        block: &LineBlock,
+        i: usize,
         spec: Option<Speculation>,
         scan: Option<&Scan>,
-    ) -> Processed {
+        scratch: &mut Scratch,
+    ) -> Result<(), E> {
+        let line = block.line(i);
         let hit = self.detector.find_speculated(line, spec.as_ref());
         // The searches stand when they ran on the line cut where the date really is.
         let same_cut = spec.as_ref().map(|s| &s.hit().span) == hit.as_ref().map(|h| &h.span);
@@ -483,67 +309,19 @@ impl Apply<'_> {
         let scan = match scan.filter(|_| same_cut && spec.is_some()) {
             Some(scan) => scan,
             None => {
-                own = self.filter.scan(self.scratch, pre, date, post);
+                own = self.filter.scan(scratch, pre, date, post);
                 &own
             }
         };
         let before = self.state.stats().ignored;
         let t = time.unwrap_or(f64::NAN);
         let failures = self.filter.apply_to(self.state, scan, pre, date, post, t);
-        Processed {
+        let p = Processed {
             time,
             date: span,
             failures,
             ignored: self.state.stats().ignored > before,
-        }
-    }
-}
-
-/// A worker of [`Pipeline::process_blocks`]: searches each block it gets and sends it
-/// back (with nothing found if the search panicked: the lines are then matched in order).
-fn search_jobs(
-    filter: &Filter,
-    scratch: &mut Scratch,
-    jobs: Receiver<Box<Job>>,
-    done: SyncSender<Box<Job>>,
-) {
-    for mut job in jobs {
-        search_job(filter, scratch, &mut job);
-        if done.send(job).is_err() {
-            return;
-        }
-    }
-}
-
-/// Parses the dates of a block's lines with its speculator and searches each line cut at
-/// its date. A panic leaves the block with nothing found (its lines are then matched in
-/// order) and the scratch renewed.
-fn search_job(filter: &Filter, scratch: &mut Scratch, job: &mut Job) {
-    let searched = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let Job {
-            block,
-            spec,
-            dates,
-            scans,
-        } = job;
-        dates.clear();
-        let Some(spec) = spec.as_mut() else {
-            return;
         };
-        for (i, line) in block.lines().enumerate() {
-            if scans.len() <= i {
-                scans.push(Scan::default());
-            }
-            let found = spec.speculate(line);
-            if let (Some(f), Some(scan)) = (&found, scans.get_mut(i)) {
-                let (pre, date, post) = split(line, Some(&f.hit().span));
-                filter.scan_into(scratch, scan, pre, date, post);
-            }
-            dates.push(found);
-        }
-    }));
-    if searched.is_err() {
-        job.dates.clear();
-        *scratch = filter.scratch();
+        (self.out)(block, i, p)
     }
 }
