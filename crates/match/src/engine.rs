@@ -11,6 +11,7 @@ use regex_automata::util::primitives::NonMaxUsize;
 use regex_automata::Input;
 
 use crate::error::{Error, ErrorKind};
+use crate::flat::{self, BranchEngine, BranchSlots};
 use crate::long::{self, LongNfa};
 use crate::rewrite::{linearize, Check, Linearized};
 use crate::translate::{translate, PyFlags, Translated};
@@ -44,6 +45,8 @@ pub struct Regex {
     /// first use): the caller already knows the match's span, so meta's DFA passes would
     /// only find it again.
     spans: OnceLock<Option<BoundedBacktracker>>,
+    /// The engines of [`Regex::branches`] (compiled on first use).
+    branch_engines: OnceLock<Option<Vec<BranchEngine>>>,
     backtrack_limit: usize,
     limit_hits: AtomicU64,
     /// Tells this regex's [`Captures`] from another's (their search caches must not mix).
@@ -113,6 +116,8 @@ pub struct Captures {
     locs: Option<regex::CaptureLocations>,
     ascii: Option<AsciiSlots>,
     spans: Vec<Option<(usize, usize)>>,
+    /// Caches of the regex's branch engines ([`Regex::captures_branch`]), made on use.
+    branches: Vec<Option<BranchSlots>>,
 }
 
 /// Slots and search cache of the ASCII automaton. The cache belongs to these slots (one
@@ -208,6 +213,7 @@ impl Captures {
             locs: None,
             ascii: Some(AsciiSlots::new(re, true)),
             spans: vec![None; groups],
+            branches: Vec::new(),
         }
     }
 
@@ -319,32 +325,70 @@ pub(crate) fn compile_ascii_set<'p>(
         .ok()
 }
 
-/// [`compile_ascii`] for a set of patterns that all match only at the subject's start: one
-/// leftmost-first search then reports the first pattern (in order) that matches, with its
-/// preferred match's span, as a search of that pattern alone would. `None` when a pattern
-/// is not anchored at the start (the leftmost match would then not be the first pattern's).
-pub(crate) fn compile_ascii_first<'p>(
-    pats: impl IntoIterator<Item = &'p str>,
-) -> Option<meta::Regex> {
-    let pats: Vec<&str> = pats.into_iter().collect();
-    let parser = || {
-        regex_syntax::ParserBuilder::new()
-            .unicode(false)
-            .utf8(false)
-            .build()
-    };
-    let anchored = |p: &str| {
-        p.is_ascii()
-            && parser().parse(p).is_ok_and(|h| {
-                h.properties()
-                    .look_set_prefix()
-                    .contains(regex_syntax::hir::Look::Start)
-            })
-    };
-    if pats.is_empty() || !pats.iter().all(|p| anchored(p)) {
+/// The failregexes as one leftmost-first set ([`compile_ascii_first`]).
+#[derive(Debug)]
+pub(crate) struct FirstSet {
+    re: meta::Regex,
+    /// For each pattern of the set: the failregex and, for a split one, the branch.
+    map: Vec<(usize, Option<usize>)>,
+}
+
+impl FirstSet {
+    /// A search cache (one per thread).
+    pub(crate) fn create_cache(&self) -> meta::Cache {
+        self.re.create_cache()
+    }
+
+    /// The first failregex matching `hay` (ASCII), its branch and the match's span.
+    pub(crate) fn first(
+        &self,
+        cache: &mut meta::Cache,
+        hay: &[u8],
+    ) -> Option<(usize, Option<usize>, usize, usize)> {
+        let m = self.re.search_with(cache, &Input::new(hay))?;
+        let (i, k) = self.map.get(m.pattern().as_usize()).copied()?;
+        Some((i, k, m.start(), m.end()))
+    }
+}
+
+/// [`compile_ascii`] for regexes that all match only at the subject's start: one
+/// leftmost-first search then reports the first regex (in order) that matches, with its
+/// preferred match's span, as a search of that regex alone would. A rewritten regex that
+/// ends in an alternation enters as one pattern per branch ([`crate::flat`]), so the search
+/// also tells the branch. `None` when a regex is not anchored at the start (the leftmost
+/// match would then not be the first regex's).
+pub(crate) fn compile_ascii_first<'r>(
+    regexes: impl IntoIterator<Item = &'r Regex>,
+) -> Option<FirstSet> {
+    let mut hirs = Vec::new();
+    let mut map = Vec::new();
+    for (i, re) in regexes.into_iter().enumerate() {
+        let p = re.accept_pattern();
+        let hir = parse_ascii(p).filter(|_| p.is_ascii())?;
+        if !hir
+            .properties()
+            .look_set_prefix()
+            .contains(regex_syntax::hir::Look::Start)
+        {
+            return None;
+        }
+        match re.branches() {
+            Some(bs) => {
+                for (k, b) in bs.into_iter().enumerate() {
+                    hirs.push(b.hir);
+                    map.push((i, Some(k)));
+                }
+            }
+            None => {
+                hirs.push(hir);
+                map.push((i, None));
+            }
+        }
+    }
+    if hirs.is_empty() {
         return None;
     }
-    meta::Builder::new()
+    let re = meta::Builder::new()
         .configure(
             ascii_config()
                 .match_kind(regex_automata::MatchKind::LeftmostFirst)
@@ -352,7 +396,18 @@ pub(crate) fn compile_ascii_first<'p>(
                 .which_captures(regex_automata::nfa::thompson::WhichCaptures::Implicit),
         )
         .syntax(ascii_syntax())
-        .build_many(&pats)
+        .build_many_from_hir(&hirs)
+        .ok()?;
+    Some(FirstSet { re, map })
+}
+
+/// `p` parsed as the ASCII automata read it.
+pub(crate) fn parse_ascii(p: &str) -> Option<regex_syntax::hir::Hir> {
+    regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .build()
+        .parse(p)
         .ok()
 }
 
@@ -471,6 +526,7 @@ impl Regex {
             ascii,
             long: LongNfa::default(),
             spans: OnceLock::new(),
+            branch_engines: OnceLock::new(),
             backtrack_limit,
             limit_hits: AtomicU64::new(0),
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
@@ -533,6 +589,7 @@ impl Regex {
             locs: None,
             ascii: self.ascii.as_ref().map(|a| AsciiSlots::new(a, true)),
             spans: vec![None; self.names.len()],
+            branches: Vec::new(),
         }
     }
 
@@ -621,6 +678,72 @@ impl Regex {
         }
     }
 
+    /// The linear pattern of a rewritten (checked) regex split at its final alternation
+    /// ([`crate::flat`]); `None` for other regexes or when it does not split.
+    pub(crate) fn branches(&self) -> Option<Vec<flat::Branch>> {
+        match &self.exec {
+            Exec::Checked { re, .. } if self.ascii.is_some() => {
+                flat::branches(&parse_ascii(re.as_str())?)
+            }
+            _ => None,
+        }
+    }
+
+    /// [`Regex::captures_at`] where the set found branch `k` of [`Regex::branches`]
+    /// matching `start..end`: that branch's engine alone when its prefixes end at one
+    /// place, else the whole regex.
+    pub(crate) fn captures_branch(
+        &self,
+        hay: &str,
+        k: usize,
+        start: usize,
+        end: usize,
+        caps: &mut Captures,
+    ) -> Result<bool, Error> {
+        let engines = self.branch_engines.get_or_init(|| {
+            self.branches()?
+                .iter()
+                .map(BranchEngine::new)
+                .collect::<Option<Vec<_>>>()
+        });
+        let fast = hay.is_ascii() && self.strict_engine(hay).is_none();
+        let (Some(eng), true) = (engines.as_ref().and_then(|e| e.get(k)), fast) else {
+            return self.captures(hay, caps);
+        };
+        let Exec::Checked { groups, checks, .. } = &self.exec else {
+            return self.captures(hay, caps);
+        };
+        if caps.owner != self.id {
+            *caps = self.new_captures();
+        }
+        if caps.branches.len() <= k {
+            caps.branches.resize(k + 1, None);
+        }
+        let Some(slots) = caps
+            .branches
+            .get_mut(k)
+            .map(|b| b.get_or_insert_with(|| eng.new_slots()))
+        else {
+            return self.captures(hay, caps);
+        };
+        if eng.search(slots, hay.as_bytes(), start, end).is_none() {
+            return self.captures(hay, caps);
+        }
+        let Captures {
+            spans, branches, ..
+        } = caps;
+        spans.iter_mut().for_each(|s| *s = None);
+        let passed = match branches.get(k).and_then(Option::as_ref) {
+            Some(b) => checked_spans(spans, groups, checks, hay.as_bytes(), |i| b.get(i)),
+            None => false,
+        };
+        if passed {
+            Ok(true)
+        } else {
+            self.captures(hay, caps)
+        }
+    }
+
     fn strict_engine(&self, hay: &str) -> Option<&fancy_regex::Regex> {
         let (pat, cell) = self.strict.as_ref()?;
         let body = hay.strip_suffix('\n').unwrap_or(hay);
@@ -670,6 +793,7 @@ impl Regex {
                     locs: None,
                     ascii: self.ascii.as_ref().map(|a| AsciiSlots::new(a, false)),
                     spans: vec![None; self.names.len()],
+                    branches: Vec::new(),
                 };
                 self.captures(hay, &mut caps)
             }
@@ -723,10 +847,10 @@ impl Regex {
                 exact,
             } => {
                 let Captures {
-                    owner: _,
                     locs,
                     ascii: ascii_slots,
                     spans,
+                    ..
                 } = caps;
                 let bytes = hay.as_bytes();
                 let passed = match (&self.ascii, hay.is_ascii()) {
@@ -889,7 +1013,7 @@ mod tests {
             .iter()
             .map(|p| Regex::new(p, PyFlags::default()).unwrap())
             .collect();
-        let set = compile_ascii_first(res.iter().map(Regex::accept_pattern)).unwrap();
+        let set = compile_ascii_first(&res).unwrap();
         let mut cache = set.create_cache();
         let mut checked = 0;
         for line in [
@@ -908,16 +1032,18 @@ mod tests {
                 let mut c = r.new_captures();
                 r.captures(&hay, &mut c).unwrap().then_some((i, c))
             });
-            let m = set.search_with(&mut cache, &Input::new(hay.as_bytes()));
-            let got = m.and_then(|m| {
-                let i = m.pattern().as_usize();
-                let mut c = res[i].new_captures();
-                // A superset's first candidate may not match exactly: the caller then goes on.
-                res[i]
-                    .captures_at(&hay, m.start(), m.end(), &mut c)
+            let got = set
+                .first(&mut cache, hay.as_bytes())
+                .and_then(|(i, k, s, e)| {
+                    let mut c = res[i].new_captures();
+                    // A superset's first candidate may not match exactly: the caller then goes on.
+                    match k {
+                        Some(k) => res[i].captures_branch(&hay, k, s, e, &mut c),
+                        None => res[i].captures_at(&hay, s, e, &mut c),
+                    }
                     .unwrap()
                     .then_some((i, c))
-            });
+                });
             let spans = |c: &Captures| (0..c.len()).map(|i| c.get(i)).collect::<Vec<_>>();
             match (&want, &got) {
                 (Some((wi, wc)), Some((gi, gc))) => {
@@ -930,8 +1056,57 @@ mod tests {
         }
         assert!(checked >= 6, "{checked}");
         // An unanchored pattern: the leftmost match need not be the first pattern's.
-        assert!(compile_ascii_first([r"^a", r"b"]).is_none());
-        assert!(compile_ascii_first([r"^a|b"]).is_none());
+        let re = |p: &str| Regex::new(p, PyFlags::default()).unwrap();
+        assert!(compile_ascii_first(&[re(r"^a"), re(r"b")]).is_none());
+        assert!(compile_ascii_first(&[re(r"^a|b")]).is_none());
+        // The conditional's rewrite ends in an alternation: one set pattern per branch.
+        assert!(res[0].branches().is_some_and(|b| b.len() >= 2));
+    }
+
+    #[test]
+    fn a_branch_alone_gives_the_whole_patterns_groups() {
+        // Each rewrite ends in an alternation; the second's prefix `a*` can end at several
+        // places, so its branches defer to the whole pattern.
+        for p in [
+            r"^F (?:(?P<pk>pk)|\S+) for (?P<inv>inv )?(?P<u>(?P<cu>\S+)|(?(inv)(?:(?! from ).)*?|[^:]+)) from (?P<h>\d+)(?(cu): |(?:(?:(?! from ).)*)$)",
+            r"^a*(?P<x>x)?(?(x)y|b)",
+        ] {
+            let re = Regex::new(p, PyFlags::default()).unwrap();
+            assert!(re.branches().is_some_and(|b| b.len() >= 2), "{p}");
+            let set = compile_ascii_first([&re]).unwrap();
+            let mut cache = set.create_cache();
+            let mut c = re.new_captures();
+            let mut found = 0;
+            for line in [
+                "F pw for root from 1 port 2 ssh2",
+                "F pk for inv bob from 1: x",
+                "F pk for bob from 1: x",
+                "F x for a b from 1 from 2 z",
+                "F x for a:b from 1 z",
+                "F x for inv a b from 1 y",
+                "aab",
+                "aaxy",
+                "xb",
+                "b",
+                "zz",
+            ] {
+                let hay = format!("{line}\n");
+                let mut want = re.new_captures();
+                let w = re.captures(&hay, &mut want).unwrap();
+                let g = match set.first(&mut cache, hay.as_bytes()) {
+                    Some((0, Some(k), s, e)) => re.captures_branch(&hay, k, s, e, &mut c).unwrap(),
+                    Some((0, None, s, e)) => re.captures_at(&hay, s, e, &mut c).unwrap(),
+                    _ => false,
+                };
+                assert_eq!(w, g, "{p} {line}");
+                if w {
+                    found += 1;
+                    let spans = |c: &Captures| (0..c.len()).map(|i| c.get(i)).collect::<Vec<_>>();
+                    assert_eq!(spans(&want), spans(&c), "{p} {line}");
+                }
+            }
+            assert!(found >= 3, "{p} {found}");
+        }
     }
 
     #[test]

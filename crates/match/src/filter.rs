@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::addr::{parse_host, parse_ip, FailureId};
 use crate::engine::{
-    compile_ascii_first, compile_ascii_set, Captures, Regex, DEFAULT_BACKTRACK_LIMIT,
+    compile_ascii_first, compile_ascii_set, Captures, FirstSet, Regex, DEFAULT_BACKTRACK_LIMIT,
     DFA_SIZE_LIMIT,
 };
 use crate::error::{Error, ErrorKind};
@@ -253,7 +253,7 @@ pub struct Filter {
     fail_set_ascii: Option<regex_automata::meta::Regex>,
     /// The failregexes as one leftmost-first ASCII set, when all are anchored at the start
     /// (single-line filters without `check_all`; see [`Filter::first_candidate`]).
-    fail_first_ascii: Option<regex_automata::meta::Regex>,
+    fail_first_ascii: Option<FirstSet>,
     literals: Option<LiteralPrefilter>,
     ignore: Vec<Compiled>,
     buffer: VecDeque<Line>,
@@ -319,7 +319,7 @@ impl Filter {
         // One lazy DFA over every failregex (exact or relaxed) rejects most lines at once.
         let fail_set_ascii = compile_ascii_set(fail.iter().map(|c| c.re.accept_pattern()));
         let fail_first_ascii = if opts.maxlines == 1 && !opts.check_all {
-            compile_ascii_first(fail.iter().map(|c| c.re.accept_pattern()))
+            compile_ascii_first(fail.iter().map(|c| &c.re))
         } else {
             None
         };
@@ -575,20 +575,20 @@ impl Filter {
         self.fail_first_ascii.as_ref().map(|s| s.create_cache())
     }
 
-    /// The first failregex that may match an ASCII `hay` and the span of its preferred
-    /// match: `Some(None)` when none can, `None` when the set cannot tell (no such set, a
-    /// non-ASCII subject).
+    /// The first failregex that may match an ASCII `hay`, its branch (see
+    /// [`Regex::captures_branch`]) and the span of its preferred match: `Some(None)` when
+    /// none can, `None` when the set cannot tell (no such set, a non-ASCII subject).
+    #[allow(clippy::type_complexity)]
     pub(crate) fn first_candidate(
         &self,
         hay: &str,
         cache: &mut regex_automata::meta::Cache,
-    ) -> Option<Option<(usize, usize, usize)>> {
+    ) -> Option<Option<(usize, Option<usize>, usize, usize)>> {
         let set = self.fail_first_ascii.as_ref()?;
         if !hay.is_ascii() {
             return None;
         }
-        let m = set.search_with(cache, &regex_automata::Input::new(hay.as_bytes()));
-        Some(m.map(|m| (m.pattern().as_usize(), m.start(), m.end())))
+        Some(set.first(cache, hay.as_bytes()))
     }
 
     /// Indexes of the failregexes that may match `hay` (all of them without a set), in

@@ -15,6 +15,7 @@ mod block;
 mod engine;
 mod error;
 mod filter;
+mod flat;
 mod head;
 pub mod lint;
 mod literals;

@@ -118,7 +118,6 @@ impl Filter {
                 return;
             }
         }
-        let mut use_content = false;
         if let Some(p) = self.pref_regex() {
             // The head alone when it can tell (the usual case), else the whole prefregex.
             let head = match (self.pref_head(), s.head.as_mut()) {
@@ -142,24 +141,33 @@ impl Filter {
             }
             out.pref_matched = true;
             out.spans.extend((0..p.groups_len()).map(|i| caps.get(i)));
-            if let Some((a, b)) = self.content_index().and_then(|i| caps.get(i)) {
-                out.content = Some((a, b));
+            out.content = self.content_index().and_then(|i| caps.get(i));
+        }
+        // The content plus the line's final newline: the rest of the text when the content
+        // runs to the line's end (the usual `.+$`), else a copy.
+        let hay: &str = match out.content {
+            Some((a, b)) if b + 1 == text.len() => &text[a..],
+            Some((a, b)) => {
                 s.content.clear();
                 s.content.push_str(&text[a..b]);
                 s.content.push('\n');
-                use_content = true;
+                &s.content
             }
-        }
-        let hay: &str = if use_content { &s.content } else { text };
+            None => text,
+        };
         // The first failregex that may match, and its match's span, from one search; the
         // rest of the set only when that one gives no final hit.
         let mut after = 0;
         if let Some(first) = s.first.as_mut() {
             match self.first_candidate(hay, first) {
                 Some(None) => return,
-                Some(Some((idx, start, end))) => {
+                Some(Some((idx, branch, start, end))) => {
                     if let Some(re) = self.fail_regexes().nth(idx) {
-                        let found = re.captures_at(hay, start, end, &mut s.fail[idx]);
+                        let caps = &mut s.fail[idx];
+                        let found = match branch {
+                            Some(k) => re.captures_branch(hay, k, start, end, caps),
+                            None => re.captures_at(hay, start, end, caps),
+                        };
                         if self.hit(out, idx, found, text, &s.fail[idx]) {
                             return;
                         }
