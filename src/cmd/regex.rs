@@ -428,7 +428,7 @@ fn failure_json(lineno: u64, f: &Failure) -> serde_json::Value {
         f.user.clone().map_or(serde_json::Value::Null, Into::into),
     );
     o.insert("nofail".into(), f.nofail.into());
-    for (k, v) in &f.fields {
+    for (k, v) in f.fields.iter() {
         if !o.contains_key(k) {
             o.insert(k.clone(), value_json(v));
         }
@@ -498,7 +498,11 @@ pub fn run(args: RegexArgs) -> anyhow::Result<ExitCode> {
             if args.json {
                 writeln!(out, "{}", failure_json(lineno, f))?;
             } else if let Some(fmt) = &args.out {
-                writeln!(out, "{}", render(fmt, f))?;
+                match fmt.as_str() {
+                    // The common case written straight out, without a String per failure.
+                    "ip" | "host" => writeln!(out, "{}", f.ip.as_ref().unwrap_or(&f.id))?,
+                    _ => writeln!(out, "{}", render(fmt, f))?,
+                }
             }
             if let Some(h) = tally.fail_hits.get_mut(f.regex_index) {
                 *h += 1;

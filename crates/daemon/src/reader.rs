@@ -451,8 +451,8 @@ impl Reader {
                 users: Vec::new(),
                 nofail: false,
                 fid: None,
-                fields: BTreeMap::new(),
-                matches: lines,
+                fields: Default::default(),
+                matches: lines.into(),
             };
             self.failure(f, now);
         }

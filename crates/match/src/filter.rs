@@ -106,10 +106,11 @@ pub struct Failure {
     pub nofail: bool,
     /// `<F-ID>`.
     pub fid: Option<String>,
-    /// Every non-empty named group (prefregex and failregex) plus alt/tuple merges.
-    pub fields: BTreeMap<String, Value>,
-    /// The matched log lines (full lines, date included), oldest first.
-    pub matches: Vec<String>,
+    /// Every non-empty named group (prefregex and failregex) plus alt/tuple merges (shared
+    /// with the multi-line-id cache: no copy per failure).
+    pub fields: Arc<BTreeMap<String, Value>>,
+    /// The matched log lines (full lines, date included), oldest first (shared likewise).
+    pub matches: Arc<Vec<String>>,
 }
 
 /// Which option of a filter a compiled regex comes from (see [`Filter::regexes`]).
@@ -212,9 +213,9 @@ impl Line {
 /// Failure data being built (fail2ban's `fail` dict).
 #[derive(Debug, Clone, Default)]
 struct Data {
-    fields: BTreeMap<String, Value>,
+    fields: Arc<BTreeMap<String, Value>>,
     users: Option<BTreeSet<String>>,
-    matches: Option<Vec<String>>,
+    matches: Option<Arc<Vec<String>>>,
     nofail_matches: Option<Vec<String>>,
     pending: bool,
 }
@@ -511,7 +512,7 @@ impl Filter {
                 continue;
             }
             let data = Data {
-                fields: self.hit_fields(scan, hit, &searched),
+                fields: Arc::new(self.hit_fields(scan, hit, &searched)),
                 ..Data::default()
             };
             let lines = vec![concat3(pre, date, post)];
@@ -827,10 +828,10 @@ impl Filter {
             }
             let c = &self.fail[idx];
             let mut data = Data {
-                fields: pre_groups.clone(),
+                fields: Arc::new(pre_groups.clone()),
                 ..Data::default()
             };
-            merge_groups(&mut data.fields, &c.re, &c.caps, hay);
+            merge_groups(Arc::make_mut(&mut data.fields), &c.re, &c.caps, hay);
             let found = self.failure(st, idx, data, lines, time);
             out.extend(found);
             if !self.opts.check_all {
@@ -894,7 +895,7 @@ impl Filter {
                 return Vec::new();
             }
         } else {
-            data.matches.get_or_insert_with(Vec::new).extend(lines);
+            Arc::make_mut(data.matches.get_or_insert_with(Default::default)).extend(lines);
         }
         let fid = data.text("fid").map(str::to_owned);
         let cidr = data.text("cidr").map(str::to_owned);
@@ -919,7 +920,7 @@ impl Filter {
         let cache = mlfid.filter(|_| keep_cached);
         let (fields, matches) = if cache.is_some() {
             (
-                data.fields.clone(),
+                Arc::clone(&data.fields),
                 data.matches.clone().unwrap_or_default(),
             )
         } else {
@@ -1036,15 +1037,13 @@ impl FilterState {
             flags |= GAINED | NOFAIL;
             if !fail.flag("nofail") {
                 if let Some(v) = fail.fields.get("mlfgained").cloned() {
-                    fail.fields.insert("nofail".into(), v);
+                    Arc::make_mut(&mut fail.fields).insert("nofail".into(), v);
                 }
             }
         } else if fail.flag("nofail") {
             flags |= NOFAIL;
         }
-        if fail
-            .fields
-            .remove("mlfforget")
+        if remove_field(&mut fail.fields, "mlfforget")
             .is_some_and(|v| v != Value::Text(String::new()))
         {
             flags |= FORGET;
@@ -1059,10 +1058,10 @@ impl FilterState {
             Some(mut prev) => {
                 let many = prev.update_users(user).is_some_and(|u| u.len() > 1);
                 let truthy = |v: Option<Value>| v.is_some_and(|v| v != Value::Text(String::new()));
-                if truthy(prev.fields.remove("nofail")) {
+                if truthy(remove_field(&mut prev.fields, "nofail")) {
                     flags |= PREV_NOFAIL;
                 }
-                if truthy(prev.fields.remove("mlfgained")) {
+                if truthy(remove_field(&mut prev.fields, "mlfgained")) {
                     flags |= PREV_NOFAIL;
                 }
                 if flags & GAINED != 0 {
@@ -1071,7 +1070,7 @@ impl FilterState {
                 if flags & PREV_NOFAIL == 0 && !prev.pending {
                     prev.matches = None;
                 }
-                prev.fields.extend(fail.fields);
+                Arc::make_mut(&mut prev.fields).extend(Arc::unwrap_or_clone(fail.fields));
                 (prev, flags & FORGET == 0, many)
             }
             None => {
@@ -1085,23 +1084,38 @@ impl FilterState {
             }
         };
         if std::mem::take(&mut fail.pending) || many_users {
-            fail.fields.remove("nofail");
-            fail.fields.remove("mlfgained");
+            remove_field(&mut fail.fields, "nofail");
+            remove_field(&mut fail.fields, "mlfgained");
             flags &= !(GAINED | NOFAIL);
         }
         if flags & NOFAIL == 0 {
             let mut m = fail.nofail_matches.take().unwrap_or_default();
-            m.extend(fail.matches.take().unwrap_or_default());
+            m.extend(
+                fail.matches
+                    .take()
+                    .map(Arc::unwrap_or_clone)
+                    .unwrap_or_default(),
+            );
             if flags & GAINED == 0 {
                 m.extend(lines);
             }
-            fail.matches = Some(m);
+            fail.matches = Some(Arc::new(m));
         } else if flags & (NOFAIL | FORGET) == NOFAIL {
             fail.nofail_matches
                 .get_or_insert_with(Vec::new)
                 .extend(lines);
         }
         (fail, keep)
+    }
+}
+
+/// Removes `key` from shared `fields`, copying them only when the key is there and they
+/// are shared.
+fn remove_field(fields: &mut Arc<BTreeMap<String, Value>>, key: &str) -> Option<Value> {
+    if fields.contains_key(key) {
+        Arc::make_mut(fields).remove(key)
+    } else {
+        None
     }
 }
 

@@ -39,7 +39,7 @@ fn prefregex_content_and_first_match() {
     assert_eq!(r[0].time, 5.0);
     assert_eq!(r[0].regex_index, 0);
     assert_eq!(
-        r[0].matches,
+        *r[0].matches,
         vec![
             "Jan  1 10:00:00 host sshd[7]: Failed password for bob from 192.0.2.4 port 22"
                 .to_string()
@@ -216,7 +216,7 @@ fn mlfid_nofail_then_failure() {
         Some("c[1]: auth failed")
     );
     assert_eq!(
-        r[0].matches,
+        *r[0].matches,
         vec![
             "c[1]: user bob try",
             "c[1]: connect from 192.0.2.1",
@@ -233,7 +233,7 @@ fn mlfid_pending_failure_counts_when_id_appears() {
     assert_eq!(r.len(), 1, "{r:?}");
     assert_eq!(r[0].id.to_string(), "192.0.2.2");
     assert_eq!(
-        r[0].matches,
+        *r[0].matches,
         vec!["c[2]: auth failed", "c[2]: connect from 192.0.2.2"]
     );
 }
@@ -278,7 +278,7 @@ fn multi_line_buffer_cuts_dates_and_consumes_matched_lines() {
     assert_eq!(r.len(), 1);
     assert_eq!(r[0].user.as_deref(), Some("bob"));
     assert_eq!(
-        r[0].matches,
+        *r[0].matches,
         vec!["10:00:01 login bob", "10:00:02 denied 10.0.0.1"]
     );
     // Matched lines left the buffer: the same "denied" line alone does not match again.
@@ -296,7 +296,7 @@ fn skiplines_are_returned_to_the_buffer() {
     f.process("", "", " noise", 0.0);
     let r = f.process("", "", " z 10.0.0.3", 0.0);
     assert_eq!(r.len(), 1);
-    assert_eq!(r[0].matches, vec![" a s1", " z 10.0.0.3"]);
+    assert_eq!(*r[0].matches, vec![" a s1", " z 10.0.0.3"]);
     assert_eq!(r[0].id, FailureId::Raw("s1".into()));
 }
 
