@@ -415,7 +415,15 @@ impl Keeper {
             Some(inc) if inc.overalljails => Scope::AllJails,
             _ => Scope::Jail(&name),
         };
-        let prior = match lock(&self.store).ban_stats(&ban_id(&id), scope) {
+        // Without bantime.increment the prior bans only number a new ban: a standing one
+        // (a repeated candidate, frequent in a burst) is decided without asking the store.
+        let standing = st.settings.increment.is_none() && st.book.get(&id).is_some();
+        let stats = if standing {
+            Ok(None)
+        } else {
+            lock(&self.store).ban_stats(&ban_id(&id), scope)
+        };
+        let prior = match stats {
             Ok(s) => s.map_or(0, |s| s.ban_count),
             Err(e) => {
                 logf!(

@@ -8,7 +8,9 @@
 //!
 //! The library crates log through `tracing`; [`install`] routes their events here too.
 
-use std::fmt;
+use std::borrow::Cow;
+use std::cell::{Cell, RefCell};
+use std::fmt::{self, Write as _};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::net::UnixDatagram;
@@ -59,18 +61,23 @@ impl Level {
 
     /// The name fail2ban prints.
     pub fn name(self) -> String {
-        match self.0 {
-            50 => "CRITICAL".into(),
-            40 => "ERROR".into(),
-            30 => "WARNING".into(),
-            25 => "NOTICE".into(),
-            20 => "INFO".into(),
-            18 => "MSG".into(),
-            10 => "DEBUG".into(),
-            7 => "TRACE".into(),
-            5 => "HEAVY".into(),
-            n => format!("#{n:02}-Lev."),
-        }
+        self.label().into_owned()
+    }
+
+    /// [`Level::name`], without allocating for fail2ban's named levels.
+    fn label(self) -> Cow<'static, str> {
+        Cow::Borrowed(match self.0 {
+            50 => "CRITICAL",
+            40 => "ERROR",
+            30 => "WARNING",
+            25 => "NOTICE",
+            20 => "INFO",
+            18 => "MSG",
+            10 => "DEBUG",
+            7 => "TRACE",
+            5 => "HEAVY",
+            n => return Cow::Owned(format!("#{n:02}-Lev.")),
+        })
     }
 
     /// The syslog severity.
@@ -183,47 +190,126 @@ pub fn log(level: Level, name: &str, message: fmt::Arguments<'_>) {
         return;
     }
     let pid = std::process::id();
-    let mut guard = SINK.lock().unwrap_or_else(|p| p.into_inner());
-    let line = match guard.as_ref() {
-        Some(Sink::Syslog(_)) => format!(
-            "<{}>{name}[{pid}]: {} {message}",
-            3 * 8 + level.severity(),
-            level.name()
-        ),
-        _ => format!(
-            "{} {name:<24}[{pid}]: {:<7} {message}\n",
-            asctime(),
-            level.name()
-        ),
-    };
-    // A log that cannot be written must not stop the daemon: errors are dropped.
-    let _ = match guard.as_mut() {
-        Some(Sink::Stdout) | None => std::io::stdout().lock().write_all(line.as_bytes()),
-        Some(Sink::Stderr) => std::io::stderr().lock().write_all(line.as_bytes()),
-        Some(Sink::File(f)) => f.write_all(line.as_bytes()),
-        Some(Sink::Syslog(s)) => s.send(line.as_bytes()).map(|_| ()),
-    };
+    // Each thread formats into its own buffer, kept between lines.
+    thread_local! {
+        static LINE: RefCell<String> = const { RefCell::new(String::new()) };
+    }
+    LINE.with(|buf| {
+        let mut own = String::new();
+        let mut borrowed = buf.try_borrow_mut();
+        let line = match borrowed.as_deref_mut() {
+            Ok(b) => b,
+            Err(_) => &mut own, // a log call while formatting a message's argument
+        };
+        line.clear();
+        let mut guard = SINK.lock().unwrap_or_else(|p| p.into_inner());
+        // Writing into a String cannot fail.
+        let _ = match guard.as_ref() {
+            Some(Sink::Syslog(_)) => write!(
+                line,
+                "<{}>{name}[{pid}]: {} {message}",
+                3 * 8 + level.severity(),
+                level.label()
+            ),
+            _ => writeln!(
+                line,
+                "{} {name:<24}[{pid}]: {:<7} {message}",
+                Asctime(jiff::Timestamp::now()),
+                level.label()
+            ),
+        };
+        // A log that cannot be written must not stop the daemon: errors are dropped.
+        let _ = match guard.as_mut() {
+            Some(Sink::Stdout) | None => std::io::stdout().lock().write_all(line.as_bytes()),
+            Some(Sink::Stderr) => std::io::stderr().lock().write_all(line.as_bytes()),
+            Some(Sink::File(f)) => f.write_all(line.as_bytes()),
+            Some(Sink::Syslog(s)) => s.send(line.as_bytes()).map(|_| ()),
+        };
+        // A rare huge message does not keep its buffer.
+        if line.capacity() > 64 * 1024 {
+            *line = String::new();
+        }
+    });
 }
 
-/// The local time as fail2ban's `asctime`: `YYYY-mm-dd HH:MM:SS,mmm`.
-fn asctime() -> String {
-    let now = jiff::Timestamp::now().to_zoned_datetime(jailor_date::local_zone());
-    format!(
-        "{},{:03}",
-        now.strftime("%Y-%m-%d %H:%M:%S"),
-        now.millisecond()
-    )
+/// A time as fail2ban's `asctime`: local `YYYY-mm-dd HH:MM:SS,mmm`.
+struct Asctime(jiff::Timestamp);
+
+impl fmt::Display for Asctime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.0.subsec_millisecond();
+        write!(f, "{},{ms:03}", LocalTime(self.0.as_second()))
+    }
 }
 
 /// A Unix time as fail2ban prints it in `Found` lines: local `YYYY-mm-dd HH:MM:SS`.
 pub fn local_time(secs: i64) -> String {
-    match jiff::Timestamp::from_second(secs) {
-        Ok(ts) => ts
-            .to_zoned_datetime(jailor_date::local_zone())
-            .strftime("%Y-%m-%d %H:%M:%S")
-            .to_string(),
-        Err(_) => secs.to_string(),
+    LocalTime(secs).to_string()
+}
+
+/// [`local_time`] as a `Display` value, formatted without allocating.
+#[derive(Debug, Clone, Copy)]
+pub struct LocalTime(pub i64);
+
+impl fmt::Display for LocalTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match local_stamp(self.0) {
+            // The stamp is ASCII digits and separators.
+            Some(b) => f.write_str(std::str::from_utf8(&b).unwrap_or_default()),
+            None => write!(f, "{}", self.0),
+        }
     }
+}
+
+/// The last two seconds formatted on this thread (a log line mostly shows the current
+/// second and a failure's, and bursts of lines share both).
+#[derive(Clone, Copy)]
+struct Stamps {
+    recent: [(i64, [u8; 19]); 2],
+    /// The entry to replace next.
+    next: usize,
+}
+
+/// `YYYY-mm-dd HH:MM:SS` of Unix second `secs` in the local zone (`None` out of the years
+/// 0 to 9999). A second formatted just before is taken from this thread's [`Stamps`]: the
+/// zone (read again at most every few seconds, see [`jailor_date::local_zone`]) and the
+/// calendar are costly next to a log line.
+fn local_stamp(secs: i64) -> Option<[u8; 19]> {
+    thread_local! {
+        static STAMPS: Cell<Stamps> = const {
+            Cell::new(Stamps { recent: [(i64::MIN, [0; 19]); 2], next: 0 })
+        };
+    }
+    let mut st = STAMPS.get();
+    if let Some((_, b)) = st.recent.iter().find(|(s, _)| *s == secs) {
+        return Some(*b);
+    }
+    let ts = jiff::Timestamp::from_second(secs).ok()?;
+    let dt = jailor_date::local_zone().to_datetime(ts);
+    if !(0..=9999).contains(&dt.year()) {
+        return None;
+    }
+    let mut b = [0u8; 19];
+    let mut put = |at: usize, v: i32, width: usize| {
+        let mut v = v;
+        for i in (at..at + width).rev() {
+            b[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, i32::from(dt.year()), 4);
+    put(5, i32::from(dt.month()), 2);
+    put(8, i32::from(dt.day()), 2);
+    put(11, i32::from(dt.hour()), 2);
+    put(14, i32::from(dt.minute()), 2);
+    put(17, i32::from(dt.second()), 2);
+    for (i, c) in [(4, b'-'), (7, b'-'), (10, b' '), (13, b':'), (16, b':')] {
+        b[i] = c;
+    }
+    st.recent[st.next] = (secs, b);
+    st.next ^= 1;
+    STAMPS.set(st);
+    Some(b)
 }
 
 /// Logs through [`log`] with `format!` syntax: `logf!(NOTICE, "fail2ban.actions", "...")`.
@@ -335,8 +421,44 @@ mod tests {
 
     #[test]
     fn asctime_has_milliseconds() {
-        let t = asctime();
+        let t = Asctime(jiff::Timestamp::now()).to_string();
         assert_eq!(t.len(), 23, "{t}");
         assert_eq!(&t[19..20], ",");
+    }
+
+    #[test]
+    fn local_times_are_jiffs_strftime_in_the_local_zone() {
+        let tz = jailor_date::local_zone();
+        let want = |s: i64| {
+            jiff::Timestamp::from_second(s)
+                .unwrap()
+                .to_zoned_datetime(tz.clone())
+                .strftime("%Y-%m-%d %H:%M:%S")
+                .to_string()
+        };
+        // Around new year, a leap day and a DST change in most zones; twice each, and
+        // alternating, as the per-thread memo serves them.
+        let secs = [
+            0,
+            951_782_399,
+            951_782_400,
+            1_711_846_800,
+            1_711_850_400,
+            1_735_689_599,
+        ];
+        for round in 0..2 {
+            for &s in &secs {
+                assert_eq!(local_time(s), want(s), "round {round}: {s}");
+                assert_eq!(local_time(s + 1), want(s + 1), "round {round}: {s} + 1");
+            }
+        }
+        let t = jiff::Timestamp::from_second(1_000_000_000).unwrap();
+        let ms = t.checked_add(jiff::SignedDuration::from_millis(7)).unwrap();
+        assert_eq!(
+            Asctime(ms).to_string(),
+            format!("{},007", want(1_000_000_000))
+        );
+        // Beyond year 9999 (jiff's range ends there): the number itself.
+        assert_eq!(local_time(i64::MAX), i64::MAX.to_string());
     }
 }

@@ -491,7 +491,7 @@ impl Reader {
             INFO,
             "fail2ban.filter",
             "[{name}] Found {id} - {}",
-            crate::logging::local_time(time)
+            crate::logging::LocalTime(time)
         );
         let weight = match &self.settings.increment {
             None => 1,

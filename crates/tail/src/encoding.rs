@@ -78,8 +78,13 @@ impl Encoding {
     /// Decodes `bytes`, borrowing them when they are already valid text and writing into
     /// `scratch` otherwise. The flag tells whether anything was replaced by U+FFFD.
     pub(crate) fn decode<'a>(self, bytes: &'a [u8], scratch: &'a mut String) -> (&'a str, bool) {
-        if bytes.is_ascii() {
-            // ASCII is valid in every supported encoding; this is the common case.
+        // UTF-8 (the default): one validating pass, which also covers ASCII.
+        if matches!(self, Encoding::Auto | Encoding::Utf8) {
+            if let Ok(s) = std::str::from_utf8(bytes) {
+                return (s, false);
+            }
+        } else if bytes.is_ascii() {
+            // ASCII is valid in every supported encoding.
             return match std::str::from_utf8(bytes) {
                 Ok(s) => (s, false),
                 Err(_) => ("", false), // unreachable: ASCII is UTF-8
@@ -88,9 +93,6 @@ impl Encoding {
         scratch.clear();
         match self {
             Encoding::Auto | Encoding::Utf8 => {
-                if let Ok(s) = std::str::from_utf8(bytes) {
-                    return (s, false);
-                }
                 let mut replaced = false;
                 for chunk in bytes.utf8_chunks() {
                     scratch.push_str(chunk.valid());
