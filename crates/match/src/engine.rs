@@ -126,7 +126,11 @@ pub struct Captures {
 /// lazy DFA.
 #[derive(Debug, Clone)]
 struct AsciiSlots {
-    /// `None`: the regex's own pool (one-off searches).
+    /// Whether searches use `cache` (else the regex's own pool: one-off searches).
+    own: bool,
+    /// Made on the first search that needs it: most searches now start from a set's span
+    /// ([`Regex::captures_at`]), and a meta cache holds every engine's buffers (~tens of
+    /// KiB per regex and thread).
     cache: Option<meta::Cache>,
     /// Cache of the regex's own [`BoundedBacktracker`] (made on first use).
     bt: Option<backtrack::Cache>,
@@ -138,11 +142,20 @@ struct AsciiSlots {
 impl AsciiSlots {
     fn new(re: &meta::Regex, own_cache: bool) -> AsciiSlots {
         AsciiSlots {
-            cache: own_cache.then(|| re.create_cache()),
+            own: own_cache,
+            cache: None,
             bt: None,
             aux: None,
             slots: vec![None; re.group_info().slot_len()],
         }
+    }
+
+    /// The cache for `re` (made now if these slots own one), `None` for the pool.
+    fn cache(&mut self, re: &meta::Regex) -> Option<&mut meta::Cache> {
+        if self.own && self.cache.is_none() {
+            self.cache = Some(re.create_cache());
+        }
+        self.cache.as_mut()
     }
 
     /// Searches `hay`; on a match, group `i`'s span is [`AsciiSlots::get`]`(i)`. A match of
@@ -157,7 +170,7 @@ impl AsciiSlots {
         let input = Input::new(hay);
         if hay.len() >= long::MIN_SPAN {
             // The DFA alone first (the meta engine's own first step): where the match is.
-            let found = match &mut self.cache {
+            let found = match self.cache(re) {
                 Some(c) => re.search_with(c, &input),
                 None => re.search(&input),
             };
@@ -173,11 +186,13 @@ impl AsciiSlots {
                 }
             }
         }
-        match &mut self.cache {
-            Some(c) => re.search_slots_with(c, &input, &mut self.slots),
-            None => re.search_slots(&input, &mut self.slots),
-        }
-        .is_some()
+        let mut slots = std::mem::take(&mut self.slots);
+        let found = match self.cache(re) {
+            Some(c) => re.search_slots_with(c, &input, &mut slots),
+            None => re.search_slots(&input, &mut slots),
+        };
+        self.slots = slots;
+        found.is_some()
     }
 
     /// Searches `hay` anchored on `start..end` with the capture engine `bt` alone. `None`
@@ -251,7 +266,7 @@ impl Captures {
         self.spans.iter_mut().for_each(|s| *s = None);
         let slots = self.ascii.as_mut()?;
         let input = Input::new(hay).anchored(regex_automata::Anchored::Yes);
-        let Some(m) = (match &mut slots.cache {
+        let Some(m) = (match slots.cache(first) {
             Some(c) => first.search_with(c, &input),
             None => first.search(&input),
         }) else {
@@ -325,29 +340,38 @@ pub(crate) fn compile_ascii_set<'p>(
         .ok()
 }
 
-/// The failregexes as one leftmost-first set ([`compile_ascii_first`]).
+/// The failregexes as one leftmost-first set ([`compile_ascii_first`]): a forward lazy DFA
+/// only (every pattern starts at the subject's start, so no reverse pass is needed).
 #[derive(Debug)]
 pub(crate) struct FirstSet {
-    re: meta::Regex,
+    dfa: regex_automata::hybrid::dfa::DFA,
     /// For each pattern of the set: the failregex and, for a split one, the branch.
     map: Vec<(usize, Option<usize>)>,
 }
 
+/// A [`FirstSet`]'s search cache (one per thread).
+pub(crate) type FirstCache = regex_automata::hybrid::dfa::Cache;
+
 impl FirstSet {
     /// A search cache (one per thread).
-    pub(crate) fn create_cache(&self) -> meta::Cache {
-        self.re.create_cache()
+    pub(crate) fn create_cache(&self) -> FirstCache {
+        self.dfa.create_cache()
     }
 
-    /// The first failregex matching `hay` (ASCII), its branch and the match's span.
+    /// The first failregex matching `hay` (ASCII), its branch and the match's span:
+    /// `Some(None)` when none matches, `None` when the DFA gave up.
+    #[allow(clippy::type_complexity)]
     pub(crate) fn first(
         &self,
-        cache: &mut meta::Cache,
+        cache: &mut FirstCache,
         hay: &[u8],
-    ) -> Option<(usize, Option<usize>, usize, usize)> {
-        let m = self.re.search_with(cache, &Input::new(hay))?;
+    ) -> Option<Option<(usize, Option<usize>, usize, usize)>> {
+        let input = Input::new(hay).anchored(regex_automata::Anchored::Yes);
+        let Some(m) = self.dfa.try_search_fwd(cache, &input).ok()? else {
+            return Some(None);
+        };
         let (i, k) = self.map.get(m.pattern().as_usize()).copied()?;
-        Some((i, k, m.start(), m.end()))
+        Some(Some((i, k, 0, m.offset())))
     }
 }
 
@@ -388,17 +412,24 @@ pub(crate) fn compile_ascii_first<'r>(
     if hirs.is_empty() {
         return None;
     }
-    let re = meta::Builder::new()
+    let nfa = regex_automata::nfa::thompson::Compiler::new()
         .configure(
-            ascii_config()
-                .match_kind(regex_automata::MatchKind::LeftmostFirst)
-                // Spans need the implicit group (with `None`, `find` reports nothing).
-                .which_captures(regex_automata::nfa::thompson::WhichCaptures::Implicit),
+            regex_automata::nfa::thompson::Config::new()
+                .utf8(false)
+                .nfa_size_limit(Some(64 << 20))
+                .which_captures(regex_automata::nfa::thompson::WhichCaptures::None),
         )
-        .syntax(ascii_syntax())
         .build_many_from_hir(&hirs)
         .ok()?;
-    Some(FirstSet { re, map })
+    let dfa = regex_automata::hybrid::dfa::DFA::builder()
+        .configure(
+            regex_automata::hybrid::dfa::DFA::config()
+                .match_kind(regex_automata::MatchKind::LeftmostFirst)
+                .cache_capacity(DFA_SIZE_LIMIT),
+        )
+        .build_from_nfa(nfa)
+        .ok()?;
+    Some(FirstSet { dfa, map })
 }
 
 /// `p` parsed as the ASCII automata read it.
@@ -1034,6 +1065,7 @@ mod tests {
             });
             let got = set
                 .first(&mut cache, hay.as_bytes())
+                .unwrap()
                 .and_then(|(i, k, s, e)| {
                     let mut c = res[i].new_captures();
                     // A superset's first candidate may not match exactly: the caller then goes on.
@@ -1093,7 +1125,7 @@ mod tests {
                 let hay = format!("{line}\n");
                 let mut want = re.new_captures();
                 let w = re.captures(&hay, &mut want).unwrap();
-                let g = match set.first(&mut cache, hay.as_bytes()) {
+                let g = match set.first(&mut cache, hay.as_bytes()).unwrap() {
                     Some((0, Some(k), s, e)) => re.captures_branch(&hay, k, s, e, &mut c).unwrap(),
                     Some((0, None, s, e)) => re.captures_at(&hay, s, e, &mut c).unwrap(),
                     _ => false,

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use crate::addr::{parse_host, parse_ip, FailureId};
 use crate::engine::{
-    compile_ascii_first, compile_ascii_set, Captures, FirstSet, Regex, DEFAULT_BACKTRACK_LIMIT,
-    DFA_SIZE_LIMIT,
+    compile_ascii_first, compile_ascii_set, Captures, FirstCache, FirstSet, Regex,
+    DEFAULT_BACKTRACK_LIMIT, DFA_SIZE_LIMIT,
 };
 use crate::error::{Error, ErrorKind};
 use crate::head::ContentHead;
@@ -572,7 +572,7 @@ impl Filter {
     }
 
     /// A search cache for the leftmost-first failregex set (one per thread).
-    pub(crate) fn first_cache(&self) -> Option<regex_automata::meta::Cache> {
+    pub(crate) fn first_cache(&self) -> Option<FirstCache> {
         self.fail_first_ascii.as_ref().map(|s| s.create_cache())
     }
 
@@ -583,13 +583,13 @@ impl Filter {
     pub(crate) fn first_candidate(
         &self,
         hay: &str,
-        cache: &mut regex_automata::meta::Cache,
+        cache: &mut FirstCache,
     ) -> Option<Option<(usize, Option<usize>, usize, usize)>> {
         let set = self.fail_first_ascii.as_ref()?;
         if !hay.is_ascii() {
             return None;
         }
-        Some(set.first(cache, hay.as_bytes()))
+        set.first(cache, hay.as_bytes())
     }
 
     /// Indexes of the failregexes that may match `hay` (all of them without a set), in

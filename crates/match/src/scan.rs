@@ -14,7 +14,7 @@ pub struct Scratch {
     head: Option<Captures>,
     fail: Vec<Captures>,
     set: Option<regex_automata::meta::Cache>,
-    first: Option<regex_automata::meta::Cache>,
+    first: Option<crate::engine::FirstCache>,
 }
 
 /// What one line's regexes found ([`Filter::scan`]); feed it to [`Filter::apply`].
@@ -65,7 +65,8 @@ impl Filter {
             pref: self.pref_regex().map(|r| r.new_captures()),
             head: self.pref_head().map(|h| h.new_captures()),
             fail: self.fail_regexes().map(|r| r.new_captures()).collect(),
-            set: self.set_cache(),
+            // Made when first needed: with the leftmost-first set, rarely.
+            set: None,
             first: self.first_cache(),
         }
     }
@@ -176,6 +177,9 @@ impl Filter {
                 }
                 None => {}
             }
+        }
+        if s.set.is_none() {
+            s.set = self.set_cache();
         }
         let candidates = self.candidates(hay, s.set.as_mut());
         for idx in candidates.into_iter().filter(|i| *i >= after) {
