@@ -616,7 +616,7 @@ struct BlockReader {
 impl BlockReader {
     /// Bytes read at a time: small enough that the blocks in flight and their search
     /// results stay small.
-    const BLOCK: usize = 128 << 10;
+    const BLOCK: usize = 64 << 10;
 
     fn new(file: File, enc: Encoding) -> BlockReader {
         BlockReader {
