@@ -704,8 +704,21 @@ impl Regex {
         if passed {
             Ok(true)
         } else {
-            // A failed look-ahead check: the full search asks the backtracker.
-            self.captures(hay, caps)
+            self.after_failed_check(hay, caps)
+        }
+    }
+
+    /// A rewritten regex's preferred linear match failed a look-ahead check: the whole
+    /// linear search would find that match again, so the backtracker decides at once.
+    fn after_failed_check(&self, hay: &str, caps: &mut Captures) -> Result<bool, Error> {
+        let Exec::Checked { fancy, exact, .. } = &self.exec else {
+            return self.captures(hay, caps);
+        };
+        caps.spans.iter_mut().for_each(|s| *s = None);
+        let cell = exact.get_or_init(|| compile_fancy(fancy, self.backtrack_limit).ok());
+        match cell.as_ref() {
+            Some(ex) => self.fancy_captures(ex, hay, caps),
+            None => Err(Error::new(ErrorKind::Compile(format!("'{}'", self.python)))),
         }
     }
 
@@ -764,14 +777,12 @@ impl Regex {
             spans, branches, ..
         } = caps;
         spans.iter_mut().for_each(|s| *s = None);
-        let passed = match branches.get(k).and_then(Option::as_ref) {
-            Some(b) => checked_spans(spans, groups, checks, hay.as_bytes(), |i| b.get(i)),
-            None => false,
-        };
-        if passed {
-            Ok(true)
-        } else {
-            self.captures(hay, caps)
+        match branches.get(k).and_then(Option::as_ref) {
+            Some(b) if checked_spans(spans, groups, checks, hay.as_bytes(), |i| b.get(i)) => {
+                Ok(true)
+            }
+            Some(_) => self.after_failed_check(hay, caps),
+            None => self.captures(hay, caps),
         }
     }
 
