@@ -35,6 +35,58 @@ pub(crate) fn release_free_memory() {
     }
 }
 
+/// How much of the stack under the caller's frame [`release_unused_stack`] leaves alone (the
+/// frames of the calls it returns into, and the red zone).
+const STACK_KEEP_BELOW: usize = 8 * 1024;
+
+/// Gives back the pages of the calling thread's stack below its current frame
+/// (`MADV_DONTNEED`: they are free stack, and a later deeper call gets fresh zeroed pages).
+/// Must not be called on the main thread (its stack bounds come from `/proc/self/maps`).
+/// Returns the bytes of stack range released; a no-op elsewhere than Linux with glibc.
+pub(crate) fn release_unused_stack() -> usize {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        let (mut low, mut size): (*mut libc::c_void, usize) = (std::ptr::null_mut(), 0);
+        // SAFETY: `attr` is initialised by pthread_getattr_np before it is read and destroyed
+        // once; the pointers given are to live locals.
+        let ok = unsafe {
+            let mut attr: libc::pthread_attr_t = std::mem::zeroed();
+            if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) != 0 {
+                return 0;
+            }
+            let got = libc::pthread_attr_getstack(&attr, &mut low, &mut size) == 0;
+            libc::pthread_attr_destroy(&mut attr);
+            got
+        };
+        let marker = 0u8;
+        let here = std::hint::black_box(std::ptr::addr_of!(marker)) as usize;
+        let (low, high) = (low as usize, low as usize + size);
+        if !ok || here <= low || here >= high {
+            return 0;
+        }
+        let page = 4096;
+        let start = low.div_ceil(page) * page;
+        let end = here.saturating_sub(STACK_KEEP_BELOW) & !(page - 1);
+        if end <= start {
+            return 0;
+        }
+        // SAFETY: [start, end) lies inside this thread's own stack, at least
+        // STACK_KEEP_BELOW under the live frame: nothing live is there (the stack grows down,
+        // and a signal frame is only pushed once this call returns to user space).
+        // MADV_DONTNEED on private anonymous memory only drops the pages; the next use
+        // gets zeroed ones.
+        let done =
+            unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
+        if done == 0 {
+            end - start
+        } else {
+            0
+        }
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    0
+}
+
 /// Unmaps the start-up's code and constant pages from the process (`MADV_DONTNEED` on the
 /// read-only file mappings: the executable's and the libraries' code and constants); a
 /// no-op elsewhere. Returns the bytes of mappings released.
@@ -106,6 +158,68 @@ fn read_only_file_mappings(smaps: &str) -> Vec<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The resident KiB of the mapping of /proc/self/smaps that holds `addr`.
+    #[cfg(target_os = "linux")]
+    fn mapping_rss_kib(addr: usize) -> Option<u64> {
+        let smaps = std::fs::read_to_string("/proc/self/smaps").ok()?;
+        let mut inside = false;
+        for line in smaps.lines() {
+            let first = line.split_whitespace().next().unwrap_or("");
+            if let Some((a, b)) = first.split_once('-') {
+                if let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16))
+                {
+                    inside = a <= addr && addr < b;
+                    continue;
+                }
+            }
+            if inside {
+                if let Some(v) = line.strip_prefix("Rss:") {
+                    return v.trim().trim_end_matches("kB").trim().parse().ok();
+                }
+            }
+        }
+        None
+    }
+
+    /// Fills 192 KiB of stack and sums it.
+    #[inline(never)]
+    fn deep_sum(fill: u8) -> u64 {
+        let mut big = [0u8; 192 * 1024];
+        std::hint::black_box(&mut big).fill(fill);
+        std::hint::black_box(&big)
+            .iter()
+            .map(|&b| u64::from(b))
+            .sum()
+    }
+
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[test]
+    fn a_threads_unused_stack_is_given_back_and_works_again() {
+        let got = std::thread::Builder::new()
+            .stack_size(THREAD_STACK)
+            .spawn(|| {
+                let marker = 0u8;
+                let here = std::ptr::addr_of!(marker) as usize;
+                assert_eq!(deep_sum(1), 192 * 1024);
+                let before = mapping_rss_kib(here).unwrap();
+                let released = release_unused_stack();
+                let after = mapping_rss_kib(here).unwrap();
+                // The stack used again gets zeroed pages and computes as before.
+                let again = deep_sum(2);
+                (before, released, after, again)
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        let (before, released, after, again) = got;
+        assert!(released >= 192 * 1024, "released {released} bytes");
+        assert!(
+            before >= after + 150,
+            "stack RSS {before} KiB -> {after} KiB"
+        );
+        assert_eq!(again, 2 * 192 * 1024);
+    }
 
     fn rss_kib() -> Option<u64> {
         let status = std::fs::read_to_string("/proc/self/status").ok()?;
