@@ -67,11 +67,96 @@ impl From<IpAddr> for Id {
 impl fmt::Display for Id {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Id::Ip(ip) => ip.fmt(f),
+            // Spelled out by hand: the daemon logs an address with every failure found, and
+            // the standard library's `Display` goes through `fmt` once per field.
+            Id::Ip(ip) => {
+                let mut buf = [0u8; 39];
+                let n = spell(*ip, &mut buf);
+                // Only ASCII digits, hex digits, '.' and ':' were written.
+                f.pad(std::str::from_utf8(&buf[..n]).unwrap_or_default())
+            }
             Id::Net(net) => net.fmt(f),
             Id::Raw(raw) => f.write_str(raw),
         }
     }
+}
+
+/// Writes `ip` as the standard library's `Display` does (RFC 5952 for IPv6: lowercase, the
+/// first longest run of two or more zero groups as `::`, `::ffff:a.b.c.d` for mapped
+/// addresses) into `out`; returns the length.
+fn spell(ip: IpAddr, out: &mut [u8; 39]) -> usize {
+    let mut n = 0;
+    let mut put = |b: u8, n: &mut usize| {
+        out[*n] = b;
+        *n += 1;
+    };
+    let v4 = |octets: [u8; 4], put: &mut dyn FnMut(u8, &mut usize), n: &mut usize| {
+        for (i, o) in octets.into_iter().enumerate() {
+            if i > 0 {
+                put(b'.', n);
+            }
+            if o >= 100 {
+                put(b'0' + o / 100, n);
+            }
+            if o >= 10 {
+                put(b'0' + o / 10 % 10, n);
+            }
+            put(b'0' + o % 10, n);
+        }
+    };
+    match ip {
+        IpAddr::V4(a) => v4(a.octets(), &mut put, &mut n),
+        IpAddr::V6(a) => {
+            let g = a.segments();
+            if let Some(m) = a.to_ipv4_mapped() {
+                for &b in b"::ffff:" {
+                    put(b, &mut n);
+                }
+                v4(m.octets(), &mut put, &mut n);
+                return n;
+            }
+            // The first longest run of zero groups, if at least two long.
+            let (mut best, mut best_len, mut run, mut run_len) = (0, 0, 0, 0);
+            for (i, &x) in g.iter().enumerate() {
+                if x == 0 {
+                    if run_len == 0 {
+                        run = i;
+                    }
+                    run_len += 1;
+                    if run_len > best_len {
+                        (best, best_len) = (run, run_len);
+                    }
+                } else {
+                    run_len = 0;
+                }
+            }
+            let hex = |x: u16, put: &mut dyn FnMut(u8, &mut usize), n: &mut usize| {
+                let mut started = false;
+                for shift in [12, 8, 4, 0] {
+                    let d = ((x >> shift) & 0xf) as u8;
+                    if d != 0 || started || shift == 0 {
+                        started = true;
+                        put(if d < 10 { b'0' + d } else { b'a' + d - 10 }, n);
+                    }
+                }
+            };
+            let mut i = 0;
+            while i < 8 {
+                if best_len >= 2 && i == best {
+                    put(b':', &mut n);
+                    put(b':', &mut n);
+                    i += best_len;
+                    continue;
+                }
+                if i > 0 && !(best_len >= 2 && i == best + best_len) {
+                    put(b':', &mut n);
+                }
+                hex(g[i], &mut put, &mut n);
+                i += 1;
+            }
+        }
+    }
+    n
 }
 
 /// Turns `::ffff:a.b.c.d` into `a.b.c.d`; other addresses are returned as they are.
@@ -136,4 +221,55 @@ fn prefix_len(ip: IpAddr, suffix: &str) -> Option<u8> {
         return None;
     }
     u8::try_from(ones).ok().filter(|n| *n <= max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    /// Every spelling agrees with the standard library's, padding included.
+    #[test]
+    fn addresses_are_spelled_as_the_standard_library_does() {
+        let mut addrs: Vec<IpAddr> = [
+            "0.0.0.0",
+            "255.255.255.255",
+            "10.0.9.100",
+            "::",
+            "::1",
+            "1::",
+            "1:0:0:2:0:0:0:3",
+            "1:0:0:2:0:0:3:4",
+            "0:0:1:0:0:1:0:0",
+            "1:0:1:0:1:0:1:0",
+            "2001:db8::ff00:42:8329",
+            "fe80::1:0:0:0",
+            "::ffff:192.0.2.1",
+            "::192.0.2.1",
+            "64:ff9b::192.0.2.1",
+            "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+        ]
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect();
+        // Pseudo-random addresses with many zero groups and small values.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let g: [u16; 8] = std::array::from_fn(|i| match (x >> (i * 5)) & 3 {
+                0 | 1 => 0,
+                2 => ((x >> (i * 7)) & 0xff) as u16,
+                _ => (x >> (i * 8)) as u16,
+            });
+            addrs.push(IpAddr::V6(Ipv6Addr::from(g)));
+            addrs.push(IpAddr::V4(Ipv4Addr::from((x >> 11) as u32)));
+        }
+        for ip in addrs {
+            let id = Id::Ip(ip);
+            assert_eq!(id.to_string(), ip.to_string());
+            assert_eq!(format!("{id:>42}|"), format!("{ip:>42}|"));
+        }
+    }
 }
