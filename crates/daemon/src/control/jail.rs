@@ -71,7 +71,7 @@ impl Server {
         max_tracked: Option<String>,
         counters: Option<Arc<JailCounters>>,
     ) -> Response {
-        match self.start_jail(spec, max_tracked, counters) {
+        match self.start_jail(spec.clone(), max_tracked, counters) {
             Some(started) => {
                 // Dropped without a message when the reader ends early: answer anyway.
                 let _ = started.recv_timeout(START_WAIT);
