@@ -24,6 +24,8 @@ pub(crate) struct ContentHead {
     re: meta::Regex,
     /// `^(?P<g>X)Y`: `X` alone (anchored), `Y` alone and `g`'s index.
     split: Option<(meta::Regex, meta::Regex, usize)>,
+    /// The bytes a non-empty match of `Y` can start with, when a small literal set tells.
+    y_starts: Option<Box<[bool; 256]>>,
     /// Index of the content group (the full pattern's last group).
     content: usize,
     /// The head itself, for the NFA of a long match (built on the first one).
@@ -46,6 +48,24 @@ fn always_empty(h: &Hir) -> bool {
 /// Whether `h` has a capture group.
 fn has_group(h: &Hir) -> bool {
     h.properties().explicit_captures_len() > 0
+}
+
+/// The first bytes of `h`'s non-empty matches, from its prefix literals: `None` unless
+/// every match starts with one of a finite set of literals (an exact empty one standing for
+/// the empty match).
+fn first_bytes(h: &Hir) -> Option<Box<[bool; 256]>> {
+    let mut ex = regex_syntax::hir::literal::Extractor::new();
+    ex.kind(regex_syntax::hir::literal::ExtractKind::Prefix);
+    let seq = ex.extract(h);
+    let mut set = Box::new([false; 256]);
+    for lit in seq.literals()? {
+        match lit.as_bytes().first() {
+            Some(b) => set[usize::from(*b)] = true,
+            None if lit.is_exact() => {}
+            None => return None,
+        }
+    }
+    Some(set)
 }
 
 /// `(X, Y, g)` for a head `^(?P<g>X)Y` as in the module notes, compiled anchored.
@@ -119,6 +139,10 @@ impl ContentHead {
             return None;
         }
         let split = split_head(head);
+        let y_starts = match head {
+            [_, _, rest @ ..] if split.is_some() => first_bytes(&Hir::concat(rest.to_vec())),
+            _ => None,
+        };
         let head = Hir::concat(head.to_vec());
         let re = meta::Builder::new()
             .configure(ascii_config().match_kind(regex_automata::MatchKind::LeftmostFirst))
@@ -129,6 +153,7 @@ impl ContentHead {
             ContentHead {
                 re,
                 split,
+                y_starts,
                 content,
                 head,
                 long: LongNfa::default(),
@@ -153,13 +178,15 @@ impl ContentHead {
             return None;
         }
         let (start, end) = match &self.split {
-            Some((x, y, g)) => match caps.search_split(x, y, hay.as_bytes())? {
-                Some((x_end, end)) => {
-                    caps.set_span(*g, Some((0, x_end)));
-                    (0, end)
+            Some((x, y, g)) => {
+                match caps.search_split(x, y, self.y_starts.as_deref(), hay.as_bytes())? {
+                    Some((x_end, end)) => {
+                        caps.set_span(*g, Some((0, x_end)));
+                        (0, end)
+                    }
+                    None => return Some(false),
                 }
-                None => return Some(false),
-            },
+            }
             None => {
                 let long_nfa = || self.long.get(|| long::nfa_of_hir(&self.head));
                 match caps.search_head(&self.re, hay.as_bytes(), long_nfa) {
@@ -224,6 +251,21 @@ mod tests {
             let head = head.unwrap();
             assert!(head.split.is_some(), "{p}");
             same_as_full(&re, &head);
+        }
+        // `Y`'s non-empty matches start with `e` or `f` (error:, fatal:), `a` or `b`.
+        for (p, starts) in [
+            (
+                r"^(?P<m>\S+ )(?:(?:error|fatal): (?:PAM: )?)?(?P<content>.+)$",
+                "ef",
+            ),
+            (r"^(?P<m>a*)(?:ab)?(?:b)*(?P<content>.+)$", "ab"),
+        ] {
+            let set = head_of(p).1.unwrap().y_starts.unwrap();
+            let got: String = (0..=255u8)
+                .filter(|b| set[usize::from(*b)])
+                .map(char::from)
+                .collect();
+            assert_eq!(got, starts, "{p}");
         }
         // Not split: a group after the first, a tail that must match something.
         for p in [
