@@ -211,12 +211,10 @@ pub fn log(level: Level, name: &str, message: fmt::Arguments<'_>) {
                 3 * 8 + level.severity(),
                 level.label()
             ),
-            _ => writeln!(
-                line,
-                "{} {name:<24}[{pid}]: {:<7} {message}",
-                Asctime(jiff::Timestamp::now()),
-                level.label()
-            ),
+            _ => {
+                push_header(line, jiff::Timestamp::now(), name, pid, level);
+                line.write_fmt(message).map(|()| line.push('\n'))
+            }
         };
         // A log that cannot be written must not stop the daemon: errors are dropped.
         let _ = match guard.as_mut() {
@@ -232,9 +230,53 @@ pub fn log(level: Level, name: &str, message: fmt::Arguments<'_>) {
     });
 }
 
-/// A time as fail2ban's `asctime`: local `YYYY-mm-dd HH:MM:SS,mmm`.
+/// Appends what precedes the message in a log line: `format!("{} {name:<24}[{pid}]: {:<7} ",
+/// Asctime(now), level)`, put together by hand (the `fmt` machinery cost more than the rest
+/// of a `Found` line).
+fn push_header(line: &mut String, now: jiff::Timestamp, name: &str, pid: u32, level: Level) {
+    let pad = |line: &mut String, text: &str, width: usize| {
+        line.push_str(text);
+        for _ in text.chars().count()..width {
+            line.push(' ');
+        }
+    };
+    match local_stamp(now.as_second()) {
+        Some(b) => line.push_str(std::str::from_utf8(&b).unwrap_or_default()),
+        None => {
+            let _ = write!(line, "{}", now.as_second());
+        }
+    }
+    let ms = now.subsec_millisecond().clamp(0, 999) as u32;
+    line.push(',');
+    for d in [ms / 100, ms / 10 % 10, ms % 10] {
+        line.push(char::from(b'0' + d as u8));
+    }
+    line.push(' ');
+    pad(line, name, 24);
+    line.push('[');
+    let mut digits = [0u8; 10];
+    let mut at = digits.len();
+    let mut v = pid;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    line.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
+    line.push_str("]: ");
+    pad(line, &level.label(), 7);
+    line.push(' ');
+}
+
+/// A time as fail2ban's `asctime`: local `YYYY-mm-dd HH:MM:SS,mmm` (what
+/// [`push_header`] writes first).
+#[cfg(test)]
 struct Asctime(jiff::Timestamp);
 
+#[cfg(test)]
 impl fmt::Display for Asctime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ms = self.0.subsec_millisecond();
@@ -417,6 +459,27 @@ mod tests {
             Target::parse("/var/log/x.log"),
             Target::File("/var/log/x.log".into())
         );
+    }
+
+    #[test]
+    fn the_header_is_what_format_gives() {
+        let t = jiff::Timestamp::from_second(1_000_000_000).unwrap();
+        for (ms, name, level) in [
+            (7, "fail2ban.filter", Level::INFO),
+            (0, "fail2ban.actions", Level::NOTICE),
+            (999, "a-logger-name-longer-than-24", Level(17)),
+            (120, "fail2ban.é", Level::CRITICAL),
+        ] {
+            let now = t
+                .checked_add(jiff::SignedDuration::from_millis(ms))
+                .unwrap();
+            for pid in [0, 7, 4242, u32::MAX] {
+                let mut got = String::new();
+                push_header(&mut got, now, name, pid, level);
+                let want = format!("{} {name:<24}[{pid}]: {:<7} ", Asctime(now), level.name());
+                assert_eq!(got, want);
+            }
+        }
     }
 
     #[test]
