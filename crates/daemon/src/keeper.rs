@@ -72,6 +72,11 @@ pub(crate) struct JailState {
     /// before its next candidate (the candidates already queued to the keeper still come in,
     /// so it may pass the bound by up to the keeper's queue; no job is dropped).
     backlog: VecDeque<Job>,
+    /// Bans of the batch being gathered, dispatched only after its commit. They count
+    /// towards the backlog's bound as they come in: a batch holds up to [`BATCH_MAX`]
+    /// messages, and holding the reader back only at dispatch would let the backlog pass
+    /// its bound by a whole batch on top of the keeper's queue.
+    pending: usize,
     /// `<F-*>` data and fid of bans in force, for the action tickets.
     pub(crate) extra: HashMap<Id, (Option<String>, BTreeMap<String, String>)>,
 }
@@ -309,6 +314,7 @@ impl Keeper {
             stats,
             worker,
             backlog: VecDeque::new(),
+            pending: 0,
             extra: HashMap::new(),
         };
         let now = now();
@@ -464,6 +470,10 @@ impl Keeper {
                     },
                 });
                 st.extra.insert(id.clone(), (c.fid, c.data));
+                st.pending += 1;
+                if st.backlog.len() + st.pending >= st.settings.max_backlog {
+                    hold_reader(st);
+                }
                 self.announce.push(NewBan {
                     jail: name,
                     id,
@@ -512,6 +522,9 @@ impl Keeper {
                 );
             }
             self.batch.clear();
+        }
+        for st in self.jails.values_mut() {
+            st.pending = 0;
         }
         let announce = std::mem::take(&mut self.announce);
         for nb in announce {
@@ -582,10 +595,9 @@ impl Keeper {
     }
 
     fn pump_backlogs(&mut self) {
+        // Every jail, even with an empty backlog: a hold taken while a batch gathered
+        // (`pending`) is let go here when its jobs all found room in the worker's queue.
         for st in self.jails.values_mut() {
-            if st.backlog.is_empty() {
-                continue;
-            }
             while let Some(job) = st.backlog.pop_front() {
                 match st.worker.try_send(job) {
                     Ok(()) => {}
@@ -670,14 +682,22 @@ pub(crate) fn dispatch(st: &mut JailState, job: Job) {
     JailCounters::add(&st.stats.action_queue_full, 1);
     st.backlog.push_back(job);
     JailCounters::set(&st.stats.action_backlog, st.backlog.len() as u64);
-    if st.backlog.len() >= st.settings.max_backlog && st.stats.hold(true) {
+    if st.backlog.len() >= st.settings.max_backlog {
+        hold_reader(st);
+    }
+}
+
+/// Holds the jail's reader back (counted and logged once per hold) until
+/// [`Keeper::pump_backlogs`] lets go.
+fn hold_reader(st: &JailState) {
+    if st.stats.hold(true) {
         JailCounters::add(&st.stats.action_backlog_full, 1);
         logf!(
             WARNING,
             "fail2ban.actions",
             "[{}] {} action jobs wait for the jail's actions: reading waits until half are done ({} = {})",
             st.settings.name,
-            st.backlog.len(),
+            st.backlog.len() + st.pending,
             crate::settings::MAX_BACKLOG_OPTION,
             st.settings.max_backlog
         );
