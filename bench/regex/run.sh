@@ -34,8 +34,11 @@ F2BRS_CONF=$WORK/fail2ban-rs.toml
 { echo "[global]"; echo; "$TOOLS/bin/fail2ban-rs" gen-config sshd | sed "s|^log_path = .*|log_path = \"$LOG\"|"; } > "$F2BRS_CONF"
 
 # run NAME OUTFILE CMD...: prints "wall_s rss_kb" of CMD (stdout to OUTFILE).
+# The log is read into the page cache first: this machine's memory manager evicts idle file
+# pages, and a cold read cost the first command ~0.3 s of kernel time that the others did not pay.
 run() {
   local name=$1 out=$2; shift 2
+  cat "$LOG" > /dev/null
   /usr/bin/time -f "%e %M" -o "$WORK/$name.time" "$@" > "$out" 2> "$WORK/$name.err" || {
     echo "$name failed:" >&2; tail -5 "$WORK/$name.err" >&2; exit 1; }
   cat "$WORK/$name.time" | tail -1
