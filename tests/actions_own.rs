@@ -55,15 +55,15 @@ impl Bench {
         std::fs::create_dir(&bin).unwrap();
         let calls = d.join("calls");
         for tool in TOOLS {
-            // One line per call: the tool and each argument in brackets; sendmail keeps its
-            // input too.
+            // One line per call: the tool and each argument in brackets, written with one
+            // `printf` (calls run concurrently); sendmail keeps its input too.
             let keep_input = if *tool == "sendmail" {
                 format!("cat >> '{}'\n", d.join("mailbox").display())
             } else {
                 String::new()
             };
             let script = format!(
-                "#!/bin/sh\n{{ printf '%s' '{tool}'; for a in \"$@\"; do printf ' [%s]' \"$a\"; done; echo; }} >> '{}'\n{keep_input}exit 0\n",
+                "#!/bin/sh\nl='{tool}'; for a in \"$@\"; do l=\"$l [$a]\"; done; printf '%s\\n' \"$l\" >> '{}'\n{keep_input}exit 0\n",
                 calls.display()
             );
             write_exec(&bin.join(tool), &script);

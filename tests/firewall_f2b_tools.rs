@@ -48,10 +48,12 @@ fn setup(f2b: &Path) -> Conf {
     let calls = conf.file("calls.txt");
     for tool in ["ufw", "shorewall", "shorewall6", "firewall-cmd"] {
         let path = bin.join(tool);
+        // The line is written with one `printf`: actions run concurrently, and a line
+        // written piece by piece interleaves with another tool call's.
         fs::write(
             &path,
             format!(
-                "#!/bin/sh\n{{ printf '%s' \"$(basename \"$0\")\"; for a in \"$@\"; do printf ' [%s]' \"$a\"; done; echo; }} >> '{}'\n",
+                "#!/bin/sh\nl=$(basename \"$0\"); for a in \"$@\"; do l=\"$l [$a]\"; done; printf '%s\\n' \"$l\" >> '{}'\n",
                 calls.display()
             ),
         )
