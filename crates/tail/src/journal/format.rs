@@ -31,14 +31,14 @@ pub(crate) struct Fields {
 }
 
 /// The field names [`Fields`] is filled from, in its order.
-pub(crate) const FIELD_NAMES: [&str; 7] = [
-    "_HOSTNAME",
-    "SYSLOG_IDENTIFIER",
-    "_COMM",
-    "SYSLOG_PID",
-    "_PID",
-    "MESSAGE",
-    "_SOURCE_REALTIME_TIMESTAMP",
+pub(crate) const FIELD_NAMES: [&std::ffi::CStr; 7] = [
+    c"_HOSTNAME",
+    c"SYSLOG_IDENTIFIER",
+    c"_COMM",
+    c"SYSLOG_PID",
+    c"_PID",
+    c"MESSAGE",
+    c"_SOURCE_REALTIME_TIMESTAMP",
 ];
 
 impl Fields {
@@ -126,7 +126,10 @@ mod tests {
     fn f(pairs: &[(&str, &str)]) -> Fields {
         let mut fields = Fields::default();
         for (k, v) in pairs {
-            let i = FIELD_NAMES.iter().position(|n| n == k).unwrap();
+            let i = FIELD_NAMES
+                .iter()
+                .position(|n| n.to_bytes() == k.as_bytes())
+                .unwrap();
             *fields.slot(i).unwrap() = Some(v.as_bytes().to_vec());
         }
         fields

@@ -6,6 +6,9 @@
 //! `logtype = journal` plus the entry's own time, so no date is parsed. Its cursor lets a
 //! daemon resume exactly where it stopped.
 //!
+//! libsystemd is loaded when a journal is first opened (`sd_journal.rs`), not linked: the
+//! daemon's start does not pay for it unless a jail reads the journal.
+//!
 //! sd-journal rather than a pure-Rust reader: it is the reference implementation of the
 //! format (compact mode, compression, hash tables, rotation, dirty files), and fail2ban reads
 //! through it too; the pure-Rust readers on crates.io are young and read only part of the
@@ -16,6 +19,7 @@ mod matches;
 mod options;
 mod probe;
 mod reader;
+mod sd_journal;
 
 pub use format::Identity;
 pub use matches::JournalMatch;

@@ -2,9 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use systemd::journal::OpenFilesOptions;
-
 use super::reader::SkippedFile;
+use super::sd_journal::Journal;
 
 /// Opens `path` alone with sd-journal: `Err` with the reason when it is missing, empty,
 /// truncated or corrupt.
@@ -16,13 +15,9 @@ pub(crate) fn probe_file(path: &Path) -> Result<(), String> {
     if meta.len() == 0 {
         return Err("empty file".into());
     }
-    OpenFilesOptions::default()
-        .open_files([path.to_string_lossy().as_ref()])
+    Journal::open_files([path.to_string_lossy().as_ref()])
         .map(drop)
-        .map_err(|e| match e.raw_os_error() {
-            Some(errno) => std::io::Error::from_raw_os_error(errno).to_string(),
-            None => e.to_string(),
-        })
+        .map_err(|e| e.to_string())
 }
 
 /// The journal files in `dir` and its machine-id subfolders that sd-journal will pass over

@@ -4,15 +4,13 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
-use systemd::journal::{JournalWaitResult, OpenDirectoryOptions, OpenFilesOptions, OpenOptions};
-use systemd::Journal;
-
 use crate::error::{Error, ErrorKind};
 use crate::wake::StopHandle;
 
 use super::format::{Fields, FIELD_NAMES};
 use super::options::{JournalOptions, JournalStart, JOURNAL_CURRENT_USER, JOURNAL_SYSTEM};
 use super::probe::{probe_dir, probe_file};
+use super::sd_journal::{Journal, Wake};
 
 /// How long one wait for new entries lasts before the stop flag is checked again.
 const WAIT_SLICE: Duration = Duration::from_millis(250);
@@ -114,11 +112,7 @@ impl std::fmt::Debug for JournalReader {
 }
 
 /// Turns a libsystemd error into ours, keeping the errno.
-pub(crate) fn journal_error(what: impl Into<String>, e: &systemd::Error) -> Error {
-    let source = match e.raw_os_error() {
-        Some(errno) => io::Error::from_raw_os_error(errno),
-        None => io::Error::other(e.to_string()),
-    };
+pub(crate) fn journal_error(what: impl Into<String>, source: io::Error) -> Error {
     ErrorKind::Journal {
         what: what.into(),
         source,
@@ -162,8 +156,8 @@ impl JournalReader {
         // here on (rotation) are seen by the next wait.
         reader
             .journal
-            .fd()
-            .map_err(|e| journal_error("watch the journal for changes", &e))?;
+            .watch()
+            .map_err(|e| journal_error("watch the journal for changes", e))?;
         Ok(reader)
     }
 
@@ -172,14 +166,14 @@ impl JournalReader {
         for (i, group) in groups.iter().enumerate() {
             if i > 0 {
                 self.journal
-                    .match_or()
-                    .map_err(|e| journal_error("add a journalmatch alternative", &e))?;
+                    .add_disjunction()
+                    .map_err(|e| journal_error("add a journalmatch alternative", e))?;
             }
             for term in group {
                 let (field, value) = term.split_once('=').unwrap_or((term, ""));
                 self.journal
-                    .match_add(field, value)
-                    .map_err(|e| journal_error(format!("add journalmatch {term:?}"), &e))?;
+                    .add_match(field, value)
+                    .map_err(|e| journal_error(format!("add journalmatch {term:?}"), e))?;
             }
         }
         Ok(())
@@ -187,7 +181,7 @@ impl JournalReader {
 
     fn seek(&mut self, start: JournalStart) -> Result<(), Error> {
         let j = &mut self.journal;
-        let seek_err = |e: systemd::Error| journal_error("seek", &e);
+        let seek_err = |e: io::Error| journal_error("seek", e);
         match start {
             JournalStart::Head => j.seek_head().map_err(seek_err)?,
             JournalStart::Tail => {
@@ -203,7 +197,7 @@ impl JournalReader {
             }
             JournalStart::Cursor(cursor) => {
                 j.seek_cursor(cursor.as_str())
-                    .map_err(|e| journal_error(format!("seek to cursor {cursor:?}"), &e))?;
+                    .map_err(|e| journal_error(format!("seek to cursor {cursor:?}"), e))?;
                 if j.next().map_err(seek_err)? > 0 {
                     // On the stored entry: it was handed on before the restart. Elsewhere (the
                     // entry is gone): the nearest later entry, still to be handed on.
@@ -242,7 +236,7 @@ impl JournalReader {
                 }
             }
             self.pending_current = false;
-            let Ok(realtime_usec) = self.journal.timestamp_usec() else {
+            let Ok(realtime_usec) = self.journal.realtime_usec() else {
                 self.stats.read_errors += 1;
                 continue;
             };
@@ -254,7 +248,7 @@ impl JournalReader {
                 continue;
             }
             self.read_fields();
-            let monotonic = self.journal.monotonic_timestamp().ok().map(|(m, _)| m);
+            let monotonic = self.journal.monotonic_usec().ok();
             let mut line = String::new();
             self.fields
                 .format(self.options.identity, monotonic, &mut line);
@@ -279,8 +273,8 @@ impl JournalReader {
 
     fn read_fields(&mut self) {
         for (i, name) in FIELD_NAMES.iter().enumerate() {
-            let value = match self.journal.get_data(*name) {
-                Ok(Some(field)) => field.value().map(<[u8]>::to_vec),
+            let value = match self.journal.data(name) {
+                Ok(Some(v)) => Some(v.to_vec()),
                 _ => None,
             };
             if let Some(slot) = self.fields.slot(i) {
@@ -291,15 +285,15 @@ impl JournalReader {
 
     /// Waits up to `timeout` for the journal to change.
     pub fn wait(&mut self, timeout: Duration) -> Result<JournalEvent, Error> {
-        match self.journal.wait(Some(timeout)) {
-            Ok(JournalWaitResult::Nop) => Ok(JournalEvent::Timeout),
-            Ok(JournalWaitResult::Append) => Ok(JournalEvent::Append),
-            Ok(JournalWaitResult::Invalidate) => {
+        match self.journal.wait(timeout) {
+            Ok(Wake::Nop) => Ok(JournalEvent::Timeout),
+            Ok(Wake::Append) => Ok(JournalEvent::Append),
+            Ok(Wake::Invalidate) => {
                 self.stats.invalidations += 1;
                 tracing::debug!("journal files added or removed");
                 Ok(JournalEvent::Rotated)
             }
-            Err(e) => Err(journal_error("wait for journal changes", &e)),
+            Err(e) => Err(journal_error("wait for journal changes", e)),
         }
     }
 
@@ -378,24 +372,17 @@ fn open_journal(
             .iter()
             .map(|p| p.to_string_lossy().into_owned())
             .collect();
-        return OpenFilesOptions::default()
-            .open_files(names.iter().map(String::as_str))
-            .map_err(|e| journal_error("open the journal files", &e));
+        return Journal::open_files(names.iter().map(String::as_str))
+            .map_err(|e| journal_error("open the journal files", e));
     }
     if let Some(dir) = &options.path {
         skipped.extend(probe_dir(dir));
         // sd_journal_open_directory takes only these two of the flags.
-        let mut o = OpenDirectoryOptions::default();
-        o.system(options.flags & JOURNAL_SYSTEM != 0)
-            .current_user(options.flags & JOURNAL_CURRENT_USER != 0);
-        return o
-            .open_directory(dir.to_string_lossy().as_ref())
-            .map_err(|e| journal_error(format!("open the journal folder {}", dir.display()), &e));
+        let flags = options.flags & (JOURNAL_SYSTEM | JOURNAL_CURRENT_USER);
+        return Journal::open_directory(dir.to_string_lossy().as_ref(), flags)
+            .map_err(|e| journal_error(format!("open the journal folder {}", dir.display()), e));
     }
-    OpenOptions::default()
-        .extra_raw_flags(options.flags)
-        .open()
-        .map_err(|e| journal_error("open the system journal", &e))
+    Journal::open(options.flags).map_err(|e| journal_error("open the system journal", e))
 }
 
 /// `journalfiles` words as paths: globs expanded (sorted), plain paths kept as given.
