@@ -613,6 +613,11 @@ impl Regex {
         self.names.len()
     }
 
+    /// This regex's identity (distinct for every compiled regex of the process).
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
     /// How many searches hit the backtracking limit so far.
     pub fn limit_hits(&self) -> u64 {
         self.limit_hits.load(Ordering::Relaxed)

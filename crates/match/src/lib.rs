@@ -20,6 +20,7 @@ mod head;
 pub mod lint;
 mod literals;
 mod long;
+mod memo;
 pub mod pipeline;
 mod rewrite;
 mod scan;

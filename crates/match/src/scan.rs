@@ -2,8 +2,17 @@
 //! with shared `&Filter` and per-thread [`Scratch`], so that several threads can search while
 //! one applies the results (multi-line ids, failure ids) in line order.
 
-use crate::engine::Captures;
+use crate::engine::{Captures, Regex};
 use crate::filter::Filter;
+use crate::memo::{Lookup, Memo};
+
+/// The search buffers [`Filter::search_fail`] uses (borrowed from a [`Scratch`] whose
+/// text is the haystack).
+struct FailSearch<'s> {
+    first: &'s mut Option<crate::engine::FirstCache>,
+    set: &'s mut Option<regex_automata::meta::Cache>,
+    fail: &'s mut Vec<Captures>,
+}
 
 /// Per-thread search buffers for [`Filter::scan`].
 #[derive(Debug, Default)]
@@ -15,6 +24,8 @@ pub struct Scratch {
     fail: Vec<Captures>,
     set: Option<regex_automata::meta::Cache>,
     first: Option<crate::engine::FirstCache>,
+    /// Failregex results of recent contents.
+    memo: Memo,
 }
 
 /// What one line's regexes found ([`Filter::scan`]); feed it to [`Filter::apply`].
@@ -68,6 +79,7 @@ impl Filter {
             // Made when first needed: with the leftmost-first set, rarely.
             set: None,
             first: self.first_cache(),
+            memo: Memo::default(),
         }
     }
 
@@ -156,6 +168,54 @@ impl Filter {
             }
             None => text,
         };
+        // The failregexes' result is a function of `hay` alone (no ignoreregex in between):
+        // a repeated content gets it from the memo.
+        let owner = self
+            .memo_owner()
+            .filter(|_| hay.len() <= crate::memo::MAX_KEY);
+        let mut missing = None;
+        if let Some(owner) = owner {
+            match s.memo.lookup(owner, hay.as_bytes()) {
+                Lookup::Found(entry) => {
+                    for (index, spans) in entry.hits() {
+                        let groups = out.spans.len();
+                        out.spans.extend(spans);
+                        out.hits.push(Hit {
+                            index,
+                            ignored: None,
+                            groups,
+                        });
+                    }
+                    return;
+                }
+                Lookup::Missing(hash) => missing = Some(hash),
+            }
+        }
+        let pref_len = out.spans.len();
+        let searched = FailSearch {
+            first: &mut s.first,
+            set: &mut s.set,
+            fail: &mut s.fail,
+        };
+        self.search_fail(searched, out, hay, text);
+        if let (Some(hash), 0) = (missing, out.limit_hits) {
+            let hits = out.hits.iter().map(|h| (h.index, h.groups - pref_len));
+            s.memo
+                .insert(hash, hay.as_bytes(), hits, &out.spans[pref_len..]);
+        }
+    }
+
+    /// The filter's identity for [`Scratch`]'s memo, when its failregex search may be
+    /// memoised (no ignoreregex: they read the whole line, not the content).
+    fn memo_owner(&self) -> Option<u64> {
+        if self.ignore_regexes().next().is_some() {
+            return None;
+        }
+        self.fail_regexes().next().map(Regex::id)
+    }
+
+    /// The failregexes on `hay` (the content, or the whole `text`), in order, into `out`.
+    fn search_fail(&self, s: FailSearch<'_>, out: &mut Scan, hay: &str, text: &str) {
         // The first failregex that may match, and its match's span, from one search; the
         // rest of the set only when that one gives no final hit.
         let mut after = 0;
@@ -163,13 +223,14 @@ impl Filter {
             match self.first_candidate(hay, first) {
                 Some(None) => return,
                 Some(Some((idx, branch, start, end))) => {
-                    if let Some(re) = self.fail_regexes().nth(idx) {
-                        let caps = &mut s.fail[idx];
+                    if let (Some(re), Some(caps)) =
+                        (self.fail_regexes().nth(idx), s.fail.get_mut(idx))
+                    {
                         let found = match branch {
                             Some(k) => re.captures_branch(hay, k, start, end, caps),
                             None => re.captures_at(hay, start, end, caps),
                         };
-                        if self.hit(out, idx, found, text, &s.fail[idx]) {
+                        if self.hit(out, idx, found, text, caps) {
                             return;
                         }
                     }
@@ -179,15 +240,15 @@ impl Filter {
             }
         }
         if s.set.is_none() {
-            s.set = self.set_cache();
+            *s.set = self.set_cache();
         }
         let candidates = self.candidates(hay, s.set.as_mut());
         for idx in candidates.into_iter().filter(|i| *i >= after) {
-            let Some(re) = self.fail_regexes().nth(idx) else {
+            let (Some(re), Some(caps)) = (self.fail_regexes().nth(idx), s.fail.get_mut(idx)) else {
                 continue;
             };
-            let found = re.captures(hay, &mut s.fail[idx]);
-            if self.hit(out, idx, found, text, &s.fail[idx]) {
+            let found = re.captures(hay, caps);
+            if self.hit(out, idx, found, text, caps) {
                 break;
             }
         }
@@ -252,5 +313,77 @@ impl Filter {
                 false
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Filter, FilterOptions};
+
+    /// Per hit: the failregex and its groups' spans.
+    type Hits = Vec<(usize, Vec<Option<(usize, usize)>>)>;
+
+    fn spans(s: &super::Scan) -> Hits {
+        s.hits
+            .iter()
+            .enumerate()
+            .map(|(n, h)| {
+                let end = s.hits.get(n + 1).map_or(s.spans.len(), |x| x.groups);
+                (h.index, s.spans[h.groups..end].to_vec())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_repeated_content_gets_the_same_result_from_the_memo() {
+        let opts = FilterOptions {
+            prefregex: Some(r"^\S+\[\d+\]: <F-CONTENT>.+</F-CONTENT>$".into()),
+            failregex: vec![
+                r"^Bad (?P<how>\w+) from <HOST>(?: port \d+)?$".into(),
+                r"^User <F-USER>\S+</F-USER> from <HOST>$".into(),
+            ],
+            ..FilterOptions::default()
+        };
+        let f = Filter::new(opts).unwrap();
+        let mut s = f.scratch();
+        let lines = [
+            ("d[1]: Bad key from 1.2.3.4 port 5", Some(0)),
+            ("longer[22]: Bad key from 1.2.3.4 port 5", Some(0)),
+            ("d[1]: User bob from ::1", Some(1)),
+            ("xx[333]: User bob from ::1", Some(1)),
+            ("d[1]: User bob from ?", None),
+            ("d[2]: User bob from ?", None),
+        ];
+        let mut first = Vec::new();
+        for (line, want) in lines {
+            let scan = f.scan(&mut s, "", "", line);
+            assert_eq!(scan.hits.first().map(|h| h.index), want, "{line}");
+            first.push(spans(&scan));
+        }
+        // The second line of each pair came from the memo, with the first one's spans
+        // (relative to the content); a fresh scratch searches them again alike.
+        assert_eq!(s.memo.counts(), (6, 3));
+        let mut fresh = f.scratch();
+        for (i, (line, _)) in lines.iter().enumerate() {
+            let scan = f.scan(&mut fresh, "", "", line);
+            assert_eq!(spans(&scan), first[i], "{line}");
+            if i % 2 == 1 {
+                assert_eq!(first[i], first[i - 1], "{line}");
+            }
+        }
+        // With an ignoreregex (it reads the whole line) nothing is memoised.
+        let opts = FilterOptions {
+            prefregex: Some(r"^\S+\[\d+\]: <F-CONTENT>.+</F-CONTENT>$".into()),
+            failregex: vec![r"^Bad (?P<how>\w+) from <HOST>$".into()],
+            ignoreregex: vec![r"^skip".into()],
+            ..FilterOptions::default()
+        };
+        let f = Filter::new(opts).unwrap();
+        let mut s = f.scratch();
+        let a = f.scan(&mut s, "", "", "d[1]: Bad key from 1.2.3.4");
+        let b = f.scan(&mut s, "", "", "skip[1]: Bad key from 1.2.3.4");
+        assert!(a.hits[0].ignored.is_none());
+        assert!(b.hits[0].ignored.is_some());
+        assert_eq!(s.memo.counts(), (0, 0));
     }
 }
