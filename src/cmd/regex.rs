@@ -402,7 +402,7 @@ fn json_fields(f: &Failure) -> serde_json::Value {
     let map: serde_json::Map<String, serde_json::Value> = f
         .fields
         .iter()
-        .map(|(k, v)| (k.clone(), value_json(v)))
+        .map(|(k, v)| (k.to_owned(), value_json(v)))
         .collect();
     serde_json::Value::Object(map)
 }
@@ -430,7 +430,7 @@ fn failure_json(lineno: u64, f: &Failure) -> serde_json::Value {
     o.insert("nofail".into(), f.nofail.into());
     for (k, v) in f.fields.iter() {
         if !o.contains_key(k) {
-            o.insert(k.clone(), value_json(v));
+            o.insert(k.to_owned(), value_json(v));
         }
     }
     serde_json::Value::Object(o)

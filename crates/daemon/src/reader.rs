@@ -541,7 +541,7 @@ impl Reader {
                 .fields
                 .iter()
                 .filter_map(|(k, v)| match v {
-                    Value::Text(t) => Some((k.clone(), t.clone())),
+                    Value::Text(t) => Some((k.to_owned(), t.clone())),
                     Value::Tuple(_) => None,
                 })
                 .collect();

@@ -2,7 +2,7 @@
 //! ignoreregexes, `<F-*>` data, multi-line ids (mlfid) and failure ids.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -12,6 +12,7 @@ use crate::engine::{
     DEFAULT_BACKTRACK_LIMIT, DFA_SIZE_LIMIT,
 };
 use crate::error::{Error, ErrorKind};
+use crate::fields::{FieldTable, Fields, Slots, Value};
 use crate::head::ContentHead;
 use crate::literals::LiteralPrefilter;
 use crate::tags::{expand_tags, UseDns};
@@ -68,25 +69,6 @@ impl Default for FilterOptions {
     }
 }
 
-/// A captured value: text, or the tuple built from `<F-TUPLE_X_n>` groups.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Value {
-    /// A group's text.
-    Text(String),
-    /// `(previous value of x, tuple_x_1, tuple_x_2, …)`, as fail2ban builds it.
-    Tuple(Vec<Option<String>>),
-}
-
-impl Value {
-    /// The text, if this is one.
-    pub fn as_text(&self) -> Option<&str> {
-        match self {
-            Value::Text(t) => Some(t),
-            Value::Tuple(_) => None,
-        }
-    }
-}
-
 /// One failure found on a line.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Failure {
@@ -108,7 +90,7 @@ pub struct Failure {
     pub fid: Option<String>,
     /// Every non-empty named group (prefregex and failregex) plus alt/tuple merges (shared
     /// with the multi-line-id cache: no copy per failure).
-    pub fields: Arc<BTreeMap<String, Value>>,
+    pub fields: Arc<Fields>,
     /// The matched log lines (full lines, date included), oldest first (shared likewise).
     pub matches: Arc<Vec<String>>,
 }
@@ -213,7 +195,7 @@ impl Line {
 /// Failure data being built (fail2ban's `fail` dict).
 #[derive(Debug, Clone, Default)]
 struct Data {
-    fields: Arc<BTreeMap<String, Value>>,
+    fields: Arc<Fields>,
     users: Option<BTreeSet<String>>,
     matches: Option<Arc<Vec<String>>>,
     nofail_matches: Option<Vec<String>>,
@@ -221,16 +203,20 @@ struct Data {
 }
 
 impl Data {
-    fn text(&self, k: &str) -> Option<&str> {
-        self.fields.get(k).and_then(Value::as_text)
+    fn new(fields: Fields) -> Data {
+        Data {
+            fields: Arc::new(fields),
+            ..Data::default()
+        }
+    }
+
+    fn text(&self, slot: usize) -> Option<&str> {
+        self.fields.text(slot)
     }
 
     /// Python truthiness of a flag group (an empty capture is false).
-    fn flag(&self, k: &str) -> bool {
-        self.fields.get(k).is_some_and(|v| match v {
-            Value::Text(t) => !t.is_empty(),
-            Value::Tuple(t) => !t.is_empty(),
-        })
+    fn flag(&self, slot: usize) -> bool {
+        self.fields.flag(slot)
     }
 
     fn update_users(&mut self, user: Option<String>) -> Option<&BTreeSet<String>> {
@@ -257,6 +243,8 @@ pub struct Filter {
     fail_first_ascii: Option<FirstSet>,
     literals: Option<LiteralPrefilter>,
     ignore: Vec<Compiled>,
+    /// Every field name, and where each regex's groups go.
+    table: FieldTable,
     buffer: VecDeque<Line>,
     text: String,
     content: String,
@@ -330,6 +318,7 @@ impl Filter {
         } else {
             None
         };
+        let table = FieldTable::new(pref.as_ref().map(|p| &p.re), fail.iter().map(|c| &c.re));
         let state = FilterState {
             ignore_hits: vec![0; ignore.len()],
             ..FilterState::default()
@@ -345,6 +334,7 @@ impl Filter {
             fail_first_ascii,
             literals,
             ignore,
+            table,
             buffer: VecDeque::new(),
             text: String::new(),
             content: String::new(),
@@ -511,12 +501,9 @@ impl Filter {
                 st.count_ignore(i);
                 continue;
             }
-            let data = Data {
-                fields: Arc::new(self.hit_fields(scan, hit, &searched)),
-                ..Data::default()
-            };
+            let data = Data::new(self.hit_fields(scan, hit, &searched));
             let lines = vec![concat3(pre, date, post)];
-            out.extend(self.failure(st, hit.index, data, lines, time));
+            self.failure(st, hit.index, data, lines, time, &mut out);
             if !self.opts.check_all {
                 break;
             }
@@ -524,25 +511,24 @@ impl Filter {
         out
     }
 
-    /// A scanned hit's groups by name: the prefregex's (but its content), then the
-    /// failregex's merged in ([`merge_groups`]).
+    /// A scanned hit's fields: the prefregex's groups (but its content), then the
+    /// failregex's merged in ([`crate::fields::GroupPlan::merge`]).
     fn hit_fields(
         &self,
         scan: &crate::scan::Scan,
         hit: &crate::scan::Hit,
         src: &Searched<'_>,
-    ) -> BTreeMap<String, Value> {
-        let mut fields = BTreeMap::new();
-        if let Some(p) = self.pref.as_ref().filter(|_| scan.pref_matched) {
-            for (i, name) in p.re.group_names() {
-                if let (Some(Some((a, b))), false) = (scan.spans.get(i), name == "content") {
-                    fields.insert(name.to_owned(), Value::Text(src.text(*a, *b).into_owned()));
-                }
-            }
+    ) -> Fields {
+        let mut fields = self.table.fields();
+        if scan.pref_matched {
+            self.table.pref.put(&mut fields, |i| {
+                let (a, b) = scan.spans.get(i).copied().flatten()?;
+                Some(src.text(a, b).into_owned())
+            });
         }
-        if let Some(c) = self.fail.get(hit.index) {
+        if let Some(plan) = self.table.fail.get(hit.index) {
             let spans = scan.spans.get(hit.groups..).unwrap_or(&[]);
-            merge_values(&mut fields, &c.re, |i| {
+            plan.merge(&mut fields, |i| {
                 let (a, b) = spans.get(i).copied().flatten()?;
                 Some(src.hay(a, b).into_owned())
             });
@@ -715,7 +701,7 @@ impl Filter {
             return Vec::new();
         }
         // Step 6: prefregex.
-        let mut pre_groups: BTreeMap<String, Value> = BTreeMap::new();
+        let mut pre_groups = self.table.fields();
         let mut pref_span = None;
         let use_content = if let Some(p) = self.pref.as_mut() {
             if !p.search(text, &mut st.stats) {
@@ -723,13 +709,11 @@ impl Filter {
             }
             st.stats.pref_matched += 1;
             pref_span = p.caps.get(0);
-            for (i, name) in p.re.group_names() {
-                if let Some((s, e)) = p.caps.get(i) {
-                    if name != "content" {
-                        pre_groups.insert(name.to_owned(), Value::Text(text[s..e].to_owned()));
-                    }
-                }
-            }
+            let caps = &p.caps;
+            self.table.pref.put(&mut pre_groups, |i| {
+                let (s, e) = caps.get(i)?;
+                text.get(s..e).map(str::to_owned)
+            });
             match self.content_group.and_then(|i| p.caps.get(i)) {
                 Some((s, e)) => {
                     self.content.clear();
@@ -757,7 +741,7 @@ impl Filter {
         text: &str,
         use_content: bool,
         pref_span: Option<(usize, usize)>,
-        pre_groups: BTreeMap<String, Value>,
+        pre_groups: Fields,
         cur: (&str, &str, &str),
         time: f64,
     ) -> Vec<Failure> {
@@ -827,13 +811,15 @@ impl Filter {
                 self.keep_lines(&unmatched);
             }
             let c = &self.fail[idx];
-            let mut data = Data {
-                fields: Arc::new(pre_groups.clone()),
-                ..Data::default()
-            };
-            merge_groups(Arc::make_mut(&mut data.fields), &c.re, &c.caps, hay);
-            let found = self.failure(st, idx, data, lines, time);
-            out.extend(found);
+            let mut fields = pre_groups.clone();
+            if let Some(plan) = self.table.fail.get(idx) {
+                plan.merge(&mut fields, |i| {
+                    let (s, e) = c.caps.get(i)?;
+                    hay.get(s..e).map(str::to_owned)
+                });
+            }
+            let data = Data::new(fields);
+            self.failure(st, idx, data, lines, time, &mut out);
             if !self.opts.check_all {
                 break;
             }
@@ -875,7 +861,8 @@ impl Filter {
             .collect();
     }
 
-    /// Steps 8–9: multi-line merge, failure id, DNS.
+    /// Steps 8–9: multi-line merge, failure id, DNS. The failures go to `out`.
+    #[allow(clippy::too_many_arguments)]
     fn failure(
         &self,
         st: &mut FilterState,
@@ -883,41 +870,52 @@ impl Filter {
         mut data: Data,
         lines: Vec<String>,
         time: f64,
-    ) -> Vec<Failure> {
-        let mlfid = data.text("mlfid").map(str::to_owned);
+        out: &mut Vec<Failure>,
+    ) {
+        let s = &self.table.slots;
+        // The multi-line id, as the cache's key (the cached entry's own key when there is one).
+        let mut key = None;
         let mut keep_cached = false;
-        if let Some(id) = &mlfid {
-            let (merged, cached) = st.merge_mlfid(id, data, lines, time);
+        if let Some(id) = data.text(s.mlfid) {
+            let (k, prev) = st.take_mlfid(id, time);
+            let (merged, cached) = merge_mlfid(s, data, prev, lines);
             data = merged;
             keep_cached = cached;
-            if data.flag("nofail") && !self.opts.check_all {
-                st.store_mlfid(id, data, keep_cached, time);
-                return Vec::new();
+            if data.flag(s.nofail) && !self.opts.check_all {
+                st.store_mlfid(k, data, keep_cached, time);
+                return;
             }
+            key = Some(k);
         } else {
             Arc::make_mut(data.matches.get_or_insert_with(Default::default)).extend(lines);
         }
-        let fid = data.text("fid").map(str::to_owned);
-        let cidr = data.text("cidr").map(str::to_owned);
-        let ids: Vec<FailureId> = if let Some(ip) = data.text("ip4").or(data.text("ip6")) {
-            vec![parse_host(ip, cidr.as_deref())]
-        } else if let Some(name) = data.text("dns") {
-            self.dns(name)
-        } else if let Some(f) = &fid {
-            vec![FailureId::Raw(f.clone())]
+        let fid = data.text(s.fid);
+        let ip = data.text(s.ip4).or(data.text(s.ip6));
+        let one;
+        let many;
+        let ids: &[FailureId] = if let Some(ip) = ip {
+            one = [parse_host(ip, data.text(s.cidr))];
+            &one
+        } else if let Some(name) = data.text(s.dns) {
+            many = self.dns(name);
+            &many
+        } else if let Some(f) = fid {
+            one = [FailureId::Raw(f.to_owned())];
+            &one
         } else {
-            if let Some(id) = &mlfid {
+            if let Some(k) = key {
                 // A failure before its id is known: counted when the id appears.
                 data.pending = true;
-                st.store_mlfid(id, data, keep_cached, time);
+                st.store_mlfid(k, data, keep_cached, time);
             }
-            return Vec::new();
+            return;
         };
         let users: Vec<String> = data.users.iter().flatten().cloned().collect();
-        let user = data.text("user").map(str::to_owned);
-        let nofail = data.flag("nofail");
+        let user = data.text(s.user).map(str::to_owned);
+        let nofail = data.flag(s.nofail);
+        let fid = fid.map(str::to_owned);
         // The data goes to the multi-line cache, or else into the last failure (no copy).
-        let cache = mlfid.filter(|_| keep_cached);
+        let cache = key.filter(|_| keep_cached);
         let (fields, matches) = if cache.is_some() {
             (
                 Arc::clone(&data.fields),
@@ -930,18 +928,18 @@ impl Filter {
             )
         };
         let last = ids.len().saturating_sub(1);
-        let mut out = Vec::with_capacity(ids.len());
+        out.reserve(ids.len());
         let mut parts = Some((fields, matches, users));
-        for (k, ip) in ids.into_iter().enumerate() {
+        for (k, ip) in ids.iter().enumerate() {
             let (id, ip) = match &fid {
-                Some(f) if !matches!(&ip, FailureId::Raw(r) if r == f) => {
+                Some(f) if !matches!(ip, FailureId::Raw(r) if r == f) => {
                     let id = match parse_ip(f) {
                         Some(a) => FailureId::Addr(a),
                         None => FailureId::Raw(f.clone()),
                     };
-                    (id, Some(ip))
+                    (id, Some(ip.clone()))
                 }
-                _ => (ip, None),
+                _ => (ip.clone(), None),
             };
             let (fields, matches, users) = match (k == last, &parts) {
                 (false, Some((f, m, u))) => (f.clone(), m.clone(), u.clone()),
@@ -960,10 +958,9 @@ impl Filter {
                 matches,
             });
         }
-        if let Some(id) = &cache {
-            st.store_mlfid(id, data, true, time);
+        if let Some(k) = cache {
+            st.store_mlfid(k, data, true, time);
         }
-        out
     }
 
     fn dns(&self, name: &str) -> Vec<FailureId> {
@@ -1003,11 +1000,20 @@ impl FilterState {
         self.stats.ignored += 1;
     }
 
-    fn store_mlfid(&mut self, id: &str, data: Data, cached: bool, time: f64) {
+    /// Takes the entry of multi-line id `id` out of the cache: its key (or a new one) and
+    /// its data unless older than the cache's time to live.
+    fn take_mlfid(&mut self, id: &str, time: f64) -> (String, Option<Data>) {
+        match self.mlfid.remove_entry(id) {
+            Some((k, (t, d))) => (k, (time - t <= MLFID_CACHE_TTL).then_some(d)),
+            None => (id.to_owned(), None),
+        }
+    }
+
+    fn store_mlfid(&mut self, id: String, data: Data, cached: bool, time: f64) {
         if !cached {
             return;
         }
-        if !self.mlfid.contains_key(id) && self.mlfid.len() >= MLFID_CACHE_SIZE {
+        if self.mlfid.len() >= MLFID_CACHE_SIZE && !self.mlfid.contains_key(&id) {
             if let Some(old) = self
                 .mlfid
                 .iter()
@@ -1017,158 +1023,92 @@ impl FilterState {
                 self.mlfid.remove(&old);
             }
         }
-        self.mlfid.insert(id.to_owned(), (time, data));
-    }
-
-    /// fail2ban's `_mergeFailure`. Returns the merged data and whether it stays cached.
-    fn merge_mlfid(
-        &mut self,
-        id: &str,
-        mut fail: Data,
-        lines: Vec<String>,
-        time: f64,
-    ) -> (Data, bool) {
-        const NOFAIL: u8 = 1;
-        const FORGET: u8 = 2;
-        const PREV_NOFAIL: u8 = 4;
-        const GAINED: u8 = 8;
-        let mut flags = 0u8;
-        if fail.flag("mlfgained") {
-            flags |= GAINED | NOFAIL;
-            if !fail.flag("nofail") {
-                if let Some(v) = fail.fields.get("mlfgained").cloned() {
-                    Arc::make_mut(&mut fail.fields).insert("nofail".into(), v);
-                }
-            }
-        } else if fail.flag("nofail") {
-            flags |= NOFAIL;
-        }
-        if remove_field(&mut fail.fields, "mlfforget")
-            .is_some_and(|v| v != Value::Text(String::new()))
-        {
-            flags |= FORGET;
-        }
-        let cached = self
-            .mlfid
-            .remove(id)
-            .filter(|(t, _)| time - *t <= MLFID_CACHE_TTL)
-            .map(|(_, d)| d);
-        let user = fail.text("user").map(str::to_owned);
-        let (mut fail, keep, many_users) = match cached {
-            Some(mut prev) => {
-                let many = prev.update_users(user).is_some_and(|u| u.len() > 1);
-                let truthy = |v: Option<Value>| v.is_some_and(|v| v != Value::Text(String::new()));
-                if truthy(remove_field(&mut prev.fields, "nofail")) {
-                    flags |= PREV_NOFAIL;
-                }
-                if truthy(remove_field(&mut prev.fields, "mlfgained")) {
-                    flags |= PREV_NOFAIL;
-                }
-                if flags & GAINED != 0 {
-                    prev.pending = false;
-                }
-                if flags & PREV_NOFAIL == 0 && !prev.pending {
-                    prev.matches = None;
-                }
-                Arc::make_mut(&mut prev.fields).extend(Arc::unwrap_or_clone(fail.fields));
-                (prev, flags & FORGET == 0, many)
-            }
-            None => {
-                let keep = flags & FORGET == 0;
-                let many = if keep {
-                    fail.update_users(user).is_some_and(|u| u.len() > 1)
-                } else {
-                    false
-                };
-                (fail, keep, many)
-            }
-        };
-        if std::mem::take(&mut fail.pending) || many_users {
-            remove_field(&mut fail.fields, "nofail");
-            remove_field(&mut fail.fields, "mlfgained");
-            flags &= !(GAINED | NOFAIL);
-        }
-        if flags & NOFAIL == 0 {
-            let mut m = fail.nofail_matches.take().unwrap_or_default();
-            m.extend(
-                fail.matches
-                    .take()
-                    .map(Arc::unwrap_or_clone)
-                    .unwrap_or_default(),
-            );
-            if flags & GAINED == 0 {
-                m.extend(lines);
-            }
-            fail.matches = Some(Arc::new(m));
-        } else if flags & (NOFAIL | FORGET) == NOFAIL {
-            fail.nofail_matches
-                .get_or_insert_with(Vec::new)
-                .extend(lines);
-        }
-        (fail, keep)
+        self.mlfid.insert(id, (time, data));
     }
 }
 
-/// Removes `key` from shared `fields`, copying them only when the key is there and they
-/// are shared.
-fn remove_field(fields: &mut Arc<BTreeMap<String, Value>>, key: &str) -> Option<Value> {
-    if fields.contains_key(key) {
-        Arc::make_mut(fields).remove(key)
-    } else {
-        None
+/// fail2ban's `_mergeFailure`: a line's data `fail` merged with the cached data `prev` of
+/// its multi-line id. Returns the merged data and whether it stays cached.
+fn merge_mlfid(s: &Slots, mut fail: Data, prev: Option<Data>, lines: Vec<String>) -> (Data, bool) {
+    const NOFAIL: u8 = 1;
+    const FORGET: u8 = 2;
+    const PREV_NOFAIL: u8 = 4;
+    const GAINED: u8 = 8;
+    let mut flags = 0u8;
+    if fail.flag(s.mlfgained) {
+        flags |= GAINED | NOFAIL;
+        if !fail.flag(s.nofail) {
+            if let Some(v) = fail.fields.slot(s.mlfgained).cloned() {
+                Arc::make_mut(&mut fail.fields).set(s.nofail, v);
+            }
+        }
+    } else if fail.flag(s.nofail) {
+        flags |= NOFAIL;
     }
+    // A present value other than an empty text (fail2ban tests `is not None`-like).
+    let set = |v: Option<Value>| v.is_some_and(|v| v.as_text() != Some(""));
+    if set(take_field(&mut fail.fields, s.mlfforget)) {
+        flags |= FORGET;
+    }
+    let user = fail.text(s.user).map(str::to_owned);
+    let (mut fail, keep, many_users) = match prev {
+        Some(mut prev) => {
+            let many = prev.update_users(user).is_some_and(|u| u.len() > 1);
+            if set(take_field(&mut prev.fields, s.nofail)) {
+                flags |= PREV_NOFAIL;
+            }
+            if set(take_field(&mut prev.fields, s.mlfgained)) {
+                flags |= PREV_NOFAIL;
+            }
+            if flags & GAINED != 0 {
+                prev.pending = false;
+            }
+            if flags & PREV_NOFAIL == 0 && !prev.pending {
+                prev.matches = None;
+            }
+            Arc::make_mut(&mut prev.fields).overlay(Arc::unwrap_or_clone(fail.fields));
+            (prev, flags & FORGET == 0, many)
+        }
+        None => {
+            let keep = flags & FORGET == 0;
+            let many = if keep {
+                fail.update_users(user).is_some_and(|u| u.len() > 1)
+            } else {
+                false
+            };
+            (fail, keep, many)
+        }
+    };
+    if std::mem::take(&mut fail.pending) || many_users {
+        take_field(&mut fail.fields, s.nofail);
+        take_field(&mut fail.fields, s.mlfgained);
+        flags &= !(GAINED | NOFAIL);
+    }
+    if flags & NOFAIL == 0 {
+        let mut m = fail.nofail_matches.take().unwrap_or_default();
+        m.extend(
+            fail.matches
+                .take()
+                .map(Arc::unwrap_or_clone)
+                .unwrap_or_default(),
+        );
+        if flags & GAINED == 0 {
+            m.extend(lines);
+        }
+        fail.matches = Some(Arc::new(m));
+    } else if flags & (NOFAIL | FORGET) == NOFAIL {
+        fail.nofail_matches
+            .get_or_insert_with(Vec::new)
+            .extend(lines);
+    }
+    (fail, keep)
 }
 
-/// Named groups of a failregex match into the data: non-empty groups overwrite,
-/// `alt_x[_n]` fills `x` when empty, `tuple_x[_n]` builds a tuple under `x`.
-pub(crate) fn merge_groups(
-    fields: &mut BTreeMap<String, Value>,
-    re: &Regex,
-    caps: &Captures,
-    hay: &str,
-) {
-    merge_values(fields, re, |i| {
-        caps.get(i)
-            .and_then(|(s, e)| hay.get(s..e))
-            .map(str::to_owned)
-    });
-}
-
-/// [`merge_groups`] with group `i`'s text given by `group(i)`.
-fn merge_values(
-    fields: &mut BTreeMap<String, Value>,
-    re: &Regex,
-    group: impl Fn(usize) -> Option<String>,
-) {
-    let mut alts = Vec::new();
-    let mut tuples = Vec::new();
-    for (i, name) in re.group_names() {
-        let v = group(i);
-        if let Some(rest) = name.strip_prefix("alt_") {
-            alts.push((base_name(rest), v.clone()));
-        } else if let Some(rest) = name.strip_prefix("tuple_") {
-            tuples.push((base_name(rest), v.clone()));
-        }
-        if let Some(v) = v {
-            fields.insert(name.to_owned(), Value::Text(v));
-        }
-    }
-    for (key, v) in alts {
-        let empty = fields.get(&key).is_none_or(|x| x.as_text() == Some(""));
-        if let (true, Some(v)) = (empty, v) {
-            fields.insert(key, Value::Text(v));
-        }
-    }
-    for (key, v) in tuples {
-        let cur = fields.remove(&key);
-        let mut t = match cur {
-            Some(Value::Tuple(t)) => t,
-            Some(Value::Text(s)) => vec![Some(s)],
-            None => vec![None],
-        };
-        t.push(v);
-        fields.insert(key, Value::Tuple(t));
-    }
+/// Empties slot `i` of shared `fields`, copying them only when the slot holds a value and
+/// they are shared.
+fn take_field(fields: &mut Arc<Fields>, i: usize) -> Option<Value> {
+    fields.slot(i)?;
+    Arc::make_mut(fields).take(i)
 }
 
 /// The text a [`crate::scan::Scan`] searched, rebuilt from the line's parts (capped as
@@ -1223,14 +1163,4 @@ fn concat3(a: &str, b: &str, c: &str) -> String {
     s.push_str(b);
     s.push_str(c);
     s
-}
-
-/// `user_2` → `user`, `user3` → `user3` (a trailing `_<digits>` is an index).
-fn base_name(s: &str) -> String {
-    match s.rsplit_once('_') {
-        Some((b, n)) if !b.is_empty() && !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit()) => {
-            b.to_owned()
-        }
-        _ => s.to_owned(),
-    }
 }

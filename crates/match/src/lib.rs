@@ -14,6 +14,7 @@ pub mod ahead;
 mod block;
 mod engine;
 mod error;
+mod fields;
 mod filter;
 mod flat;
 mod head;
@@ -31,9 +32,9 @@ pub use addr::{parse_host, parse_ip, FailureId};
 pub use block::LineBlock;
 pub use engine::{Captures, Regex, DEFAULT_BACKTRACK_LIMIT};
 pub use error::{Error, ErrorKind};
+pub use fields::{Fields, Value};
 pub use filter::{
-    Failure, Filter, FilterOptions, FilterState, RegexRole, Resolver, Stats, Value,
-    DEFAULT_LINE_CAP,
+    Failure, Filter, FilterOptions, FilterState, RegexRole, Resolver, Stats, DEFAULT_LINE_CAP,
 };
 pub use pipeline::{Pipeline, Processed};
 pub use scan::{Scan, Scratch};
