@@ -113,7 +113,11 @@ impl Filter {
         s.text.clear();
         s.text.push_str(pre);
         s.text.push_str(post);
-        if let Some(lit) = self.literal_prefilter() {
+        // With a prefregex head and the anchored failregex set, a line that cannot match is
+        // rejected by two short anchored DFA searches: a scan of the whole line for the
+        // literals would cost more on the lines that pass it.
+        let cheap_reject = s.first.is_some() && self.pref_head().is_some();
+        if let Some(lit) = self.literal_prefilter().filter(|_| !cheap_reject) {
             if !lit.may_match(&s.text) {
                 out.prefiltered = true;
                 if self.options().exact_stats {
