@@ -29,6 +29,10 @@ def ticks(stat):
     return int(f[11]) + int(f[12])
 
 
+def sys_ticks(stat):
+    return int(stat[stat.rindex(")") + 2:].split()[12])
+
+
 def per_thread(pid):
     out = {}
     for t in os.listdir("/proc/%d/task" % pid):
@@ -55,7 +59,8 @@ def once(exe, wd, gen):
     bans = R.Tail(target, "ban ")
     f0, b0 = found.count(), bans.count()
     data = open(gen, "rb").read()
-    before, total0 = per_thread(p.pid), ticks(open("/proc/%d/stat" % p.pid).read())
+    st0 = open("/proc/%d/stat" % p.pid).read()
+    before, total0, sys0 = per_thread(p.pid), ticks(st0), sys_ticks(st0)
     t0 = time.time()
     with open(log, "ab") as f:
         f.write(data)
@@ -64,11 +69,12 @@ def once(exe, wd, gen):
     R.wait(lambda: bans.count() - b0 >= want_bans, 120, 0.005)
     t_bans = time.time() - t0
     time.sleep(0.3)
-    after, total1 = per_thread(p.pid), ticks(open("/proc/%d/stat" % p.pid).read())
+    st1 = open("/proc/%d/stat" % p.pid).read()
+    after, total1, sys1 = per_thread(p.pid), ticks(st1), sys_ticks(st1)
     n_found, n_bans = found.count() - f0, bans.count() - b0
     R.stop(p)
     threads = {k: (after[k] - before.get(k, 0)) / HZ for k in after if after[k] - before.get(k, 0)}
-    return t_found, t_bans, (total1 - total0) / HZ, threads, n_found, n_bans
+    return t_found, t_bans, (total1 - total0) / HZ, (sys1 - sys0) / HZ, threads, n_found, n_bans
 
 
 def main():
@@ -79,9 +85,10 @@ def main():
     ap.add_argument("--log", default="/tmp/jailor-bench/append100k.log")
     a = ap.parse_args()
     for _ in range(a.runs):
-        tf, tb, cpu, threads, nf, nb = once(a.jailor, a.workdir, a.log)
-        print("found %.3f s, bans done %.3f s (%d found, %d bans); process CPU %.2f s: %s"
-              % (tf, tb, nf, nb, cpu,
+        tf, tb, cpu, sys_cpu, threads, nf, nb = once(a.jailor, a.workdir, a.log)
+        print("found %.3f s, bans done %.3f s (%d found, %d bans); process CPU %.2f s "
+              "(system %.2f): %s"
+              % (tf, tb, nf, nb, cpu, sys_cpu,
                  ", ".join("%s %.2f" % kv for kv in sorted(threads.items()))))
 
 

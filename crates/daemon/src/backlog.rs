@@ -12,10 +12,14 @@
 use jailor_date::Speculation;
 use jailor_match::{Filter, FilterState, LineBlock, Scan, Scratch};
 
-/// At most this many lines wait in a backlog (then it is matched).
-const MAX_LINES: usize = 4096;
+/// At most this many lines wait in a backlog (then it is matched). A backlog's search ahead
+/// starts a helper thread and fills and drains its pipeline: a burst is matched in few
+/// backlogs.
+const MAX_LINES: usize = 16384;
 /// At most this many bytes of lines wait in a backlog.
 const MAX_BYTES: usize = 4 << 20;
+/// The buffer a backlog keeps between rounds.
+const KEEP_BYTES: usize = 64 * 1024;
 /// A backlog this long or longer is searched on two threads.
 pub(crate) const PARALLEL_FROM: usize = 256;
 
@@ -52,12 +56,16 @@ impl Backlog {
             .collect()
     }
 
-    /// Empties it, keeping a modest buffer for the next round.
+    /// Empties it, keeping a modest buffer for the next round (a burst's is given back: an
+    /// idle reader does not keep it).
     pub(crate) fn clear(&mut self) {
         self.text.clear();
         self.ends.clear();
-        if self.text.capacity() > MAX_BYTES {
-            self.text.shrink_to(64 * 1024);
+        if self.text.capacity() > KEEP_BYTES {
+            self.text.shrink_to(KEEP_BYTES);
+        }
+        if self.ends.capacity() > KEEP_BYTES / 64 {
+            self.ends.shrink_to(KEEP_BYTES / 64);
         }
     }
 }

@@ -4,7 +4,10 @@
 //! A line is `2024-05-01 10:00:00,123 fail2ban.actions        [4242]: NOTICE  [sshd] Ban
 //! 192.0.2.1`: local time with milliseconds, the logger name padded to 24, the process id,
 //! the level padded to 7, the message. Each line is written with one `write` call, so a line
-//! that reached the log reached the kernel (nothing is buffered in the process).
+//! that reached the log reached the kernel, except on a thread that holds its lines
+//! ([`HeldLines`]: a reader matching a burst): those are written together, in order, at
+//! the reader's next flush (before the bans they lead to are sent on, and at least every
+//! few milliseconds).
 //!
 //! The library crates log through `tracing`; [`install`] routes their events here too.
 
@@ -127,6 +130,9 @@ enum Sink {
 }
 
 static LEVEL: AtomicU32 = AtomicU32::new(20);
+/// The process id, read at [`configure`] (after `-b` forked): a log line does not ask the
+/// kernel for it each time. 0 before.
+static PID: AtomicU32 = AtomicU32::new(0);
 static SINK: Mutex<Option<Sink>> = Mutex::new(None);
 /// `syslogsocket` when it names a path (`None`: `auto`, which is `/dev/log`).
 static SYSLOG_SOCKET: Mutex<Option<PathBuf>> = Mutex::new(None);
@@ -175,6 +181,7 @@ pub fn configure(level: Level, target: &Target) -> Result<(), Error> {
         }
     };
     LEVEL.store(level.0, Ordering::Relaxed);
+    PID.store(std::process::id(), Ordering::Relaxed);
     *SINK.lock().unwrap_or_else(|p| p.into_inner()) = Some(sink);
     Ok(())
 }
@@ -189,7 +196,10 @@ pub fn log(level: Level, name: &str, message: fmt::Arguments<'_>) {
     if !enabled(level) {
         return;
     }
-    let pid = std::process::id();
+    let pid = match PID.load(Ordering::Relaxed) {
+        0 => std::process::id(),
+        pid => pid,
+    };
     // Each thread formats into its own buffer, kept between lines.
     thread_local! {
         static LINE: RefCell<String> = const { RefCell::new(String::new()) };
@@ -216,17 +226,109 @@ pub fn log(level: Level, name: &str, message: fmt::Arguments<'_>) {
                 line.write_fmt(message).map(|()| line.push('\n'))
             }
         };
-        // A log that cannot be written must not stop the daemon: errors are dropped.
-        let _ = match guard.as_mut() {
-            Some(Sink::Stdout) | None => std::io::stdout().lock().write_all(line.as_bytes()),
-            Some(Sink::Stderr) => std::io::stderr().lock().write_all(line.as_bytes()),
-            Some(Sink::File(f)) => f.write_all(line.as_bytes()),
-            Some(Sink::Syslog(s)) => s.send(line.as_bytes()).map(|_| ()),
-        };
+        // A syslog message is a datagram of its own; other lines may wait in this thread's
+        // held lines.
+        let held = !matches!(guard.as_ref(), Some(Sink::Syslog(_)))
+            && HELD.with(|h| match h.try_borrow_mut() {
+                Ok(mut h) if h.on => {
+                    h.text.extend_from_slice(line.as_bytes());
+                    if h.text.len() >= HELD_MAX {
+                        write_to(guard.as_mut(), &h.text);
+                        h.text.clear();
+                    }
+                    true
+                }
+                _ => false,
+            });
+        if !held {
+            write_to(guard.as_mut(), line.as_bytes());
+        }
         // A rare huge message does not keep its buffer.
         if line.capacity() > 64 * 1024 {
             *line = String::new();
         }
+    });
+}
+
+/// Writes `bytes` (whole lines) to the sink. A log that cannot be written must not stop the
+/// daemon: errors are dropped.
+fn write_to(sink: Option<&mut Sink>, bytes: &[u8]) {
+    let _ = match sink {
+        Some(Sink::Stdout) | None => std::io::stdout().lock().write_all(bytes),
+        Some(Sink::Stderr) => std::io::stderr().lock().write_all(bytes),
+        Some(Sink::File(f)) => f.write_all(bytes),
+        Some(Sink::Syslog(s)) => s.send(bytes).map(|_| ()),
+    };
+}
+
+/// Held lines past this many bytes are written at once.
+const HELD_MAX: usize = 64 * 1024;
+
+/// A thread's held log lines (see [`HeldLines`]).
+struct Held {
+    on: bool,
+    text: Vec<u8>,
+}
+
+thread_local! {
+    static HELD: RefCell<Held> = const { RefCell::new(Held { on: false, text: Vec::new() }) };
+}
+
+/// While alive, the log lines of this thread (but syslog's) are kept in memory and written
+/// together by [`flush_held`], or once 64 KiB wait: a burst of `Found` lines costs a few
+/// `write` calls instead of one each. Dropping it writes what is held and ends the holding.
+/// The holder flushes before anything that must follow its lines in the log (a ban sent to
+/// the keeper) and every few milliseconds.
+pub(crate) struct HeldLines(());
+
+impl HeldLines {
+    /// Starts holding this thread's lines.
+    pub(crate) fn start() -> HeldLines {
+        HELD.with(|h| {
+            if let Ok(mut h) = h.try_borrow_mut() {
+                h.on = true;
+            }
+        });
+        HeldLines(())
+    }
+}
+
+impl Drop for HeldLines {
+    fn drop(&mut self) {
+        flush_held();
+        HELD.with(|h| {
+            if let Ok(mut h) = h.try_borrow_mut() {
+                h.on = false;
+                // A burst's buffer is not kept by an idle thread.
+                if h.text.capacity() > 4096 {
+                    h.text = Vec::new();
+                }
+            }
+        });
+    }
+}
+
+/// Writes this thread's held lines, in order (nothing when none are held).
+pub(crate) fn flush_held() {
+    HELD.with(|h| {
+        let Ok(mut h) = h.try_borrow_mut() else {
+            return;
+        };
+        if h.text.is_empty() {
+            return;
+        }
+        let mut guard = SINK.lock().unwrap_or_else(|p| p.into_inner());
+        // Lines held while the target was a file and written after it became syslog go
+        // out as one datagram each.
+        match guard.as_mut() {
+            Some(Sink::Syslog(s)) => {
+                for l in h.text.split_inclusive(|&b| b == b'\n') {
+                    let _ = s.send(l);
+                }
+            }
+            other => write_to(other, &h.text),
+        }
+        h.text.clear();
     });
 }
 
@@ -480,6 +582,64 @@ mod tests {
                 assert_eq!(got, want);
             }
         }
+    }
+
+    /// Lines of a thread that holds them reach the log only at a flush (or when the hold
+    /// ends), all of them and in order; other lines go out at once. The test's lines carry
+    /// a marker: other tests of this binary may log to the same global sink meanwhile.
+    #[test]
+    fn held_lines_are_written_at_the_flush_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("server.log");
+        configure(Level::INFO, &Target::File(path.clone())).unwrap();
+        let marked = || -> Vec<String> {
+            std::fs::read_to_string(&path)
+                .unwrap()
+                .lines()
+                .filter_map(|l| l.split_once("held-marker ").map(|(_, n)| n.to_owned()))
+                .collect()
+        };
+        let held = HeldLines::start();
+        for n in 1..=3 {
+            log(
+                Level::INFO,
+                "fail2ban.filter",
+                format_args!("held-marker {n}"),
+            );
+        }
+        assert!(marked().is_empty(), "{:?}", marked());
+        // Another thread's line is not held.
+        std::thread::spawn(|| {
+            log(
+                Level::INFO,
+                "fail2ban.filter",
+                format_args!("held-marker x"),
+            )
+        })
+        .join()
+        .unwrap();
+        assert_eq!(marked(), ["x"]);
+        flush_held();
+        assert_eq!(marked(), ["x", "1", "2", "3"]);
+        log(
+            Level::INFO,
+            "fail2ban.filter",
+            format_args!("held-marker 4"),
+        );
+        assert_eq!(marked().len(), 4);
+        drop(held);
+        log(
+            Level::INFO,
+            "fail2ban.filter",
+            format_args!("held-marker 5"),
+        );
+        assert_eq!(marked(), ["x", "1", "2", "3", "4", "5"]);
+        // The header is the usual one.
+        let text = std::fs::read_to_string(&path).unwrap();
+        let line = text.lines().find(|l| l.ends_with("held-marker 2")).unwrap();
+        assert!(line.contains(" fail2ban.filter         ["), "{line}");
+        assert!(line.contains("]: INFO    held-marker 2"), "{line}");
+        configure(Level::INFO, &Target::Stderr).unwrap();
     }
 
     #[test]

@@ -69,7 +69,25 @@ pub(crate) struct Reader {
     backlog: Backlog,
     /// Search buffers for the two threads that match a backlog ahead.
     scratches: Option<[Scratch; 2]>,
+    /// Ban candidates found since the last flush, sent to the keeper by [`Reader::flush_out`]
+    /// right after the log lines that led to them.
+    outbox: Vec<Candidate>,
+    /// When [`Reader::flush_out`] last ran (Unix seconds).
+    last_flush: f64,
+    /// The time lines of a backlog are matched at, read once per [`CLOCK_LINES`] lines.
+    clock: f64,
+    /// Lines left before `clock` is read again (0: read it for the next line).
+    clock_lines: u32,
 }
+
+/// A backlog's lines take their "now" from one clock reading per this many lines: reading
+/// the clock for each cost more than the rest of a non-matching line's handling outside
+/// matching, and the times it decides on (findtime, the 60 s latency rule) are in seconds.
+const CLOCK_LINES: u32 = 32;
+
+/// While a backlog is matched, its log lines and ban candidates wait at most this long
+/// (seconds) before they are written and sent (besides after every block of lines).
+const FLUSH_EVERY: f64 = 0.005;
 
 /// Lines between two updates of the shared line counter (and at the end of every round).
 const PUBLISH_LINES_EVERY: u64 = 4096;
@@ -202,6 +220,10 @@ pub(crate) fn build(
             unpublished_lines: 0,
             backlog: Backlog::default(),
             scratches: None,
+            outbox: Vec::new(),
+            last_flush: 0.0,
+            clock: 0.0,
+            clock_lines: 0,
         }),
         tailer,
     ))
@@ -265,6 +287,9 @@ impl Reader {
             return;
         }
         let backlog = std::mem::take(&mut self.backlog);
+        self.clock_lines = 0;
+        // The backlog's log lines are written together, at each flush (see `flush_out`).
+        let held = crate::logging::HeldLines::start();
         let parallel = backlog.len() >= PARALLEL_FROM
             && self.filter.get(&self.name).is_some_and(|f| f.can_scan());
         let taken = if parallel {
@@ -297,6 +322,8 @@ impl Reader {
                 }
             }
         }
+        self.flush_out(now_f64());
+        drop(held);
         let mut backlog = backlog;
         backlog.clear();
         self.backlog = backlog;
@@ -304,7 +331,10 @@ impl Reader {
 
     /// Matches one line, with its date and searches found ahead when `ahead` says so.
     fn process(&mut self, text: &str, ahead: Option<AheadLine<'_>>) {
-        let now = now_f64();
+        let now = self.line_clock();
+        if now - self.last_flush >= FLUSH_EVERY {
+            self.flush_out(now);
+        }
         let recent_last = self
             .last_date
             .filter(|(_, seen)| now - seen < 60.0)
@@ -409,6 +439,16 @@ impl Reader {
         }
     }
 
+    /// "Now" for the next line of a backlog (see [`CLOCK_LINES`]).
+    fn line_clock(&mut self) -> f64 {
+        if self.clock_lines == 0 {
+            self.clock = now_f64();
+            self.clock_lines = CLOCK_LINES;
+        }
+        self.clock_lines -= 1;
+        self.clock
+    }
+
     /// Counts one line read, publishing the count now and then.
     fn count_line(&mut self) {
         self.unpublished_lines += 1;
@@ -470,6 +510,26 @@ impl Reader {
             };
             self.failure(f, now);
         }
+        self.flush_out(now_f64());
+    }
+
+    /// Writes the log lines held so far, then sends the ban candidates they led to (so a
+    /// `Found` line precedes its `Ban` in the log), waiting while the keeper holds the jail
+    /// back.
+    fn flush_out(&mut self, now: f64) {
+        self.last_flush = now;
+        crate::logging::flush_held();
+        if self.outbox.is_empty() {
+            return;
+        }
+        let mut outbox = std::mem::take(&mut self.outbox);
+        for candidate in outbox.drain(..) {
+            // The keeper's backlog for the jail's actions is bounded: wait here while it is
+            // full (back-pressure; no candidate is dropped).
+            self.stats.wait_while_held_back();
+            self.send_to_keeper(ToKeeper::Candidate(Box::new(candidate)));
+        }
+        self.outbox = outbox;
     }
 
     fn failure(&mut self, f: Failure, now: f64) {
@@ -551,10 +611,7 @@ impl Reader {
                 fid: f.fid.clone(),
                 data,
             };
-            // The keeper's backlog for the jail's actions is bounded: wait here while it is
-            // full (back-pressure; no candidate is dropped).
-            self.stats.wait_while_held_back();
-            self.send_to_keeper(ToKeeper::Candidate(Box::new(candidate)));
+            self.outbox.push(candidate);
         }
     }
 
@@ -676,6 +733,7 @@ impl Reader {
                 self.failure(f, now);
             }
         }
+        self.flush_out(now);
     }
 
     /// After a round of journal entries: in operation once the journal's end was reached,
@@ -733,6 +791,10 @@ impl InOrder for BacklogSink<'_> {
             scratch,
         };
         self.reader.process(block.line(i), Some(ahead));
+        if i + 1 == block.len() {
+            let now = self.reader.clock;
+            self.reader.flush_out(now);
+        }
         Ok(())
     }
 }
