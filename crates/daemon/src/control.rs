@@ -43,7 +43,13 @@ pub(crate) enum Event {
     Stop,
     /// A request for the main thread, with where its answer goes.
     Control(Request, Sender<Response>),
+    /// Every jail started: a second later the start's scratch memory and code are given back.
+    Started,
 }
+
+/// How long after the jails started their first rounds are surely done (and the start's
+/// memory can go).
+const SETTLE_AFTER: Duration = Duration::from_secs(1);
 
 /// How long `stop` waits after answering, so the answer is written before the exit begins.
 const STOP_DELAY: Duration = Duration::from_millis(100);
@@ -170,7 +176,29 @@ fn parse_ids(ips: &[String]) -> Result<Vec<Id>, String> {
 impl Server {
     /// Waits for signals and requests until a stop.
     pub(crate) fn serve(&mut self, inbox: &Receiver<Event>) {
-        for event in inbox.iter() {
+        let mut settle_at: Option<std::time::Instant> = None;
+        loop {
+            let event = match settle_at {
+                None => inbox.recv().ok(),
+                Some(at) => match inbox
+                    .recv_timeout(at.saturating_duration_since(std::time::Instant::now()))
+                {
+                    Ok(event) => Some(event),
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        settle_at = None;
+                        // On this thread, which then only waits in `recv`: the code a
+                        // thread's exit runs (that of the thread that saw the jails start)
+                        // would be mapped back for good.
+                        crate::memory::release_free_memory();
+                        crate::memory::release_startup_code();
+                        continue;
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => None,
+                },
+            };
+            let Some(event) = event else {
+                return;
+            };
             match event {
                 Event::Signal(signal_hook::consts::SIGHUP) => {
                     let _ = self.reload(false);
@@ -179,6 +207,7 @@ impl Server {
                 Event::Control(request, reply) => {
                     let _ = reply.send(self.control(request));
                 }
+                Event::Started => settle_at = Some(std::time::Instant::now() + SETTLE_AFTER),
             }
         }
     }

@@ -143,11 +143,10 @@ pub fn run(opts: &ServerOptions) -> Result<(), Error> {
     logf!(INFO, "fail2ban.server", "Server ready");
     let status = format!("READY=1\nSTATUS={} jail(s) running", server.jails.len());
     // Once the jails started and their first rounds are done, the start's scratch memory
-    // (free in the heap) and code are not needed again.
-    let settle: Box<dyn FnOnce() + Send> = Box::new(|| {
-        std::thread::sleep(std::time::Duration::from_secs(1));
-        crate::memory::release_free_memory();
-        crate::memory::release_startup_code();
+    // (free in the heap) and code are not needed again: the main thread gives them back.
+    let settle_tx = events.clone();
+    let settle: Box<dyn FnOnce() + Send> = Box::new(move || {
+        let _ = settle_tx.send(crate::control::Event::Started);
     });
     server
         .notifier
