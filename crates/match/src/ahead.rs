@@ -16,6 +16,9 @@ use crate::scan::{Scan, Scratch};
 
 /// Blocks queued per worker thread beyond the one it searches.
 const BLOCKS_PER_WORKER: usize = 1;
+/// Blocks the applying thread may take to search itself, beyond the usual depth, rather
+/// than wait for a worker's block (keeps both sides busy when applying is cheap).
+const EXTRA_LOCAL: usize = 2;
 /// A block's buffer grown past this (a very long line) is shrunk back when reused.
 pub(crate) const BLOCK_KEEP: usize = 1 << 20;
 
@@ -65,7 +68,8 @@ enum InFlight {
 /// Runs `sink`'s lines through `filter` on `scratches.len()` threads: one worker per
 /// scratch but the first searches whole blocks while this thread applies the blocks already
 /// searched, in order, and searches blocks itself (with the first scratch) whenever it
-/// would otherwise wait. At most `2 * scratches.len() + 1` blocks exist at once. An error
+/// would otherwise wait (taking up to two more blocks than the usual depth rather than
+/// wait for a worker). At most `2 * scratches.len() + 3` blocks exist at once. An error
 /// from `sink` stops the run and is returned.
 pub fn search_ahead<S: InOrder>(
     filter: &Filter,
@@ -91,8 +95,9 @@ pub fn search_ahead<S: InOrder>(
             }
         }
         let depth = (jobs.len() + 1) * BLOCKS_PER_WORKER + 1;
+        let most = depth + if jobs.is_empty() { 0 } else { EXTRA_LOCAL };
         let mut spare: Vec<Box<Job>> = Vec::new();
-        let mut flight: VecDeque<InFlight> = VecDeque::with_capacity(depth);
+        let mut flight: VecDeque<InFlight> = VecDeque::with_capacity(most);
         let mut next = 0;
         let mut end = false;
         loop {
@@ -126,11 +131,30 @@ pub fn search_ahead<S: InOrder>(
                     Err(job) => InFlight::Local(job, false),
                 });
             }
-            let Some(mut job) = next_searched(filter, mine, &mut flight, &done) else {
-                if flight.is_empty() {
-                    return Ok(());
+            // Rather than wait for a worker, take (up to `most`) a new block to search here.
+            let may_wait = end || flight.len() >= most || sink.speculator().is_none();
+            let mut job = match next_searched(filter, mine, &mut flight, &done, may_wait) {
+                Next::Ready(job) => job,
+                Next::Busy => {
+                    let mut job = spare.pop().unwrap_or_default();
+                    job.block.clear(BLOCK_KEEP);
+                    sink.fill(&mut job.block)?;
+                    if job.block.is_empty() {
+                        end = true;
+                    } else {
+                        job.spec = sink.speculator();
+                        job.dates.clear();
+                        search_job(filter, mine, &mut job);
+                        flight.push_back(InFlight::Local(job, true));
+                    }
+                    continue;
                 }
-                continue;
+                Next::Gone => {
+                    if flight.is_empty() {
+                        return Ok(());
+                    }
+                    continue;
+                }
             };
             let Job {
                 block,
@@ -147,41 +171,56 @@ pub fn search_ahead<S: InOrder>(
     })
 }
 
+/// What [`next_searched`] found.
+enum Next {
+    /// The oldest block in flight, searched.
+    Ready(Box<Job>),
+    /// Its worker is still at it, and this thread has nothing of its own to search.
+    Busy,
+    /// Nothing is in flight, or a worker went away with its block (it catches panics, so
+    /// it does not).
+    Gone,
+}
+
 /// The oldest block in flight once searched, searching this thread's own blocks while a
-/// worker is busy with it. `None` when nothing is in flight, or a worker went away with
-/// its block (it catches panics, so it does not).
+/// worker is busy with it; when there are none, waits for the worker if `may_wait`, else
+/// says so.
 fn next_searched(
     filter: &Filter,
     scratch: &mut Scratch,
     flight: &mut VecDeque<InFlight>,
     done: &[Receiver<Box<Job>>],
-) -> Option<Box<Job>> {
+    may_wait: bool,
+) -> Next {
     loop {
-        let w = match flight.front()? {
+        let Some(front) = flight.front() else {
+            return Next::Gone;
+        };
+        let w = match front {
             InFlight::Worker(w) => *w,
             InFlight::Local(..) => {
                 let Some(InFlight::Local(mut job, searched)) = flight.pop_front() else {
-                    return None;
+                    return Next::Gone;
                 };
                 if !searched {
                     search_job(filter, scratch, &mut job);
                 }
-                return Some(job);
+                return Next::Ready(job);
             }
         };
         let Some(rx) = done.get(w) else {
             flight.pop_front();
-            return None;
+            return Next::Gone;
         };
         match rx.try_recv() {
             Ok(job) => {
                 flight.pop_front();
-                return Some(job);
+                return Next::Ready(job);
             }
             Err(TryRecvError::Empty) => {}
             Err(TryRecvError::Disconnected) => {
                 flight.pop_front();
-                return None;
+                return Next::Gone;
             }
         }
         let own = flight.iter_mut().find_map(|f| match f {
@@ -193,10 +232,11 @@ fn next_searched(
                 search_job(filter, scratch, job);
                 *searched = true;
             }
+            None if !may_wait => return Next::Busy,
             None => {
                 let job = rx.recv().ok();
                 flight.pop_front();
-                return job;
+                return job.map_or(Next::Gone, Next::Ready);
             }
         }
     }

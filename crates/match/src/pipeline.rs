@@ -199,7 +199,7 @@ impl Pipeline {
     /// ([`crate::ahead::search_ahead`]).
     ///
     /// `fill` gets an empty block to fill with the next lines (left empty at the end of the
-    /// input); at most `threads * 2 + 1` blocks exist at once, reused. An error from `fill`
+    /// input); at most `threads * 2 + 3` blocks exist at once, reused. An error from `fill`
     /// or `out` stops the run and is returned.
     pub fn process_blocks<E>(
         &mut self,
