@@ -134,7 +134,11 @@ pub(crate) fn build(
     lazy_filter::precheck(&settings.filter)?;
     let filter = LazyFilter::new(settings.filter.clone());
     let det = detector(&settings)?;
-    let mut seek_det = detector(&settings)?;
+    // The seek's own detector (the seek runs inside the tailer, which cannot borrow the
+    // reader's) is built on the first seek: most starts have none (a stored position, an
+    // empty or new file), and each detector cost ~75 k instructions and its memory.
+    let seek_settings = settings.clone();
+    let mut seek_det: Option<DateDetector> = None;
     let mut ignore = IgnoreList::parse(&settings.ignoreip, &NoResolver);
     if settings.ignoreself {
         ignore.set_own_addresses(own_addresses(&NoResolver));
@@ -170,8 +174,13 @@ pub(crate) fn build(
         .encoding(settings.encoding)
         .positions(positions)
         .head_seek(move |bytes| {
+            if seek_det.is_none() {
+                // Built once already for the reader from the same settings: cannot fail.
+                seek_det = detector(&seek_settings).ok();
+            }
             let text = String::from_utf8_lossy(bytes);
             seek_det
+                .as_mut()?
                 .find(&text)
                 .and_then(|h| h.epoch())
                 .map(|t| t >= threshold)
