@@ -115,6 +115,7 @@ pub(crate) fn linearize(fancy: &str) -> Option<Linearized> {
     if first_cond(&node).is_some() {
         return None;
     }
+    let node = exact_looks(&node, &mut Vec::new());
     let mut out = Linearized {
         pattern: String::new(),
         groups: Vec::new(),
@@ -515,6 +516,158 @@ fn emit(n: &Node, out: &mut Linearized) -> Option<()> {
     Some(())
 }
 
+/// `n` with each `(?!L)C+` (a literal negative look-ahead before a greedy run of a class
+/// `C` holding every character of `L`) written as a linear pattern where that is exact:
+/// the runs of `C` that do not start with `L`. The look-ahead reads the text, the rewrite
+/// only the run: they differ when the run stops inside `L` (it is a proper prefix `L[..i]`)
+/// while the text goes on with the rest `L[i..]`. That cannot lead to a match when what
+/// follows the run (`cont`: the rest of each enclosing concatenation, innermost first) can
+/// match no text starting with `L[i..]` and no prefix of it, which a DFA walk over `L[i..]`
+/// decides. Both forms try the run's lengths longest first, so the preferred match is the
+/// same. Where the walk cannot tell, the look-ahead stays a check.
+fn exact_looks<'n>(n: &'n Node, cont: &mut Vec<&'n [Node]>) -> Node {
+    match n {
+        Node::Concat(v) => {
+            let mut out = Vec::with_capacity(v.len());
+            let mut i = 0;
+            while let Some(item) = v.get(i) {
+                let rest = v.get(i + 2..).unwrap_or(&[]);
+                cont.push(rest);
+                let exact = v.get(i + 1).and_then(|run| exact_run(item, run, cont));
+                cont.pop();
+                if let Some(leaf) = exact {
+                    out.push(leaf);
+                    i += 2;
+                    continue;
+                }
+                cont.push(v.get(i + 1..).unwrap_or(&[]));
+                out.push(exact_looks(item, cont));
+                cont.pop();
+                i += 1;
+            }
+            Node::Concat(out)
+        }
+        Node::Alt(v) => Node::Alt(v.iter().map(|c| exact_looks(c, cont)).collect()),
+        Node::Group(g, b) => Node::Group(*g, Box::new(exact_looks(b, cont))),
+        // What follows an optional item is what follows the repetition.
+        Node::Repeat {
+            child,
+            lo,
+            hi,
+            greedy,
+        } if *hi <= 1 => Node::Repeat {
+            child: Box::new(exact_looks(child, cont)),
+            lo: *lo,
+            hi: *hi,
+            greedy: *greedy,
+        },
+        other => other.clone(),
+    }
+}
+
+/// The exact linear form of `look` followed by `run` (see [`exact_looks`]), if it applies.
+fn exact_run(look: &Node, run: &Node, cont: &[&[Node]]) -> Option<Node> {
+    let Node::Look { lit, neg: true } = look else {
+        return None;
+    };
+    let Node::Repeat {
+        child,
+        lo: 1,
+        hi: usize::MAX,
+        greedy: true,
+    } = run
+    else {
+        return None;
+    };
+    let Node::Leaf(class, true) = child.as_ref() else {
+        return None;
+    };
+    // A class that can be nested in a class intersection.
+    let nestable = (class.starts_with('[') && class.ends_with(']'))
+        || matches!(
+            class.as_str(),
+            r"\S" | r"\s" | r"\w" | r"\W" | r"\d" | r"\D"
+        );
+    if !nestable || !lit.is_ascii() || lit.contains('\n') {
+        return None;
+    }
+    let in_class = regex::Regex::new(&format!(r"\A(?:{class})+\z")).ok()?;
+    if !in_class.is_match(lit) || !continuation_excludes(lit.as_bytes(), cont)? {
+        return None;
+    }
+    // Level i: the run so far is `L[..i]`; it stops, or goes on with a character other
+    // than `L[i]` (then anything in `C`), or with `L[i]` (except for the last one).
+    let bytes = lit.as_bytes();
+    let mut pat = String::new();
+    for (i, b) in bytes.iter().enumerate() {
+        let c = regex_syntax::escape(&char::from(*b).to_string());
+        pat.push_str(&format!("(?:[{class}&&[^{c}]](?:{class})*"));
+        if i + 1 < bytes.len() {
+            pat.push('|');
+            pat.push_str(&c);
+        }
+    }
+    for i in (0..bytes.len()).rev() {
+        pat.push(')');
+        // Every level but the first may stop: the run is then `L[..i]`, not empty.
+        if i > 0 {
+            pat.push('?');
+        }
+    }
+    Some(Node::Leaf(pat, false))
+}
+
+/// Whether what `cont` matches (innermost first) can neither start with nor be a prefix of
+/// any `lit[i..]`, `1 <= i < lit.len()`; `None` when that cannot be decided.
+fn continuation_excludes(lit: &[u8], cont: &[&[Node]]) -> Option<bool> {
+    use regex_automata::hybrid::dfa::DFA;
+    use regex_automata::util::start;
+    let rest: Vec<Node> = cont.iter().rev().flat_map(|s| s.iter().cloned()).collect();
+    let mut scratch = Linearized {
+        pattern: String::new(),
+        groups: Vec::new(),
+        checks: Vec::new(),
+        names: Vec::new(),
+    };
+    // A look-ahead in the rest becomes an empty group: a wider language, so the answer
+    // stays on the safe side.
+    emit(&Node::Concat(rest), &mut scratch)?;
+    let dfa = DFA::builder()
+        .configure(DFA::config().match_kind(regex_automata::MatchKind::All))
+        .syntax(crate::engine::ascii_syntax())
+        .thompson(
+            regex_automata::nfa::thompson::Config::new()
+                .utf8(false)
+                .which_captures(regex_automata::nfa::thompson::WhichCaptures::None),
+        )
+        .build(&scratch.pattern)
+        .ok()?;
+    let mut cache = dfa.create_cache();
+    for i in 1..lit.len() {
+        let before = lit.get(i - 1).copied();
+        let cfg = start::Config::new()
+            .anchored(regex_automata::Anchored::Yes)
+            .look_behind(before);
+        let mut sid = dfa.start_state(&mut cache, &cfg).ok()?;
+        let mut dead = false;
+        for &b in lit.get(i..)? {
+            sid = dfa.next_state(&mut cache, sid, b).ok()?;
+            // A match state here is a match ending before `b`: a prefix of the rest.
+            if sid.is_match() || sid.is_quit() || sid.is_unknown() {
+                return Some(false);
+            }
+            if sid.is_dead() {
+                dead = true;
+                break;
+            }
+        }
+        if !dead {
+            return Some(false);
+        }
+    }
+    Some(true)
+}
+
 fn contains_look(n: &Node) -> bool {
     matches!(n, Node::Look { .. }) || children(n).into_iter().any(contains_look)
 }
@@ -591,12 +744,62 @@ mod tests {
 
     #[test]
     fn a_failed_look_ahead_check_is_reported() {
-        let l = lin(r"^a(?:: (?!Too many)[^\[]+)?$");
-        assert_eq!(
-            search(&l, "a: fine"),
-            Some(fancy(r"^a(?:: (?!Too many)[^\[]+)?$", "a: fine"))
-        );
+        // Nothing needs to follow the run: it may stop inside the literal, so the
+        // look-ahead stays a check.
+        let p = r"^a(?:: (?!Too many)[^\[]+)?";
+        let l = lin(p);
+        assert_eq!(l.checks.len(), 1);
+        assert_eq!(search(&l, "a: fine"), Some(fancy(p, "a: fine")));
         assert_eq!(search(&l, "a: Too many x"), None);
+    }
+
+    #[test]
+    fn a_look_ahead_before_a_class_run_is_exact_when_the_rest_cannot_continue_it() {
+        // sshd's shape: the run is followed by an optional ` [preauth]`, spaces and the end,
+        // none of which can go on with a rest of the literal.
+        for p in [
+            r"^D(?: u (?P<u>\S+|.*?))? (?P<h>\d+)(?:: (?!Too many au)[^\[]+)?(?: \[pre\])?\s*$",
+            r"^x(?!ab)\w+\s*$",
+            r"^x(?P<a>(?!aa)[a-z]+)(?P<b>[0-9]*)$",
+        ] {
+            let l = lin(p);
+            assert!(l.checks.is_empty(), "{p}: {l:?}");
+            for hay in [
+                "D 1: Too many au [pre]",
+                "D 1: Too many a [pre]",
+                "D 1: Too many auth [pre]",
+                "D 1: Too [pre]",
+                "D 1: T",
+                "D 1: Too many au",
+                "D 1: fine [pre]",
+                "D u bob 1: Too many au [pre] 2: x",
+                "D u a 1: x 2: Too many au",
+                "D u a 1: Too many au 2: ok [pre] ",
+                "xab",
+                "xa",
+                "xac ",
+                "xb b",
+                "xaab1",
+                "xa1",
+                "xaa1",
+                "xaba1",
+                "x1",
+            ] {
+                assert_eq!(search(&l, hay), Some(fancy(p, hay)), "{p} / {hay}");
+            }
+        }
+        // The run may stop inside the literal and the rest go on with it: kept as checks.
+        for p in [
+            r"^x(?!ab)\w+b",
+            r"^x(?!ab)[a-z]+(?:b|c)?$",
+            r"^x(?!a b)[^\[]+\s*b",
+        ] {
+            assert_eq!(lin(p).checks.len(), 1, "{p}");
+        }
+        // A class without every character of the literal, a lazy run: kept as checks.
+        for p in [r"^x(?!a:)\w+$", r"^x(?!ab)\w+?$"] {
+            assert_eq!(lin(p).checks.len(), 1, "{p}");
+        }
     }
 
     #[test]
