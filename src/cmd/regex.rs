@@ -500,7 +500,7 @@ pub fn run(args: RegexArgs) -> anyhow::Result<ExitCode> {
             } else if let Some(fmt) = &args.out {
                 match fmt.as_str() {
                     // The common case written straight out, without a String per failure.
-                    "ip" | "host" => writeln!(out, "{}", f.ip.as_ref().unwrap_or(&f.id))?,
+                    "ip" | "host" => write_id_line(out, f.ip.as_ref().unwrap_or(&f.id))?,
                     _ => writeln!(out, "{}", render(fmt, f))?,
                 }
             }
@@ -596,6 +596,34 @@ pub fn run(args: RegexArgs) -> anyhow::Result<ExitCode> {
     out.flush()?;
     let _ = &mut s;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes `id` and a newline; an IPv4 address without the formatting machinery (`-o ip`
+/// prints one per failure).
+fn write_id_line(out: &mut dyn Write, id: &jailor_match::FailureId) -> io::Result<()> {
+    let jailor_match::FailureId::Addr(std::net::IpAddr::V4(a)) = id else {
+        return writeln!(out, "{id}");
+    };
+    let mut buf = [0u8; 16];
+    let mut n = 0;
+    for (i, o) in a.octets().into_iter().enumerate() {
+        if i > 0 {
+            buf[n] = b'.';
+            n += 1;
+        }
+        if o >= 100 {
+            buf[n] = b'0' + o / 100;
+            n += 1;
+        }
+        if o >= 10 {
+            buf[n] = b'0' + o / 10 % 10;
+            n += 1;
+        }
+        buf[n] = b'0' + o % 10;
+        n += 1;
+    }
+    buf[n] = b'\n';
+    out.write_all(&buf[..=n])
 }
 
 /// Comment and blank lines are skipped (and not counted), as by fail2ban-regex.
@@ -904,6 +932,20 @@ mod tests {
         assert!(parse_now("2005-08-14 10:00:00").is_ok());
         assert!(parse_now("2005-08-14").is_ok());
         assert!(parse_now("yesterday").is_err());
+    }
+
+    #[test]
+    fn ipv4_lines_are_written_as_displayed() {
+        for a in ["0.0.0.0", "1.20.255.9", "255.255.255.255", "10.100.7.99"] {
+            let id = jailor_match::FailureId::Addr(a.parse().unwrap());
+            let mut out = Vec::new();
+            write_id_line(&mut out, &id).unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), format!("{a}\n"));
+        }
+        let v6 = jailor_match::FailureId::Addr("2001:db8::1".parse().unwrap());
+        let mut out = Vec::new();
+        write_id_line(&mut out, &v6).unwrap();
+        assert_eq!(out, b"2001:db8::1\n");
     }
 
     #[test]

@@ -219,11 +219,16 @@ impl Data {
         self.fields.flag(slot)
     }
 
-    fn update_users(&mut self, user: Option<String>) -> Option<&BTreeSet<String>> {
+    /// Adds `user` (when not empty) to the users seen (copied only when new); true when
+    /// more than one was seen.
+    fn update_users(users: &mut Option<BTreeSet<String>>, user: Option<&str>) -> bool {
         if let Some(u) = user.filter(|u| !u.is_empty()) {
-            self.users.get_or_insert_with(BTreeSet::new).insert(u);
+            let users = users.get_or_insert_with(BTreeSet::new);
+            if !users.contains(u) {
+                users.insert(u.to_owned());
+            }
         }
-        self.users.as_ref()
+        users.as_ref().is_some_and(|u| u.len() > 1)
     }
 }
 
@@ -984,7 +989,8 @@ impl Filter {
 pub struct FilterState {
     stats: Stats,
     ignore_hits: Vec<u64>,
-    mlfid: HashMap<String, (f64, Data)>,
+    /// Bounded (100 entries), so a fast hash is safe with ids an attacker chooses.
+    mlfid: HashMap<String, (f64, Data), foldhash::fast::RandomState>,
 }
 
 impl FilterState {
@@ -1009,11 +1015,13 @@ impl FilterState {
         }
     }
 
+    /// Caches `data` under `id` when `cached`; `id` was taken out by
+    /// [`FilterState::take_mlfid`], so it is not in the cache.
     fn store_mlfid(&mut self, id: String, data: Data, cached: bool, time: f64) {
         if !cached {
             return;
         }
-        if self.mlfid.len() >= MLFID_CACHE_SIZE && !self.mlfid.contains_key(&id) {
+        if self.mlfid.len() >= MLFID_CACHE_SIZE {
             if let Some(old) = self
                 .mlfid
                 .iter()
@@ -1050,10 +1058,9 @@ fn merge_mlfid(s: &Slots, mut fail: Data, prev: Option<Data>, lines: Vec<String>
     if set(take_field(&mut fail.fields, s.mlfforget)) {
         flags |= FORGET;
     }
-    let user = fail.text(s.user).map(str::to_owned);
     let (mut fail, keep, many_users) = match prev {
         Some(mut prev) => {
-            let many = prev.update_users(user).is_some_and(|u| u.len() > 1);
+            let many = Data::update_users(&mut prev.users, fail.text(s.user));
             if set(take_field(&mut prev.fields, s.nofail)) {
                 flags |= PREV_NOFAIL;
             }
@@ -1072,7 +1079,7 @@ fn merge_mlfid(s: &Slots, mut fail: Data, prev: Option<Data>, lines: Vec<String>
         None => {
             let keep = flags & FORGET == 0;
             let many = if keep {
-                fail.update_users(user).is_some_and(|u| u.len() > 1)
+                Data::update_users(&mut fail.users, fail.fields.text(s.user))
             } else {
                 false
             };
@@ -1086,12 +1093,14 @@ fn merge_mlfid(s: &Slots, mut fail: Data, prev: Option<Data>, lines: Vec<String>
     }
     if flags & NOFAIL == 0 {
         let mut m = fail.nofail_matches.take().unwrap_or_default();
-        m.extend(
-            fail.matches
-                .take()
-                .map(Arc::unwrap_or_clone)
-                .unwrap_or_default(),
-        );
+        let earlier = fail.matches.take();
+        let new = if flags & GAINED == 0 { lines.len() } else { 0 };
+        m.reserve_exact(earlier.as_ref().map_or(0, |e| e.len()) + new);
+        match earlier.map(Arc::try_unwrap) {
+            Some(Ok(e)) => m.extend(e),
+            Some(Err(shared)) => m.extend(shared.iter().cloned()),
+            None => {}
+        }
         if flags & GAINED == 0 {
             m.extend(lines);
         }
