@@ -193,6 +193,15 @@ pub fn enabled(level: Level) -> bool {
 
 /// Writes one message from logger `name` (`fail2ban.actions`...) at `level`.
 pub fn log(level: Level, name: &str, message: fmt::Arguments<'_>) {
+    log_with(level, name, |line| {
+        // Writing into a String cannot fail.
+        let _ = line.write_fmt(message);
+    });
+}
+
+/// Writes one message that `message` appends to the line (after the header): for frequent
+/// lines put together without `fmt` (a `Found` line).
+pub(crate) fn log_with(level: Level, name: &str, message: impl Fn(&mut String)) {
     if !enabled(level) {
         return;
     }
@@ -214,18 +223,22 @@ pub fn log(level: Level, name: &str, message: fmt::Arguments<'_>) {
         line.clear();
         let mut guard = SINK.lock().unwrap_or_else(|p| p.into_inner());
         // Writing into a String cannot fail.
-        let _ = match guard.as_ref() {
-            Some(Sink::Syslog(_)) => write!(
-                line,
-                "<{}>{name}[{pid}]: {} {message}",
-                3 * 8 + level.severity(),
-                level.label()
-            ),
+        match guard.as_ref() {
+            Some(Sink::Syslog(_)) => {
+                let _ = write!(
+                    line,
+                    "<{}>{name}[{pid}]: {} ",
+                    3 * 8 + level.severity(),
+                    level.label()
+                );
+                message(line);
+            }
             _ => {
                 push_header(line, jiff::Timestamp::now(), name, pid, level);
-                line.write_fmt(message).map(|()| line.push('\n'))
+                message(line);
+                line.push('\n');
             }
-        };
+        }
         // A syslog message is a datagram of its own; other lines may wait in this thread's
         // held lines.
         let held = !matches!(guard.as_ref(), Some(Sink::Syslog(_)))
@@ -383,6 +396,16 @@ impl fmt::Display for Asctime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ms = self.0.subsec_millisecond();
         write!(f, "{},{ms:03}", LocalTime(self.0.as_second()))
+    }
+}
+
+/// Appends [`LocalTime`]`(secs)` to `line`, without `fmt` (but out of its years).
+pub(crate) fn push_local_time(line: &mut String, secs: i64) {
+    match local_stamp(secs) {
+        Some(b) => line.push_str(std::str::from_utf8(&b).unwrap_or_default()),
+        None => {
+            let _ = write!(line, "{secs}");
+        }
     }
 }
 

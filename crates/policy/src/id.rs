@@ -39,6 +39,25 @@ impl Id {
         Id::Ip(normalize(ip))
     }
 
+    /// Appends the id as its `Display` writes it (an address without `fmt`: a log line
+    /// made by hand uses this).
+    pub fn push_to(&self, out: &mut String) {
+        match self {
+            Id::Ip(ip) => {
+                let mut buf = [0u8; 39];
+                let n = spell(*ip, &mut buf);
+                // Only ASCII digits, hex digits, '.' and ':' were written.
+                out.push_str(std::str::from_utf8(&buf[..n]).unwrap_or_default());
+            }
+            Id::Net(net) => {
+                use std::fmt::Write as _;
+                // Writing into a String cannot fail.
+                let _ = write!(out, "{net}");
+            }
+            Id::Raw(raw) => out.push_str(raw),
+        }
+    }
+
     /// The address, when this id is one.
     pub fn as_ip(&self) -> Option<IpAddr> {
         match self {
