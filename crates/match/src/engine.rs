@@ -101,11 +101,23 @@ enum Exec {
         checks: Vec<Check>,
         fancy: String,
         exact: OnceLock<Option<fancy_regex::Regex>>,
+        /// A linear pattern exact where `re`'s checks fail (asked before the backtracker).
+        exact_linear: Option<Box<ExactLinear>>,
     },
     Fancy {
         prefilter: regex::Regex,
         exact: Box<fancy_regex::Regex>,
     },
+}
+
+/// The exact linear form of a checked pattern ([`crate::rewrite::Linearized::exact`]),
+/// compiled for ASCII subjects on the first search whose checks fail.
+#[derive(Debug)]
+struct ExactLinear {
+    pattern: String,
+    /// For each group of `pattern` (index 1…), the original group it stands for.
+    groups: Vec<Option<usize>>,
+    re: OnceLock<Option<meta::Regex>>,
 }
 
 /// Reusable capture slots for one [`Regex`] (see [`Regex::captures`]).
@@ -509,6 +521,7 @@ impl Regex {
                         groups,
                         checks,
                         names,
+                        exact: exact_linear,
                         ..
                     } = l;
                     ascii = a;
@@ -521,6 +534,13 @@ impl Regex {
                             checks,
                             fancy,
                             exact: OnceLock::new(),
+                            exact_linear: exact_linear.map(|(pattern, groups)| {
+                                Box::new(ExactLinear {
+                                    pattern,
+                                    groups,
+                                    re: OnceLock::new(),
+                                })
+                            }),
                         },
                         strict,
                     )
@@ -721,11 +741,45 @@ impl Regex {
 
     /// A rewritten regex's preferred linear match failed a look-ahead check: the whole
     /// linear search would find that match again, so the backtracker decides at once.
+    /// The exact linear pattern answers when there is one (ASCII subjects), else the
+    /// backtracker.
     fn after_failed_check(&self, hay: &str, caps: &mut Captures) -> Result<bool, Error> {
-        let Exec::Checked { fancy, exact, .. } = &self.exec else {
+        let Exec::Checked {
+            fancy,
+            exact,
+            exact_linear,
+            ..
+        } = &self.exec
+        else {
             return self.captures(hay, caps);
         };
         caps.spans.iter_mut().for_each(|s| *s = None);
+        let linear = exact_linear.as_ref().filter(|_| hay.is_ascii());
+        if let Some((x, re)) = linear.and_then(|x| {
+            x.re.get_or_init(|| compile_ascii(&x.pattern))
+                .as_ref()
+                .map(|re| (x, re))
+        }) {
+            let mut slots = vec![None; re.group_info().slot_len()];
+            if re
+                .search_slots(&Input::new(hay.as_bytes()), &mut slots)
+                .is_none()
+            {
+                return Ok(false);
+            }
+            let slot = |i: usize| {
+                let s = slots.get(i * 2).copied().flatten()?;
+                let e = slots.get(i * 2 + 1).copied().flatten()?;
+                Some((s.get(), e.get()))
+            };
+            return Ok(checked_spans(
+                &mut caps.spans,
+                &x.groups,
+                &[],
+                hay.as_bytes(),
+                slot,
+            ));
+        }
         let cell = exact.get_or_init(|| compile_fancy(fancy, self.backtrack_limit).ok());
         match cell.as_ref() {
             Some(ex) => self.fancy_captures(ex, hay, caps),
@@ -893,11 +947,7 @@ impl Regex {
                 Ok(true)
             }
             Exec::Checked {
-                re,
-                groups,
-                checks,
-                fancy,
-                exact,
+                re, groups, checks, ..
             } => {
                 let Captures {
                     locs,
@@ -926,13 +976,8 @@ impl Regex {
                 if passed {
                     return Ok(true);
                 }
-                // The wider pattern's first match fails a look-ahead: ask the backtracker.
-                caps.spans.iter_mut().for_each(|s| *s = None);
-                let cell = exact.get_or_init(|| compile_fancy(fancy, self.backtrack_limit).ok());
-                match cell.as_ref() {
-                    Some(ex) => self.fancy_captures(ex, hay, caps),
-                    None => Err(Error::new(ErrorKind::Compile(format!("'{}'", self.python)))),
-                }
+                // The wider pattern's first match fails a look-ahead.
+                self.after_failed_check(hay, caps)
             }
             Exec::Fancy { prefilter, exact } => {
                 if !prefilter.is_match(hay) {
@@ -1041,6 +1086,41 @@ mod tests {
         assert!(re.captures("cy\n", &mut c).unwrap());
         assert_eq!((c.get(1), c.get(2)), (None, Some((0, 1))));
         assert!(!re.is_match("cay\n").unwrap());
+    }
+
+    #[test]
+    fn a_failed_check_is_answered_by_the_exact_linear_pattern() {
+        let p = r"^D(?: u (?P<u>\S+|.*?))? (?P<h>\d+)(?:: (?!Too many)[^\[]+)?(?: \[p\])?\s*$";
+        let re = Regex::new(p, PyFlags::default()).unwrap();
+        assert!(matches!(
+            &re.exec,
+            Exec::Checked {
+                exact_linear: Some(_),
+                ..
+            }
+        ));
+        let fancy = fancy_regex::Regex::new(p).unwrap();
+        for hay in [
+            "D 1: Too many x [p]\n",
+            "D 1: Too man [p]\n",
+            "D u a 1: Too many 2: ok [p]\n",
+            "D u a 1: ok 2: Too many\n",
+            "D 1: fine\n",
+        ] {
+            let mut c = re.new_captures();
+            let got = re.captures(hay, &mut c).unwrap();
+            let want = fancy.captures(hay).unwrap();
+            assert_eq!(got, want.is_some(), "{hay}");
+            if let Some(w) = want {
+                for i in 0..w.len() {
+                    assert_eq!(
+                        c.get(i),
+                        w.get(i).map(|m| (m.start(), m.end())),
+                        "{hay} {i}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -61,6 +61,23 @@ pub(crate) struct Linearized {
     pub(crate) checks: Vec<Check>,
     /// Names of the original groups by index (index 0, the match, has none).
     pub(crate) names: Vec<Option<Box<str>>>,
+    /// The pattern with its look-aheads written exactly ([`exact_looks`]) and its groups'
+    /// map, when that leaves no check: the answer when a search of `pattern` fails its
+    /// checks. Not the pattern itself: it is larger (one level per character of a
+    /// look-ahead's literal), and checks rarely fail.
+    pub(crate) exact: Option<(String, Vec<Option<usize>>)>,
+}
+
+impl Linearized {
+    fn empty(names: Vec<Option<Box<str>>>) -> Linearized {
+        Linearized {
+            pattern: String::new(),
+            groups: Vec::new(),
+            checks: Vec::new(),
+            names,
+            exact: None,
+        }
+    }
 }
 
 /// The tree the rewrite works on.
@@ -115,13 +132,16 @@ pub(crate) fn linearize(fancy: &str) -> Option<Linearized> {
     if first_cond(&node).is_some() {
         return None;
     }
-    let node = exact_looks(&node, &mut Vec::new());
-    let mut out = Linearized {
-        pattern: String::new(),
-        groups: Vec::new(),
-        checks: Vec::new(),
-        names,
-    };
+    let exact_node = exact_looks(&node, &mut Vec::new());
+    let exact = (exact_node != node)
+        .then(|| {
+            let mut e = Linearized::empty(Vec::new());
+            emit(&exact_node, &mut e)?;
+            (e.checks.is_empty() && e.pattern.len() <= MAX_PATTERN).then_some((e.pattern, e.groups))
+        })
+        .flatten();
+    let mut out = Linearized::empty(names);
+    out.exact = exact;
     emit(&node, &mut out)?;
     (out.pattern.len() <= MAX_PATTERN).then_some(out)
 }
@@ -623,12 +643,7 @@ fn continuation_excludes(lit: &[u8], cont: &[&[Node]]) -> Option<bool> {
     use regex_automata::hybrid::dfa::DFA;
     use regex_automata::util::start;
     let rest: Vec<Node> = cont.iter().rev().flat_map(|s| s.iter().cloned()).collect();
-    let mut scratch = Linearized {
-        pattern: String::new(),
-        groups: Vec::new(),
-        checks: Vec::new(),
-        names: Vec::new(),
-    };
+    let mut scratch = Linearized::empty(Vec::new());
     // A look-ahead in the rest becomes an empty group: a wider language, so the answer
     // stays on the safe side.
     emit(&Node::Concat(rest), &mut scratch)?;
@@ -762,8 +777,15 @@ mod tests {
             r"^x(?!ab)\w+\s*$",
             r"^x(?P<a>(?!aa)[a-z]+)(?P<b>[0-9]*)$",
         ] {
-            let l = lin(p);
-            assert!(l.checks.is_empty(), "{p}: {l:?}");
+            let lin = lin(p);
+            // The searched pattern keeps its check; the exact one has none.
+            assert_eq!(lin.checks.len(), 1, "{p}");
+            let (pattern, groups) = lin.exact.clone().unwrap_or_else(|| panic!("{p}"));
+            let l = Linearized {
+                pattern,
+                groups,
+                ..Linearized::empty(lin.names.clone())
+            };
             for hay in [
                 "D 1: Too many au [pre]",
                 "D 1: Too many a [pre]",
@@ -794,11 +816,11 @@ mod tests {
             r"^x(?!ab)[a-z]+(?:b|c)?$",
             r"^x(?!a b)[^\[]+\s*b",
         ] {
-            assert_eq!(lin(p).checks.len(), 1, "{p}");
+            assert!(lin(p).exact.is_none(), "{p}");
         }
         // A class without every character of the literal, a lazy run: kept as checks.
         for p in [r"^x(?!a:)\w+$", r"^x(?!ab)\w+?$"] {
-            assert_eq!(lin(p).checks.len(), 1, "{p}");
+            assert!(lin(p).exact.is_none(), "{p}");
         }
     }
 
