@@ -258,6 +258,8 @@ pub struct Filter {
     /// Boxed: taken out and put back per line, which then moves a pointer only (the
     /// search caches inside are several hundred bytes).
     scratch: Option<Box<crate::scan::Scratch>>,
+    /// The last line's scan, its buffers reused by the next ([`Filter::scan_into`]).
+    scan: crate::scan::Scan,
 }
 
 impl std::fmt::Debug for Filter {
@@ -346,6 +348,7 @@ impl Filter {
             resolver: None,
             state,
             scratch: None,
+            scan: crate::scan::Scan::default(),
         })
     }
 
@@ -424,9 +427,12 @@ impl Filter {
                 .scratch
                 .take()
                 .unwrap_or_else(|| Box::new(self.scratch()));
-            let scan = self.scan(&mut scratch, pre, date, post);
+            let mut scan = std::mem::take(&mut self.scan);
+            self.scan_into(&mut scratch, &mut scan, pre, date, post);
             self.scratch = Some(scratch);
-            return self.apply_to(st, &scan, pre, date, post, time);
+            let out = self.apply_to(st, &scan, pre, date, post, time);
+            self.scan = scan;
+            return out;
         }
         st.stats.lines += 1;
         let (pre, date, post) = self.cap(st, pre, date, post);
