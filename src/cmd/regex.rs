@@ -680,6 +680,11 @@ impl BlockReader {
                 }
             };
             let bytes = &self.buf[..complete];
+            // UTF-8 checked once for the whole block (the usual case), else line by line.
+            let whole = match self.enc {
+                Encoding::Utf8 => std::str::from_utf8(bytes).ok(),
+                _ => None,
+            };
             let mut start = 0;
             while start < complete {
                 let end = memchr::memchr(b'\n', &bytes[start..]).map_or(complete, |i| start + i);
@@ -689,6 +694,14 @@ impl BlockReader {
                 }
                 self.lineno += 1;
                 let line = &bytes[start..e];
+                // `\n` and `\r` are ASCII: the cuts fall on character boundaries.
+                if let Some(l) = whole.and_then(|w| w.get(start..e)) {
+                    if !is_comment(l) {
+                        block.push(l, self.lineno);
+                    }
+                    start = end + 1;
+                    continue;
+                }
                 match (&self.enc, std::str::from_utf8(line)) {
                     (Encoding::Utf8, Ok(l)) => {
                         if !is_comment(l) {
@@ -946,6 +959,32 @@ mod tests {
         let mut out = Vec::new();
         write_id_line(&mut out, &v6).unwrap();
         assert_eq!(out, b"2001:db8::1\n");
+    }
+
+    #[test]
+    fn blocks_with_a_bad_utf8_line_keep_every_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mixed.log");
+        std::fs::write(&path, b"one \xc3\xa9\r\n# comment\ntwo \xff\n\nthree").unwrap();
+        for enc in [Encoding::Utf8, Encoding::Latin1] {
+            let mut r = BlockReader::new(File::open(&path).unwrap(), enc);
+            let mut block = LineBlock::default();
+            r.fill(&mut block).unwrap();
+            let got: Vec<(&str, u64)> = (0..block.len())
+                .map(|i| (block.line(i), block.tag(i)))
+                .collect();
+            let want = match enc {
+                Encoding::Utf8 => [("one é", 1), ("two \u{fffd}", 3), ("three", 5)],
+                Encoding::Latin1 => [("one Ã©", 1), ("two ÿ", 3), ("three", 5)],
+            };
+            assert_eq!(got, want);
+        }
+        // All valid: the block is checked once and cut at its line ends.
+        std::fs::write(&path, "a ü\nb\n").unwrap();
+        let mut r = BlockReader::new(File::open(&path).unwrap(), Encoding::Utf8);
+        let mut block = LineBlock::default();
+        r.fill(&mut block).unwrap();
+        assert_eq!(block.lines().collect::<Vec<_>>(), ["a ü", "b"]);
     }
 
     #[test]
