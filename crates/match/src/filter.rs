@@ -996,7 +996,17 @@ pub struct FilterState {
     stats: Stats,
     ignore_hits: Vec<u64>,
     /// Bounded (100 entries), so a fast hash is safe with ids an attacker chooses.
-    mlfid: HashMap<String, (f64, Data), foldhash::fast::RandomState>,
+    mlfid: HashMap<String, Cached, foldhash::fast::RandomState>,
+    /// Entries stored so far (the insertion order of the cache's entries).
+    stored: u64,
+}
+
+/// A multi-line id's cached data, with the line time and the order it was stored in.
+#[derive(Debug)]
+struct Cached {
+    time: f64,
+    seq: u64,
+    data: Data,
 }
 
 impl FilterState {
@@ -1016,7 +1026,7 @@ impl FilterState {
     /// its data unless older than the cache's time to live.
     fn take_mlfid(&mut self, id: &str, time: f64) -> (String, Option<Data>) {
         match self.mlfid.remove_entry(id) {
-            Some((k, (t, d))) => (k, (time - t <= MLFID_CACHE_TTL).then_some(d)),
+            Some((k, c)) => (k, (time - c.time <= MLFID_CACHE_TTL).then_some(c.data)),
             None => (id.to_owned(), None),
         }
     }
@@ -1027,17 +1037,21 @@ impl FilterState {
         if !cached {
             return;
         }
+        // Full: the oldest entry goes (the first stored among equal times, as fail2ban's
+        // cache drops in insertion order; never the hash map's arbitrary order).
         if self.mlfid.len() >= MLFID_CACHE_SIZE {
             if let Some(old) = self
                 .mlfid
                 .iter()
-                .min_by(|a, b| a.1 .0.total_cmp(&b.1 .0))
+                .min_by(|a, b| a.1.time.total_cmp(&b.1.time).then(a.1.seq.cmp(&b.1.seq)))
                 .map(|(k, _)| k.clone())
             {
                 self.mlfid.remove(&old);
             }
         }
-        self.mlfid.insert(id, (time, data));
+        self.stored += 1;
+        let seq = self.stored;
+        self.mlfid.insert(id, Cached { time, seq, data });
     }
 }
 

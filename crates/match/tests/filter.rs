@@ -226,6 +226,26 @@ fn mlfid_nofail_then_failure() {
 }
 
 #[test]
+fn a_full_mlfid_cache_drops_its_first_stored_entry_among_equal_times() {
+    let mut f = mlf();
+    // 101 ids at the same time: the cache holds 100, so the first stored one goes.
+    for i in 0..=100 {
+        let line = format!("c[{i}]: connect from 192.0.2.{}", i % 250 + 1);
+        assert!(f.process("", "", &line, 5.0).is_empty());
+    }
+    let r = f.process("", "", "c[1]: auth failed", 5.0);
+    assert_eq!(ids_of(&r), ["192.0.2.2"]);
+    let r = f.process("", "", "c[100]: auth failed", 5.0);
+    assert_eq!(ids_of(&r), ["192.0.2.101"]);
+    // c[0] was dropped: its failure waits for an address.
+    assert!(f.process("", "", "c[0]: auth failed", 5.0).is_empty());
+}
+
+fn ids_of(r: &[jailor_match::Failure]) -> Vec<String> {
+    r.iter().map(|x| x.id.to_string()).collect()
+}
+
+#[test]
 fn mlfid_pending_failure_counts_when_id_appears() {
     let mut f = mlf();
     assert!(f.process("", "", "c[2]: auth failed", 0.0).is_empty());
