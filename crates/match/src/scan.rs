@@ -202,7 +202,10 @@ impl Filter {
             fail: &mut s.fail,
         };
         self.search_fail(searched, out, hay, text);
-        if let (Some(hash), 0) = (missing, out.limit_hits) {
+        // Only results that took a capture search are kept: a content no failregex matches
+        // is rejected by the set alone, about as fast as a lookup, and would take the slot
+        // of a costly one.
+        if let (Some(hash), 0, false) = (missing, out.limit_hits, out.hits.is_empty()) {
             let hits = out.hits.iter().map(|h| (h.index, h.groups - pref_len));
             s.memo
                 .insert(hash, hay.as_bytes(), hits, &out.spans[pref_len..]);
@@ -364,9 +367,10 @@ mod tests {
             assert_eq!(scan.hits.first().map(|h| h.index), want, "{line}");
             first.push(spans(&scan));
         }
-        // The second line of each pair came from the memo, with the first one's spans
-        // (relative to the content); a fresh scratch searches them again alike.
-        assert_eq!(s.memo.counts(), (6, 3));
+        // The second line of each matching pair came from the memo, with the first one's
+        // spans (relative to the content); a fresh scratch searches them again alike. A
+        // content no failregex matches is not kept.
+        assert_eq!(s.memo.counts(), (6, 2));
         let mut fresh = f.scratch();
         for (i, (line, _)) in lines.iter().enumerate() {
             let scan = f.scan(&mut fresh, "", "", line);
