@@ -285,17 +285,18 @@ impl Reader {
             );
         }
         if self.backlog.push(line.text()) {
-            self.match_backlog();
+            self.match_backlog(true);
         }
     }
 
     /// Matches the lines read so far, in order; a long backlog has its dates and searches
     /// done ahead on a helper thread while this one applies (see [`crate::backlog`]).
-    fn match_backlog(&mut self) {
+    /// `burst_goes_on`: the backlog was full (its blocks are kept for the next one).
+    fn match_backlog(&mut self, burst_goes_on: bool) {
         if self.backlog.len() == 0 {
             return;
         }
-        let backlog = std::mem::take(&mut self.backlog);
+        let mut backlog = std::mem::take(&mut self.backlog);
         self.clock_lines = 0;
         // The backlog's log lines are written together, at each flush (see `flush_out`).
         let held = crate::logging::HeldLines::start();
@@ -315,7 +316,7 @@ impl Reader {
                     .unwrap_or_else(|| [filter.scratch(), filter.scratch()]);
                 let mut sink = BacklogSink {
                     reader: self,
-                    backlog: &backlog,
+                    backlog: &mut backlog,
                     next: 0,
                     filter: &filter,
                     state: &mut state,
@@ -333,8 +334,7 @@ impl Reader {
         }
         self.flush_out(now_f64());
         drop(held);
-        let mut backlog = backlog;
-        backlog.clear();
+        backlog.clear(burst_goes_on);
         self.backlog = backlog;
     }
 
@@ -634,7 +634,7 @@ impl Reader {
 
     fn after_round(&mut self, tailer: &Tailer) {
         // Before the positions move past them.
-        self.match_backlog();
+        self.match_backlog(false);
         self.publish_lines();
         JailCounters::set(&self.stats.evicted, self.window.stats().evicted);
         self.apply_new_settings();
@@ -774,7 +774,7 @@ impl Reader {
 /// applied as [`Reader::process`] does, with the filter taken out and shared meanwhile.
 struct BacklogSink<'a> {
     reader: &'a mut Reader,
-    backlog: &'a Backlog,
+    backlog: &'a mut Backlog,
     next: usize,
     filter: &'a jailor_match::Filter,
     state: &'a mut jailor_match::FilterState,
