@@ -1,7 +1,7 @@
 //! One action of one jail: its commands, flags and lifecycle (fail2ban's `CommandAction`).
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{RwLock, RwLockWriteGuard};
+use std::sync::{Mutex, MutexGuard, RwLock, RwLockWriteGuard, TryLockError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::dynamic::{basic_value, render, Rendered, TicketValues};
@@ -107,12 +107,14 @@ pub struct Action {
     commands: HashMap<(CommandKind, Family), String>,
     /// Written (exclusively) around every command but a ticket's, read around a ticket's.
     state: RwLock<State>,
+    /// The families that had a ban: apart from `state`, so that a ban marking its family
+    /// never waits for another ticket's running command (taken after `state`, never before).
+    with_items: Mutex<BTreeSet<Family>>,
 }
 
 #[derive(Debug, Default)]
 struct State {
     started: BTreeSet<Family>,
-    with_items: BTreeSet<Family>,
     epoch: u64,
 }
 
@@ -191,17 +193,18 @@ impl Action {
             timeout,
             commands,
             state: RwLock::new(State::default()),
+            with_items: Mutex::new(BTreeSet::new()),
         })
     }
 
     /// Takes over what `old` (the same action before a property changed) has started and
     /// banned, so the changed action goes on without running `actionstart` again.
     pub fn carry_state_from(&self, old: &Action) {
-        let old = old.lock();
+        let old_state = old.lock();
         let mut state = self.lock();
-        state.started = old.started.clone();
-        state.with_items = old.with_items.clone();
-        state.epoch = old.epoch;
+        state.started = old_state.started.clone();
+        *self.items() = old.items().clone();
+        state.epoch = old_state.epoch;
     }
 
     /// The action's name (`actname`).
@@ -290,7 +293,7 @@ impl Action {
         let mut state = self.lock();
         let families: Vec<Family> = state.started.iter().copied().collect();
         let result = self.each_family(&mut state, CommandKind::Flush, &families, true);
-        state.with_items.clear();
+        self.items().clear();
         result.map_err(|e| e.in_action(&self.name))
     }
 
@@ -302,7 +305,7 @@ impl Action {
         let families: Vec<Family> = state.started.iter().copied().collect();
         let result = self.each_family(&mut state, CommandKind::Stop, &families, false);
         state.started.clear();
-        state.with_items.clear();
+        self.items().clear();
         result.map_err(|e| e.in_action(&self.name))
     }
 
@@ -362,21 +365,14 @@ impl Action {
         }
         let family = self.family_of(ticket);
         // Read under the shared lock: other tickets' commands may be running.
-        let (started, with_items) = {
-            let state = self.shared();
-            (
-                state.started.contains(&family),
-                state.with_items.contains(&family),
-            )
-        };
+        let started = self.shared().started.contains(&family);
+        let with_items = self.items().contains(&family);
         if kind == CommandKind::Unban {
             if !with_items {
                 return Ok(Outcome::Skipped(Skip::NoItems));
             }
         } else if !started {
-            let mut state = self.lock();
-            self.start_families(&mut state, &[family])
-                .map_err(|e| e.in_action(&self.name))?;
+            self.start_for_ticket(family)?;
         }
         let values = Values::Ticket(TicketValues {
             ticket,
@@ -388,7 +384,7 @@ impl Action {
         };
         if matches!(kind, CommandKind::Ban | CommandKind::Reban) && !with_items {
             // Recorded even when the command fails: the unban must still be tried.
-            self.lock().with_items.insert(family);
+            self.items().insert(family);
         }
         // Other tickets' commands may run meanwhile; start, stop, repair and friends wait.
         let out = {
@@ -630,6 +626,40 @@ impl Action {
         match self.state.write() {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// The families that had a ban.
+    fn items(&self) -> MutexGuard<'_, BTreeSet<Family>> {
+        match self.with_items.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// Starts `family` for a ticket's command. Another ticket may have started it meanwhile
+    /// and be running its command under the shared lock: waiting for the exclusive lock would
+    /// then hold this ticket until that command ends (two bans of one batch would run one
+    /// after the other), so the exclusive lock is only tried while the family is not started.
+    fn start_for_ticket(&self, family: Family) -> Result<(), Error> {
+        let mut pause = Duration::from_millis(1);
+        loop {
+            let mut state = match self.state.try_write() {
+                Ok(g) => g,
+                Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+                Err(TryLockError::WouldBlock) => {
+                    if self.shared().started.contains(&family) {
+                        return Ok(());
+                    }
+                    // Another family's command may run for a while: poll, less often.
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(20));
+                    continue;
+                }
+            };
+            return self
+                .start_families(&mut state, &[family])
+                .map_err(|e| e.in_action(&self.name));
         }
     }
 
