@@ -513,7 +513,8 @@ impl Filter {
                 continue;
             }
             let data = Data::new(self.hit_fields(scan, hit, &searched));
-            let lines = vec![concat3(pre, date, post)];
+            // An array, not a `Vec`: no allocation for the one line's list.
+            let lines = [concat3(pre, date, post)];
             self.failure(st, hit.index, data, lines, time, &mut out);
             if !self.opts.check_all {
                 break;
@@ -874,12 +875,12 @@ impl Filter {
 
     /// Steps 8–9: multi-line merge, failure id, DNS. The failures go to `out`.
     #[allow(clippy::too_many_arguments)]
-    fn failure(
+    fn failure<L: IntoIterator<Item = String, IntoIter: ExactSizeIterator>>(
         &self,
         st: &mut FilterState,
         idx: usize,
         mut data: Data,
-        lines: Vec<String>,
+        lines: L,
         time: f64,
         out: &mut Vec<Failure>,
     ) {
@@ -1057,7 +1058,13 @@ impl FilterState {
 
 /// fail2ban's `_mergeFailure`: a line's data `fail` merged with the cached data `prev` of
 /// its multi-line id. Returns the merged data and whether it stays cached.
-fn merge_mlfid(s: &Slots, mut fail: Data, prev: Option<Data>, lines: Vec<String>) -> (Data, bool) {
+fn merge_mlfid<L: IntoIterator<Item = String, IntoIter: ExactSizeIterator>>(
+    s: &Slots,
+    mut fail: Data,
+    prev: Option<Data>,
+    lines: L,
+) -> (Data, bool) {
+    let lines = lines.into_iter();
     const NOFAIL: u8 = 1;
     const FORGET: u8 = 2;
     const PREV_NOFAIL: u8 = 4;
