@@ -923,9 +923,9 @@ impl Filter {
             return;
         };
         let users: Vec<String> = data.users.iter().flatten().cloned().collect();
-        let user = data.text(s.user).map(str::to_owned);
+        let mut user = data.text(s.user).map(str::to_owned);
         let nofail = data.flag(s.nofail);
-        let fid = fid.map(str::to_owned);
+        let mut fid = fid.map(str::to_owned);
         // The data goes to the multi-line cache, or else into the last failure (no copy).
         let cache = key.filter(|_| keep_cached);
         let (fields, matches) = if cache.is_some() {
@@ -957,15 +957,21 @@ impl Filter {
                 (false, Some((f, m, u))) => (f.clone(), m.clone(), u.clone()),
                 _ => parts.take().unwrap_or_default(),
             };
+            // The last failure takes the texts themselves (no copy for the usual one id).
+            let (user, fid) = if k == last {
+                (user.take(), fid.take())
+            } else {
+                (user.clone(), fid.clone())
+            };
             out.push(Failure {
                 id,
                 ip,
                 time,
                 regex_index: idx,
-                user: user.clone(),
+                user,
                 users,
                 nofail,
-                fid: fid.clone(),
+                fid,
                 fields,
                 matches,
             });
