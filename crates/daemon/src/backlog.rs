@@ -25,8 +25,6 @@ pub(crate) const PARALLEL_FROM: usize = 256;
 /// Lines handed to the search threads at a time: small enough that the first block is
 /// searched and applied quickly, big enough to keep the hand-overs rare.
 const BLOCK_LINES: usize = 256;
-/// A reused block's buffer is kept up to this size (see [`LineBlock::clear`]).
-const BLOCK_KEEP: usize = 1 << 20;
 
 /// Lines read and not yet matched, in order, kept in the blocks the search threads take: a
 /// block is handed over as it is (swapped for an empty one), not copied.
@@ -50,7 +48,7 @@ impl Backlog {
             .is_some_and(|b| b.len() < BLOCK_LINES);
         if !room {
             match self.blocks.get_mut(self.used) {
-                Some(spare) => spare.clear(BLOCK_KEEP),
+                Some(spare) => spare.clear(jailor_match::ahead::BLOCK_KEEP),
                 None => self.blocks.push(LineBlock::default()),
             }
             self.used += 1;

@@ -20,7 +20,7 @@ const BLOCKS_PER_WORKER: usize = 1;
 /// than wait for a worker's block (keeps both sides busy when applying is cheap).
 const EXTRA_LOCAL: usize = 2;
 /// A block's buffer grown past this (a very long line) is shrunk back when reused.
-pub(crate) const BLOCK_KEEP: usize = 1 << 20;
+pub const BLOCK_KEEP: usize = 1 << 20;
 
 /// The in-order side of [`search_ahead`], on the calling thread.
 pub trait InOrder {

@@ -43,12 +43,7 @@ impl Id {
     /// made by hand uses this).
     pub fn push_to(&self, out: &mut String) {
         match self {
-            Id::Ip(ip) => {
-                let mut buf = [0u8; 39];
-                let n = spell(*ip, &mut buf);
-                // Only ASCII digits, hex digits, '.' and ':' were written.
-                out.push_str(std::str::from_utf8(&buf[..n]).unwrap_or_default());
-            }
+            Id::Ip(ip) => with_spelled(*ip, |text| out.push_str(text)),
             Id::Net(net) => {
                 use std::fmt::Write as _;
                 // Writing into a String cannot fail.
@@ -88,16 +83,19 @@ impl fmt::Display for Id {
         match self {
             // Spelled out by hand: the daemon logs an address with every failure found, and
             // the standard library's `Display` goes through `fmt` once per field.
-            Id::Ip(ip) => {
-                let mut buf = [0u8; 39];
-                let n = spell(*ip, &mut buf);
-                // Only ASCII digits, hex digits, '.' and ':' were written.
-                f.pad(std::str::from_utf8(&buf[..n]).unwrap_or_default())
-            }
+            Id::Ip(ip) => with_spelled(*ip, |text| f.pad(text)),
             Id::Net(net) => net.fmt(f),
             Id::Raw(raw) => f.write_str(raw),
         }
     }
+}
+
+/// Calls `f` with `ip` spelled by [`spell`].
+fn with_spelled<R>(ip: IpAddr, f: impl FnOnce(&str) -> R) -> R {
+    let mut buf = [0u8; 39];
+    let n = spell(ip, &mut buf);
+    // Only ASCII digits, hex digits, '.' and ':' were written.
+    f(std::str::from_utf8(&buf[..n]).unwrap_or_default())
 }
 
 /// Writes `ip` as the standard library's `Display` does (RFC 5952 for IPv6: lowercase, the
