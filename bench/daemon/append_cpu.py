@@ -5,8 +5,10 @@ Starts `jailor server` as run.py does (one sshd jail, the file-writing action), 
 the filter with a first line, then appends run.py's 100k-line log in one write and waits
 for every failure ("Found") and every ban (the action's file). Prints the wall time and
 the CPU time of the whole process and of each named thread (threads that ended, like the
-short-lived `match-ahead` helpers, are in the process total only). The action shells are
-separate processes and not counted. A CPU figure is much steadier than the wall time on a
+short-lived `match-ahead` helpers, are in the process total only). The action shells (the
+server's child processes: the co-shells with the subshells they forked and reaped) are
+reported apart as "shells": their own CPU plus their reaped children's, a co-shell that
+ended during the append is missed. A CPU figure is much steadier than the wall time on a
 loaded machine.
 
 Usage: python3 bench/daemon/append_cpu.py JAILOR [--runs 3] [--workdir /tmp/jailor-append]
@@ -31,6 +33,24 @@ def ticks(stat):
 
 def sys_ticks(stat):
     return int(stat[stat.rindex(")") + 2:].split()[12])
+
+
+def shell_ticks(pid):
+    """CPU ticks of each child process of `pid` and of the children they reaped."""
+    out = {}
+    for t in os.listdir("/proc/%d/task" % pid):
+        try:
+            kids = open("/proc/%d/task/%s/children" % (pid, t)).read().split()
+        except FileNotFoundError:
+            continue
+        for k in kids:
+            try:
+                s = open("/proc/%s/stat" % k).read()
+            except FileNotFoundError:
+                continue
+            f = s[s.rindex(")") + 2:].split()
+            out[k] = sum(int(x) for x in f[11:15])
+    return out
 
 
 def per_thread(pid):
@@ -61,6 +81,7 @@ def once(exe, wd, gen):
     data = open(gen, "rb").read()
     st0 = open("/proc/%d/stat" % p.pid).read()
     before, total0, sys0 = per_thread(p.pid), ticks(st0), sys_ticks(st0)
+    shells0 = shell_ticks(p.pid)
     t0 = time.time()
     with open(log, "ab") as f:
         f.write(data)
@@ -71,10 +92,13 @@ def once(exe, wd, gen):
     time.sleep(0.3)
     st1 = open("/proc/%d/stat" % p.pid).read()
     after, total1, sys1 = per_thread(p.pid), ticks(st1), sys_ticks(st1)
+    shells1 = shell_ticks(p.pid)
+    shells = sum(v - shells0.get(k, 0) for k, v in shells1.items()) / HZ
     n_found, n_bans = found.count() - f0, bans.count() - b0
     R.stop(p)
     threads = {k: (after[k] - before.get(k, 0)) / HZ for k in after if after[k] - before.get(k, 0)}
-    return t_found, t_bans, (total1 - total0) / HZ, (sys1 - sys0) / HZ, threads, n_found, n_bans
+    return (t_found, t_bans, (total1 - total0) / HZ, (sys1 - sys0) / HZ, threads, n_found,
+            n_bans, shells)
 
 
 def main():
@@ -85,10 +109,10 @@ def main():
     ap.add_argument("--log", default="/tmp/jailor-bench/append100k.log")
     a = ap.parse_args()
     for _ in range(a.runs):
-        tf, tb, cpu, sys_cpu, threads, nf, nb = once(a.jailor, a.workdir, a.log)
+        tf, tb, cpu, sys_cpu, threads, nf, nb, shells = once(a.jailor, a.workdir, a.log)
         print("found %.3f s, bans done %.3f s (%d found, %d bans); process CPU %.2f s "
-              "(system %.2f): %s"
-              % (tf, tb, nf, nb, cpu, sys_cpu,
+              "(system %.2f), shells %.2f s: %s"
+              % (tf, tb, nf, nb, cpu, sys_cpu, shells,
                  ", ".join("%s %.2f" % kv for kv in sorted(threads.items()))))
 
 

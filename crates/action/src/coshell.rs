@@ -12,6 +12,12 @@
 //! subshell; the status and the output (bounded) are the command's own. The shell's own
 //! error messages get `eval: ` after the line number inside `eval`: that is taken out again.
 //!
+//! A command that provably cannot change the shell's state (one `echo`, `printf`, `true` or
+//! `false` with plain or quoted words and file redirections: `plain_builtin.rs`) runs in a
+//! `{ ...; }` group in the co-process itself, without the fork: same output, status,
+//! redirections and messages, ~0.3 ms less CPU per command (fail2ban's file-writing actions
+//! and `hostsdeny` are such commands).
+//!
 //! What differs, and how it is handled:
 //! - `$$` is the co-process, not the command: texts that mention `$$` (or `${$`) run with
 //!   `sh -c` (see [`suits`]).
@@ -30,6 +36,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::exec::{set_nonblocking, signal_group, status_of, PidFd, Pipe, RunOutput, RunStatus};
+use crate::plain_builtin;
 
 /// The descriptor on which the co-process reports each command's status.
 const STATUS_FD: libc::c_int = 3;
@@ -44,6 +51,12 @@ pub(crate) fn suits(script: &str, env: &[(String, String)]) -> bool {
         && env
             .iter()
             .all(|(name, value)| is_name(name) && !value.contains('\0'))
+}
+
+/// Whether `script` runs in the co-process without a subshell: a plain builtin command,
+/// and only the per-command `f2bV_` variables (which it cannot read) to set.
+pub(crate) fn in_place(script: &str, env: &[(String, String)]) -> bool {
+    env.iter().all(|(name, _)| name.starts_with("f2bV_")) && plain_builtin::runs_in_place(script)
 }
 
 /// A shell variable name: a letter or `_`, then letters, digits and `_`.
@@ -67,8 +80,18 @@ fn single_quoted(text: &str, out: &mut String) {
 }
 
 /// The line the co-process reads for one command: a subshell with stdin from `/dev/null`
-/// and the status descriptor closed, then the status on that descriptor.
+/// and the status descriptor closed, then the status on that descriptor. A command that
+/// provably cannot change the co-process's state (see [`plain_builtin`]) runs in a group
+/// in the co-process itself instead, with the same redirections: no fork. It reads no
+/// variable, so the per-command variables are not set for it.
 fn frame(script: &str, env: &[(String, String)]) -> String {
+    if in_place(script, env) {
+        let mut f = String::with_capacity(script.len() + 48);
+        f.push_str("{ eval ");
+        single_quoted(script, &mut f);
+        f.push_str("; } </dev/null 3>&-; echo \"$?\" >&3\n");
+        return f;
+    }
     let size = script.len()
         + env
             .iter()

@@ -294,3 +294,105 @@ fn what_cannot_run_in_a_co_process_is_recognised() {
     assert_eq!(lines.len(), 2, "{:?}", out.stdout);
     assert_eq!(lines[0], lines[1]);
 }
+
+/// Plain builtins run in the co-process itself (no subshell): the files they write, their
+/// status, output and error messages are those of `sh -c`, and the co-process goes on.
+#[test]
+fn plain_builtins_in_place_give_what_sh_c_gives() {
+    let dir = tempfile::tempdir().unwrap();
+    let texts = [
+        "echo \"ban 192.0.2.1\" >> {d}/target",
+        "printf %b \"ALL: 192.0.2.1\\n\" >> '{d}/hosts deny'",
+        "printf '%s|%s\\n' a 'b c' \"d\" >>{d}/target 2>>{d}/err",
+        "echo x > {d}/missing/dir/file",
+        "printf '%d\\n' notanumber",
+        "printf",
+        "echo to-stderr >&2",
+        "echo x >&9",
+        "echo -n no-newline",
+        "true > {d}/empty",
+        "false",
+        "echo x < {d}/nonexistent",
+        "echo \\$HOME \"\\$PWD \\`id\\`\" plain=word",
+    ];
+    let mut co = coshell();
+    for (n, template) in texts.iter().enumerate() {
+        let mut outputs = Vec::new();
+        for how in ["sh", "co"] {
+            let sub = dir.path().join(format!("{how}{n}"));
+            std::fs::create_dir(&sub).unwrap();
+            let text = template.replace("{d}", &sub.display().to_string());
+            assert!(in_place(&text, &[]), "{text:?}");
+            let vars = env(&[("f2bV_0_x", "v")]);
+            let out = match how {
+                "sh" => sh_c(&text, &vars),
+                _ => co.run(&text, &vars, LONG, GRACE).unwrap(),
+            };
+            let mut files: Vec<(String, String)> = std::fs::read_dir(&sub)
+                .unwrap()
+                .map(|e| e.unwrap())
+                .map(|e| {
+                    let content = std::fs::read_to_string(e.path()).unwrap();
+                    (e.file_name().to_string_lossy().into_owned(), content)
+                })
+                .collect();
+            files.sort();
+            let stderr = out.stderr.replace(&sub.display().to_string(), "{d}");
+            outputs.push((out.status, out.stdout, stderr, files));
+        }
+        assert_eq!(outputs[0], outputs[1], "text {template:?}");
+        assert!(co.alive(), "{template:?}");
+    }
+    // The same co-process ran them all and nothing of them stayed in it.
+    let probe = "echo \"[$(pwd)] [$(umask)] [$-]\"; trap; alias";
+    let got = co.run(probe, &[], LONG, GRACE).unwrap();
+    let want = sh_c(probe, &[]);
+    assert_eq!((got.stdout, got.stderr), (want.stdout, want.stderr));
+}
+
+/// Texts outside the safe set still run in a subshell: what they change does not stay in
+/// the co-process (if one of them ran in place, the probe after it would differ or the
+/// co-process would have ended).
+#[test]
+fn commands_outside_the_safe_set_still_run_in_a_subshell() {
+    let texts = [
+        "x=1",
+        "exit 3",
+        "cd /",
+        "set -e",
+        "echo $(x=2)",
+        "echo ${x:=3}",
+        "umask 077",
+        "trap 'echo trapped' EXIT",
+        ": > /nonexistent/jailor/x",
+        "echo a; x=4",
+        "printf -v x a",
+        "echo 'unclosed",
+        "echo a >",
+        "f() { echo f; }",
+    ];
+    let probe = "echo \"[${x-unset}] [$(pwd)] [$(umask)] [$-]\"; trap; command -v f || echo none";
+    let mut co = coshell();
+    let fresh = sh_c(probe, &[]);
+    for text in texts {
+        assert!(!in_place(text, &[]), "{text:?}");
+        assert!(frame(text, &[]).starts_with("( "), "{text:?}");
+        let want = sh_c(text, &[]);
+        let got = co.run(text, &[], LONG, GRACE).unwrap();
+        assert_eq!(
+            (&got.status, &got.stdout, &got.stderr),
+            (&want.status, &want.stdout, &want.stderr),
+            "text {text:?}"
+        );
+        assert!(co.alive(), "{text:?}");
+        let after = co.run(probe, &[], LONG, GRACE).unwrap();
+        assert_eq!(
+            (&after.stdout, &after.stderr),
+            (&fresh.stdout, &fresh.stderr),
+            "after {text:?}"
+        );
+    }
+    // Variables other than the per-command ones keep a plain builtin in a subshell.
+    assert!(!in_place("echo a", &env(&[("LC_ALL", "C")])));
+    assert!(frame("echo a", &[]).starts_with("{ "));
+}

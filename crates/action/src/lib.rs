@@ -71,6 +71,7 @@ mod family;
 mod hostnames;
 mod kind;
 pub mod native;
+mod plain_builtin;
 mod runner;
 mod shell_context;
 mod substitute;
