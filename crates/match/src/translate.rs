@@ -67,11 +67,18 @@ use crate::tags::{IP6 as IP6_LINEAR, IP6_PYTHON as IP6_WITH_LOOKBEHIND};
 /// Translates a Python pattern compiled with `flags`.
 pub fn translate(pattern: &str, flags: PyFlags) -> Result<Translated, Error> {
     let pattern = pattern.replace(IP6_WITH_LOOKBEHIND, IP6_LINEAR);
+    // Room for the usual output (an escape or a class grows a little).
+    let room = pattern.len() + pattern.len() / 4 + 16;
     let mut t = Translator {
         src: pattern.as_bytes(),
         text: &pattern,
         pos: 0,
-        out: Out::default(),
+        out: Out {
+            linear: String::with_capacity(room),
+            fancy: String::with_capacity(room),
+            relaxed: String::with_capacity(room),
+            needs_fancy: false,
+        },
         multiline: flags.multiline,
         ascii: flags.ascii,
         stack: Vec::new(),
@@ -169,6 +176,16 @@ fn class_literal(buf: &mut String, c: char) {
     } else {
         literal(buf, c);
     }
+}
+
+/// Whether `c`, outside a class, is neither special to Python's `re` nor changed by
+/// [`literal`]: it is written as it is.
+fn plain_literal(c: char) -> bool {
+    !matches!(
+        c,
+        '\\' | '[' | '(' | ')' | '$' | '{' | '*' | '+' | '?' | '.' | '^' | '|'
+    ) && !regex_syntax_meta(c)
+        && !c.is_control()
 }
 
 fn regex_syntax_meta(c: char) -> bool {
@@ -285,12 +302,23 @@ impl<'a> Translator<'a> {
                 '{' => self.brace()?,
                 '*' | '+' | '?' => {
                     self.bump();
-                    self.emit(&c.to_string());
+                    self.emit(c.encode_utf8(&mut [0; 4]));
                     self.quantifier_suffix()?;
                 }
                 '.' | '^' | '|' => {
                     self.bump();
-                    self.emit(&c.to_string());
+                    self.emit(c.encode_utf8(&mut [0; 4]));
+                }
+                c if plain_literal(c) => {
+                    // A run of characters written as they are: one emit for all (a quantifier
+                    // after the run still binds to its last character).
+                    let rest = &self.text[self.pos..];
+                    let len = rest
+                        .char_indices()
+                        .find(|&(_, c)| !plain_literal(c))
+                        .map_or(rest.len(), |(i, _)| i);
+                    self.pos += len;
+                    self.emit(&rest[..len]);
                 }
                 _ => {
                     self.bump();
