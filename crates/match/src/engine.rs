@@ -38,7 +38,12 @@ pub struct Regex {
     /// The linear pattern compiled without Unicode classes: the same answers on ASCII
     /// subjects (Unicode `\w`, `\s`, `\d`, `.`, `\b` agree with ASCII ones there) from far
     /// smaller automata. `None` when the pattern needs Unicode (a non-ASCII literal...).
-    ascii: Option<meta::Regex>,
+    /// Compiled on first use: most searches start from a set's span and use the capture
+    /// engine alone ([`Regex::captures_at`]).
+    ascii: Option<LazyAscii>,
+    /// The pattern parsed as [`LazyAscii`] reads it, kept while the filter is built (its
+    /// sets and heads reuse it) and dropped after ([`Regex::drop_parsed`]).
+    parsed: Option<regex_syntax::hir::Hir>,
     /// `ascii`'s NFA for groups of long matches (built on the first one).
     long: LongNfa,
     /// The ASCII automaton's capture engine alone, for [`Regex::captures_at`] (compiled on
@@ -51,6 +56,54 @@ pub struct Regex {
     limit_hits: AtomicU64,
     /// Tells this regex's [`Captures`] from another's (their search caches must not mix).
     id: u64,
+}
+
+/// The ASCII automaton of a linear pattern, compiled on first use.
+#[derive(Debug)]
+struct LazyAscii {
+    /// The automaton's slot count (two per group, the whole match's included), known from
+    /// the parse.
+    slot_len: usize,
+    cell: OnceLock<Option<meta::Regex>>,
+}
+
+impl LazyAscii {
+    /// For `hir`, the parse of an ASCII pattern by [`parse_ascii`].
+    fn new(hir: &regex_syntax::hir::Hir) -> LazyAscii {
+        LazyAscii {
+            slot_len: 2 * (hir.properties().explicit_captures_len() + 1),
+            cell: OnceLock::new(),
+        }
+    }
+
+    /// The automaton of `pattern` (this one's), compiled now if this is the first call.
+    fn get(&self, pattern: &str) -> Option<&meta::Regex> {
+        self.cell.get_or_init(|| compile_ascii(pattern)).as_ref()
+    }
+}
+
+/// Group names by index of a parsed pattern (index 0, the whole match, has none), as its
+/// automaton's group info gives them.
+fn hir_names(hir: &regex_syntax::hir::Hir) -> Vec<Option<Box<str>>> {
+    fn walk(h: &regex_syntax::hir::Hir, names: &mut [Option<Box<str>>]) {
+        use regex_syntax::hir::HirKind;
+        match h.kind() {
+            HirKind::Capture(c) => {
+                if let (Some(n), Some(slot)) = (&c.name, names.get_mut(c.index as usize)) {
+                    *slot = Some(n.clone());
+                }
+                walk(&c.sub, names);
+            }
+            HirKind::Repetition(r) => walk(&r.sub, names),
+            HirKind::Concat(subs) | HirKind::Alternation(subs) => {
+                subs.iter().for_each(|s| walk(s, names));
+            }
+            _ => {}
+        }
+    }
+    let mut names = vec![None; hir.properties().explicit_captures_len() + 1];
+    walk(hir, &mut names);
+    names
 }
 
 /// Source of [`Regex`] ids.
@@ -153,12 +206,17 @@ struct AsciiSlots {
 
 impl AsciiSlots {
     fn new(re: &meta::Regex, own_cache: bool) -> AsciiSlots {
+        AsciiSlots::with_len(re.group_info().slot_len(), own_cache)
+    }
+
+    /// Slots for an automaton with `slot_len` slots.
+    fn with_len(slot_len: usize, own_cache: bool) -> AsciiSlots {
         AsciiSlots {
             own: own_cache,
             cache: None,
             bt: None,
             aux: None,
-            slots: vec![None; re.group_info().slot_len()],
+            slots: vec![None; slot_len],
         }
     }
 
@@ -402,11 +460,14 @@ impl FirstSet {
 pub(crate) fn compile_ascii_first<'r>(
     regexes: impl IntoIterator<Item = &'r Regex>,
 ) -> Option<FirstSet> {
-    let mut hirs = Vec::new();
+    let mut hirs: Vec<std::borrow::Cow<'r, regex_syntax::hir::Hir>> = Vec::new();
     let mut map = Vec::new();
     for (i, re) in regexes.into_iter().enumerate() {
         let p = re.accept_pattern();
-        let hir = parse_ascii(p).filter(|_| p.is_ascii())?;
+        let hir = match &re.parsed {
+            Some(h) => std::borrow::Cow::Borrowed(h),
+            None => std::borrow::Cow::Owned(parse_ascii(p).filter(|_| p.is_ascii())?),
+        };
         if !hir
             .properties()
             .look_set_prefix()
@@ -417,7 +478,7 @@ pub(crate) fn compile_ascii_first<'r>(
         match re.branches() {
             Some(bs) => {
                 for (k, b) in bs.into_iter().enumerate() {
-                    hirs.push(b.hir);
+                    hirs.push(std::borrow::Cow::Owned(b.hir));
                     map.push((i, Some(k)));
                 }
             }
@@ -494,6 +555,18 @@ impl Regex {
         flags: PyFlags,
         backtrack_limit: usize,
     ) -> Result<Regex, Error> {
+        let mut re = Regex::keeping_parse(pattern, flags, backtrack_limit)?;
+        re.drop_parsed();
+        Ok(re)
+    }
+
+    /// [`Regex::with_backtrack_limit`], keeping the pattern's parse ([`Regex::parsed`]) until
+    /// [`Regex::drop_parsed`].
+    pub(crate) fn keeping_parse(
+        pattern: &str,
+        flags: PyFlags,
+        backtrack_limit: usize,
+    ) -> Result<Regex, Error> {
         let Translated {
             linear,
             fancy,
@@ -503,16 +576,16 @@ impl Regex {
         let ctx =
             |e: String| Error::new(ErrorKind::Compile(e)).with_context(format!("'{pattern}'"));
         let mut checked_names = None;
-        let mut ascii = None;
+        let mut parsed = None;
         let (exec, strict) = match linear {
             Some(lin) => {
-                ascii = compile_ascii(&lin);
-                let re = UnicodeRe::new(lin, ascii.is_none()).map_err(ctx)?;
+                parsed = parse_ascii(&lin).filter(|_| lin.is_ascii());
+                let re = UnicodeRe::new(lin, parsed.is_none()).map_err(ctx)?;
                 let strict = single_line_dollar.then(|| (fancy, OnceLock::new()));
                 (Exec::Linear(re), strict)
             }
             None => match linearize(&fancy).and_then(|l| {
-                let a = compile_ascii(&l.pattern);
+                let a = parse_ascii(&l.pattern).filter(|_| l.pattern.is_ascii());
                 let re = UnicodeRe::new(l.pattern.clone(), a.is_none()).ok()?;
                 Some((l, re, a))
             }) {
@@ -524,7 +597,7 @@ impl Regex {
                         exact: exact_linear,
                         ..
                     } = l;
-                    ascii = a;
+                    parsed = a;
                     let strict = single_line_dollar.then(|| (fancy.clone(), OnceLock::new()));
                     checked_names = Some(names);
                     (
@@ -559,13 +632,9 @@ impl Regex {
                 }
             },
         };
-        let names = match (&exec, checked_names, &ascii) {
+        let names = match (&exec, checked_names, &parsed) {
             (Exec::Checked { .. }, Some(n), _) => n,
-            (Exec::Linear(_) | Exec::Checked { .. }, _, Some(a)) => a
-                .group_info()
-                .pattern_names(regex_automata::PatternID::ZERO)
-                .map(|n| n.map(Into::into))
-                .collect(),
+            (Exec::Linear(_) | Exec::Checked { .. }, _, Some(h)) => hir_names(h),
             (Exec::Linear(re) | Exec::Checked { re, .. }, _, None) => match re.get() {
                 Ok(re) => re.capture_names().map(|n| n.map(Into::into)).collect(),
                 Err(e) => return Err(ctx(e.clone())),
@@ -580,7 +649,8 @@ impl Regex {
             strict,
             names,
             relaxed,
-            ascii,
+            ascii: parsed.as_ref().map(LazyAscii::new),
+            parsed,
             long: LongNfa::default(),
             spans: OnceLock::new(),
             branch_engines: OnceLock::new(),
@@ -599,6 +669,31 @@ impl Regex {
     /// backtracker), so its [`Regex::accept_pattern`] is exact.
     pub(crate) fn is_plain(&self) -> bool {
         matches!(self.exec, Exec::Linear(_))
+    }
+
+    /// The ASCII automaton (compiled on first use), `None` without one.
+    fn ascii(&self) -> Option<&meta::Regex> {
+        self.ascii.as_ref()?.get(self.accept_pattern())
+    }
+
+    /// [`Regex::ascii`] for an ASCII `hay` only (no compilation for another).
+    fn ascii_for(&self, hay: &str) -> Option<&meta::Regex> {
+        if hay.is_ascii() {
+            self.ascii()
+        } else {
+            None
+        }
+    }
+
+    /// The parse kept from construction for the automata a filter builds from several
+    /// regexes ([`compile_ascii_first`], heads).
+    pub(crate) fn parsed(&self) -> Option<&regex_syntax::hir::Hir> {
+        self.parsed.as_ref()
+    }
+
+    /// Drops the parse kept from construction (its memory, once the filter is built).
+    pub(crate) fn drop_parsed(&mut self) {
+        self.parsed = None;
     }
 
     /// True when every search runs in linear time (no backtracking fallback).
@@ -649,7 +744,10 @@ impl Regex {
             owner: self.id,
             // Made on the first non-ASCII subject (with the Unicode automaton).
             locs: None,
-            ascii: self.ascii.as_ref().map(|a| AsciiSlots::new(a, true)),
+            ascii: self
+                .ascii
+                .as_ref()
+                .map(|a| AsciiSlots::with_len(a.slot_len, true)),
             spans: vec![None; self.names.len()],
             branches: Vec::new(),
         }
@@ -680,7 +778,7 @@ impl Regex {
                     )
                     .build(pattern)
                     .ok()?;
-                (bt.get_nfa().group_info().slot_len() == a.group_info().slot_len()).then_some(bt)
+                (bt.get_nfa().group_info().slot_len() == a.slot_len).then_some(bt)
             })
             .as_ref()
     }
@@ -791,9 +889,10 @@ impl Regex {
     /// ([`crate::flat`]); `None` for other regexes or when it does not split.
     pub(crate) fn branches(&self) -> Option<Vec<flat::Branch>> {
         match &self.exec {
-            Exec::Checked { re, .. } if self.ascii.is_some() => {
-                flat::branches(&parse_ascii(re.as_str())?)
-            }
+            Exec::Checked { re, .. } if self.ascii.is_some() => match &self.parsed {
+                Some(h) => flat::branches(h),
+                None => flat::branches(&parse_ascii(re.as_str())?),
+            },
             _ => None,
         }
     }
@@ -881,15 +980,16 @@ impl Regex {
             return strict.is_match(hay).map_err(|e| self.limit(e));
         }
         match &self.exec {
-            Exec::Linear(re) => match &self.ascii {
-                Some(a) if hay.is_ascii() => Ok(a.is_match(hay.as_bytes())),
-                _ => Ok(self.unicode(re)?.is_match(hay)),
+            Exec::Linear(re) => match self.ascii_for(hay) {
+                Some(a) => Ok(a.is_match(hay.as_bytes())),
+                None => Ok(self.unicode(re)?.is_match(hay)),
             },
             Exec::Checked { re, .. } => {
                 // The wider pattern's DFA first: most subjects stop here.
-                let wide = match &self.ascii {
-                    Some(a) if hay.is_ascii() => a.is_match(hay.as_bytes()),
-                    _ => self.unicode(re)?.is_match(hay),
+                let ascii = self.ascii_for(hay);
+                let wide = match ascii {
+                    Some(a) => a.is_match(hay.as_bytes()),
+                    None => self.unicode(re)?.is_match(hay),
                 };
                 if !wide {
                     return Ok(false);
@@ -898,7 +998,7 @@ impl Regex {
                 let mut caps = Captures {
                     owner: self.id,
                     locs: None,
-                    ascii: self.ascii.as_ref().map(|a| AsciiSlots::new(a, false)),
+                    ascii: ascii.map(|a| AsciiSlots::new(a, false)),
                     spans: vec![None; self.names.len()],
                     branches: Vec::new(),
                 };
@@ -926,7 +1026,7 @@ impl Regex {
         }
         match &self.exec {
             Exec::Linear(re) => {
-                if let (Some(a), true) = (&self.ascii, hay.is_ascii()) {
+                if let Some(a) = self.ascii_for(hay) {
                     let locs = caps.ascii.get_or_insert_with(|| AsciiSlots::new(a, true));
                     if !locs.search(a, hay.as_bytes(), || self.long_nfa()) {
                         return Ok(false);
@@ -956,15 +1056,15 @@ impl Regex {
                     ..
                 } = caps;
                 let bytes = hay.as_bytes();
-                let passed = match (&self.ascii, hay.is_ascii()) {
-                    (Some(a), true) => {
+                let passed = match self.ascii_for(hay) {
+                    Some(a) => {
                         let l = ascii_slots.get_or_insert_with(|| AsciiSlots::new(a, true));
                         if !l.search(a, bytes, || self.long_nfa()) {
                             return Ok(false);
                         }
                         checked_spans(spans, groups, checks, bytes, |i| l.get(i))
                     }
-                    _ => {
+                    None => {
                         let re = self.unicode(re)?;
                         let l = locs.get_or_insert_with(|| re.capture_locations());
                         if re.captures_read(l, hay).is_none() {
@@ -1041,6 +1141,35 @@ mod tests {
         assert_eq!(c.get(0), Some((0, 4)));
         assert_eq!(c.get(1), Some((2, 4)));
         assert_eq!(re.group_index("ip"), Some(1));
+    }
+
+    #[test]
+    fn names_from_the_parse_are_the_automatons() {
+        let host = crate::expand_tags("<HOST>", crate::UseDns::Warn);
+        let pats = [
+            r"^x (?P<ip>\d+)$".to_owned(),
+            r"(a)(?:(?P<b>b)|(c(?P<d>d)*))?(?P<e>e)|(f)".to_owned(),
+            format!("^(?P<pre>\\S+) from {host}( port (?P<port>\\d+))?$"),
+            r"no groups".to_owned(),
+        ];
+        for p in pats {
+            let t = translate(&p, PyFlags::default()).unwrap();
+            let lin = t.linear.unwrap();
+            let want: Vec<Option<Box<str>>> = compile_ascii(&lin)
+                .unwrap()
+                .group_info()
+                .pattern_names(regex_automata::PatternID::ZERO)
+                .map(|n| n.map(Into::into))
+                .collect();
+            let hir = parse_ascii(&lin).unwrap();
+            assert_eq!(hir_names(&hir), want, "{p}");
+            assert_eq!(LazyAscii::new(&hir).slot_len, 2 * want.len(), "{p}");
+            let re = Regex::new(&p, PyFlags::default()).unwrap();
+            assert_eq!(re.names, want, "{p}");
+            // Compiled on first use only, and not kept parsed.
+            assert!(re.ascii.as_ref().unwrap().cell.get().is_none());
+            assert!(re.parsed.is_none());
+        }
     }
 
     #[test]

@@ -150,7 +150,7 @@ impl Compiled {
             multiline: opts.maxlines > 1,
             ..PyFlags::default()
         };
-        let re = Regex::with_backtrack_limit(&expanded, flags, opts.backtrack_limit)
+        let re = Regex::keeping_parse(&expanded, flags, opts.backtrack_limit)
             .map_err(|e| e.with_context(ctx()))?;
         let caps = re.new_captures();
         Ok(Compiled { re, caps })
@@ -242,7 +242,9 @@ pub struct Filter {
     fail: Vec<Compiled>,
     /// Unicode form of the set, built on the first non-ASCII line (or with no ASCII set).
     fail_set: std::sync::OnceLock<Option<regex::RegexSet>>,
-    fail_set_ascii: Option<regex_automata::meta::Regex>,
+    /// The ASCII set (built on first need: with [`Filter::fail_first_ascii`], a line that
+    /// needs it is rare).
+    fail_set_ascii: std::sync::OnceLock<Option<regex_automata::meta::Regex>>,
     /// The failregexes as one leftmost-first ASCII set, when all are anchored at the start
     /// (single-line filters without `check_all`; see [`Filter::first_candidate`]).
     fail_first_ascii: Option<FirstSet>,
@@ -291,7 +293,7 @@ impl Filter {
         let content_group = pref.as_ref().and_then(|p| p.re.group_index("content"));
         let pref_head = match (&pref, content_group) {
             (Some(p), Some(c)) if opts.maxlines == 1 && p.re.is_plain() => {
-                ContentHead::new(p.re.accept_pattern(), c, p.re.groups_len())
+                ContentHead::new(p.re.accept_pattern(), p.re.parsed(), c, p.re.groups_len())
             }
             _ => None,
         };
@@ -312,20 +314,26 @@ impl Filter {
             .enumerate()
             .map(|(i, raw)| Compiled::new("ignoreregex", i, raw, &opts))
             .collect::<Result<Vec<_>, _>>()?;
-        // One lazy DFA over every failregex (exact or relaxed) rejects most lines at once.
-        let fail_set_ascii = compile_ascii_set(fail.iter().map(|c| c.re.accept_pattern()));
         let fail_first_ascii = if opts.maxlines == 1 && !opts.check_all {
             compile_ascii_first(fail.iter().map(|c| &c.re))
         } else {
             None
         };
-        // Multi-line buffers join lines: a literal could then span two of them.
-        let literals = if opts.maxlines == 1 {
+        // Multi-line buffers join lines: a literal could then span two of them. With a
+        // prefregex head and the leftmost-first set, the scan never asks the literals
+        // ([`Filter::scan_into`]'s `cheap_reject`): not built.
+        let cheap_reject = fail_first_ascii.is_some() && pref_head.is_some();
+        let literals = if opts.maxlines == 1 && !cheap_reject {
             LiteralPrefilter::new(fail.iter().map(|c| c.re.accept_pattern()))
         } else {
             None
         };
         let table = FieldTable::new(pref.as_ref().map(|p| &p.re), fail.iter().map(|c| &c.re));
+        // The parses served the sets and the head: their memory goes.
+        let mut pref = pref;
+        let mut fail = fail;
+        let mut ignore = ignore;
+        (pref.iter_mut().chain(&mut fail).chain(&mut ignore)).for_each(|c| c.re.drop_parsed());
         let state = FilterState {
             ignore_hits: vec![0; ignore.len()],
             ..FilterState::default()
@@ -337,7 +345,7 @@ impl Filter {
             pref_head,
             fail,
             fail_set: std::sync::OnceLock::new(),
-            fail_set_ascii,
+            fail_set_ascii: std::sync::OnceLock::new(),
             fail_first_ascii,
             literals,
             ignore,
@@ -566,7 +574,15 @@ impl Filter {
 
     /// A search cache for the ASCII failregex set (one per thread, see [`Filter::candidates`]).
     pub(crate) fn set_cache(&self) -> Option<regex_automata::meta::Cache> {
-        self.fail_set_ascii.as_ref().map(|s| s.create_cache())
+        self.ascii_set().map(|s| s.create_cache())
+    }
+
+    /// One lazy DFA over every failregex (exact or relaxed), rejecting most ASCII lines at
+    /// once (compiled on first need).
+    fn ascii_set(&self) -> Option<&regex_automata::meta::Regex> {
+        self.fail_set_ascii
+            .get_or_init(|| compile_ascii_set(self.fail.iter().map(|c| c.re.accept_pattern())))
+            .as_ref()
     }
 
     /// A search cache for the leftmost-first failregex set (one per thread).
@@ -597,7 +613,12 @@ impl Filter {
         hay: &str,
         cache: Option<&mut regex_automata::meta::Cache>,
     ) -> Vec<usize> {
-        if let (Some(set), true) = (&self.fail_set_ascii, hay.is_ascii()) {
+        let ascii = if hay.is_ascii() {
+            self.ascii_set()
+        } else {
+            None
+        };
+        if let Some(set) = ascii {
             let input = regex_automata::Input::new(hay.as_bytes());
             let mut found = regex_automata::PatternSet::new(set.pattern_len());
             match cache {

@@ -100,7 +100,13 @@ fn split_head(head: &[Hir]) -> Option<(meta::Regex, meta::Regex, usize)> {
 impl ContentHead {
     /// The head of `pattern` (a linear pattern of the `regex` crate's syntax, `content` its
     /// last group), when the pattern ends in `(?P<content>.+)(?m:$)` at its top level.
-    pub(crate) fn new(pattern: &str, content: usize, groups: usize) -> Option<ContentHead> {
+    /// `parsed`: the pattern already parsed as [`crate::engine::parse_ascii`] does, if at hand.
+    pub(crate) fn new(
+        pattern: &str,
+        parsed: Option<&Hir>,
+        content: usize,
+        groups: usize,
+    ) -> Option<ContentHead> {
         if !pattern.is_ascii() || content + 1 != groups {
             return None;
         }
@@ -112,7 +118,14 @@ impl ContentHead {
                 .parse(p)
                 .ok()
         };
-        let hir = parse(pattern)?;
+        let owned;
+        let hir = match parsed {
+            Some(h) => h,
+            None => {
+                owned = parse(pattern)?;
+                &owned
+            }
+        };
         let dot = parse(".")?;
         let HirKind::Concat(subs) = hir.kind() else {
             return None;
@@ -213,7 +226,7 @@ mod tests {
     fn head_of(py: &str) -> (Regex, Option<ContentHead>) {
         let re = Regex::new(py, PyFlags::default()).unwrap();
         let c = re.group_index("content").unwrap();
-        let head = ContentHead::new(re.accept_pattern(), c, re.groups_len());
+        let head = ContentHead::new(re.accept_pattern(), None, c, re.groups_len());
         (re, head)
     }
 
