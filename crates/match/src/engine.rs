@@ -13,6 +13,7 @@ use regex_automata::Input;
 use crate::error::{Error, ErrorKind};
 use crate::flat::{self, BranchEngine, BranchSlots};
 use crate::long::{self, LongNfa};
+use crate::resolve::{self, ResolveCache, Resolver};
 use crate::rewrite::{linearize, Check, Linearized};
 use crate::translate::{translate, PyFlags, Translated};
 
@@ -50,6 +51,9 @@ pub struct Regex {
     /// first use): the caller already knows the match's span, so meta's DFA passes would
     /// only find it again.
     spans: OnceLock<Option<BoundedBacktracker>>,
+    /// The resolver of [`Regex::captures_at`]'s groups without a backtracker (compiled on
+    /// first use; `None` when the pattern's shape is not supported).
+    resolver: OnceLock<Option<Resolver>>,
     /// The engines of [`Regex::branches`] (compiled on first use).
     branch_engines: OnceLock<Option<Vec<BranchEngine>>>,
     backtrack_limit: usize,
@@ -183,6 +187,8 @@ pub struct Captures {
     spans: Vec<Option<(usize, usize)>>,
     /// Caches of the regex's branch engines ([`Regex::captures_branch`]), made on use.
     branches: Vec<Option<BranchSlots>>,
+    /// The resolver's state ([`Regex::captures_at`]), made on use.
+    resolve: Option<ResolveCache>,
 }
 
 /// Slots and search cache of the ASCII automaton. The cache belongs to these slots (one
@@ -299,6 +305,7 @@ impl Captures {
             ascii: Some(AsciiSlots::new(re, true)),
             spans: vec![None; groups],
             branches: Vec::new(),
+            resolve: None,
         }
     }
 
@@ -653,6 +660,7 @@ impl Regex {
             parsed,
             long: LongNfa::default(),
             spans: OnceLock::new(),
+            resolver: OnceLock::new(),
             branch_engines: OnceLock::new(),
             backtrack_limit,
             limit_hits: AtomicU64::new(0),
@@ -750,6 +758,7 @@ impl Regex {
                 .map(|a| AsciiSlots::with_len(a.slot_len, true)),
             spans: vec![None; self.names.len()],
             branches: Vec::new(),
+            resolve: None,
         }
     }
 
@@ -795,12 +804,22 @@ impl Regex {
         caps: &mut Captures,
     ) -> Result<bool, Error> {
         let fast = hay.is_ascii() && self.strict_engine(hay).is_none();
-        let Some(bt) = self.span_engine().filter(|_| fast) else {
+        if !fast {
             return self.captures(hay, caps);
-        };
+        }
         if caps.owner != self.id {
             *caps = self.new_captures();
         }
+        if let Some(r) = self.resolver() {
+            let c = caps.resolve.get_or_insert_with(|| r.create_cache());
+            if r.resolve(c, hay.as_bytes(), start, end) {
+                return self.resolved(hay, caps);
+            }
+            resolve::count_fallback();
+        }
+        let Some(bt) = self.span_engine() else {
+            return self.captures(hay, caps);
+        };
         let Some(slots) = caps.ascii.as_mut() else {
             return self.captures(hay, caps);
         };
@@ -835,6 +854,111 @@ impl Regex {
         } else {
             self.after_failed_check(hay, caps)
         }
+    }
+
+    /// The resolver of this regex's ASCII automaton (compiled on first use).
+    fn resolver(&self) -> Option<&Resolver> {
+        self.resolver
+            .get_or_init(|| {
+                let groups = self.ascii.as_ref()?.slot_len / 2;
+                let pattern = match &self.exec {
+                    Exec::Linear(re) | Exec::Checked { re, .. } => re.as_str(),
+                    Exec::Fancy { .. } => return None,
+                };
+                let r = Resolver::new(&parse_ascii(pattern)?)?;
+                (r.groups_len() == groups).then_some(r)
+            })
+            .as_ref()
+    }
+
+    /// Fills `caps`' spans from its resolver's answer, as [`Regex::captures_at`] does from
+    /// the backtracker's.
+    fn resolved(&self, hay: &str, caps: &mut Captures) -> Result<bool, Error> {
+        let Captures {
+            spans,
+            resolve: Some(c),
+            ..
+        } = caps
+        else {
+            return self.captures(hay, caps);
+        };
+        spans.iter_mut().for_each(|s| *s = None);
+        let passed = match &self.exec {
+            Exec::Linear(_) => {
+                for (i, s) in spans.iter_mut().enumerate() {
+                    *s = c.get(i);
+                }
+                true
+            }
+            Exec::Checked { groups, checks, .. } => {
+                checked_spans(spans, groups, checks, hay.as_bytes(), |i| c.get(i))
+            }
+            Exec::Fancy { .. } => false,
+        };
+        if passed {
+            Ok(true)
+        } else {
+            self.after_failed_check(hay, caps)
+        }
+    }
+
+    /// Test hook for the differential test of the resolver: on an ASCII `hay` this regex's
+    /// linear automaton matches, the resolver's group spans against the backtracker's, for
+    /// the whole pattern and for each branch of [`Regex::branches`] that matches `hay`.
+    /// Returns how many searches the resolver answered and how many it handed back;
+    /// `Err` describes the first disagreement.
+    #[doc(hidden)]
+    pub fn resolver_diff(&self, hay: &str) -> Result<(usize, usize), String> {
+        let (mut answered, mut declined) = (0, 0);
+        let Some(a) = self
+            .ascii
+            .as_ref()
+            .filter(|_| hay.is_ascii())
+            .and_then(|a| a.get(self.accept_pattern()))
+        else {
+            return Ok((0, 0));
+        };
+        let bytes = hay.as_bytes();
+        if let (Some(r), Some(bt), Some(m)) = (
+            self.resolver(),
+            self.span_engine(),
+            a.search(&Input::new(bytes)),
+        ) {
+            let mut c = r.create_cache();
+            if r.resolve(&mut c, bytes, m.start(), m.end()) {
+                answered += 1;
+                let mut cache = bt.create_cache();
+                let mut slots = vec![None; bt.get_nfa().group_info().slot_len()];
+                let input = Input::new(bytes)
+                    .range(m.range())
+                    .anchored(regex_automata::Anchored::Yes);
+                if let Ok(Some(_)) = bt.try_search_slots(&mut cache, &input, &mut slots) {
+                    let want = spans_of(&slots);
+                    let got: Vec<_> = (0..want.len()).map(|i| c.get(i)).collect();
+                    if want != got {
+                        return Err(format!(
+                            "whole pattern: resolver {got:?}, backtracker {want:?}"
+                        ));
+                    }
+                }
+            } else {
+                declined += 1;
+            }
+        }
+        if let Some(engines) = self
+            .branches()
+            .and_then(|bs| bs.iter().map(BranchEngine::new).collect::<Option<Vec<_>>>())
+        {
+            for (k, eng) in engines.iter().enumerate() {
+                match eng.diff(bytes) {
+                    Ok(Some(true)) => answered += 1,
+                    Ok(Some(false)) => declined += 1,
+                    Ok(None) => {}
+                    Err(e) => return Err(format!("branch {k}: {e}")),
+                }
+            }
+        }
+        Ok((answered, declined))
     }
 
     /// A rewritten regex's preferred linear match failed a look-ahead check: the whole
@@ -1001,6 +1125,7 @@ impl Regex {
                     ascii: ascii.map(|a| AsciiSlots::new(a, false)),
                     spans: vec![None; self.names.len()],
                     branches: Vec::new(),
+                    resolve: None,
                 };
                 self.captures(hay, &mut caps)
             }
@@ -1102,6 +1227,17 @@ impl Regex {
         }
         Ok(true)
     }
+}
+
+/// Group spans from a capture engine's slots.
+pub(crate) fn spans_of(slots: &[Option<NonMaxUsize>]) -> Vec<Option<(usize, usize)>> {
+    slots
+        .chunks(2)
+        .map(|p| match p {
+            [Some(s), Some(e)] => Some((s.get(), e.get())),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Fills the original groups' spans from a rewritten pattern's when its checks hold.

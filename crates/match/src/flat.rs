@@ -16,6 +16,8 @@ use regex_automata::util::primitives::NonMaxUsize;
 use regex_automata::{Anchored, Input};
 use regex_syntax::hir::{Hir, HirKind};
 
+use crate::resolve::{self, ResolveCache, Resolver};
+
 /// At most this many branches per pattern (each is compiled on its own).
 const MAX_BRANCHES: usize = 8;
 
@@ -75,6 +77,8 @@ fn split(h: &Hir, prefix: &[Hir], checks: &[Hir], out: &mut Vec<Branch>) -> Opti
 pub(crate) struct BranchEngine {
     bt: BoundedBacktracker,
     prefixes: Vec<DFA>,
+    /// The branch's groups without the backtracker, when its shape allows.
+    res: Option<Resolver>,
 }
 
 impl BranchEngine {
@@ -108,7 +112,12 @@ impl BranchEngine {
                     .ok()
             })
             .collect::<Option<Vec<_>>>()?;
-        Some(BranchEngine { bt, prefixes })
+        let groups = bt
+            .get_nfa()
+            .group_info()
+            .group_len(regex_automata::PatternID::ZERO);
+        let res = Resolver::new(&b.hir).filter(|r| r.groups_len() == groups);
+        Some(BranchEngine { bt, prefixes, res })
     }
 
     /// Per-thread caches and slots for [`BranchEngine::search`].
@@ -117,6 +126,8 @@ impl BranchEngine {
             bt: self.bt.create_cache(),
             prefixes: self.prefixes.iter().map(DFA::create_cache).collect(),
             slots: vec![None; self.bt.get_nfa().group_info().slot_len()],
+            res: self.res.as_ref().map(Resolver::create_cache),
+            resolved: false,
         }
     }
 
@@ -139,11 +150,48 @@ impl BranchEngine {
                 return None;
             }
         }
+        s.resolved = false;
+        if let (Some(r), Some(c)) = (&self.res, s.res.as_mut()) {
+            if r.resolve(c, hay, start, end) {
+                s.resolved = true;
+                return Some(());
+            }
+            resolve::count_fallback();
+        }
         let input = Input::new(hay).range(start..end).anchored(Anchored::Yes);
         self.bt
             .try_search_slots(&mut s.bt, &input, &mut s.slots)
             .ok()?
             .map(|_| ())
+    }
+
+    /// Test hook ([`crate::Regex::resolver_diff`]): the branch's preferred match on `hay`
+    /// (anchored at its start) resolved by the resolver and by the backtracker. `Ok(None)`
+    /// when there is nothing to compare, `Ok(Some(answered))` when they agree.
+    pub(crate) fn diff(&self, hay: &[u8]) -> Result<Option<bool>, String> {
+        let Some(r) = &self.res else {
+            return Ok(None);
+        };
+        let mut s = self.new_slots();
+        let input = Input::new(hay).anchored(Anchored::Yes);
+        let Ok(Some(_)) = self.bt.try_search_slots(&mut s.bt, &input, &mut s.slots) else {
+            return Ok(None);
+        };
+        let want = crate::engine::spans_of(&s.slots);
+        let Some(Some((_, end))) = want.first().copied() else {
+            return Ok(None);
+        };
+        let Some(c) = s.res.as_mut() else {
+            return Ok(None);
+        };
+        if !r.resolve(c, hay, 0, end) {
+            return Ok(Some(false));
+        }
+        let got: Vec<_> = (0..want.len()).map(|i| c.get(i)).collect();
+        if want != got {
+            return Err(format!("resolver {got:?}, backtracker {want:?}"));
+        }
+        Ok(Some(true))
     }
 }
 
@@ -153,12 +201,18 @@ pub(crate) struct BranchSlots {
     bt: backtrack::Cache,
     prefixes: Vec<DfaCache>,
     slots: Vec<Option<NonMaxUsize>>,
+    res: Option<ResolveCache>,
+    /// The last search's groups are the resolver's.
+    resolved: bool,
 }
 
 impl BranchSlots {
     /// Group `i`'s span after a successful [`BranchEngine::search`] (groups of other
     /// branches: `None`).
     pub(crate) fn get(&self, i: usize) -> Option<(usize, usize)> {
+        if self.resolved {
+            return self.res.as_ref().and_then(|c| c.get(i));
+        }
         let s = self.slots.get(i * 2).copied().flatten()?;
         let e = self.slots.get(i * 2 + 1).copied().flatten()?;
         Some((s.get(), e.get()))

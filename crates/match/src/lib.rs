@@ -23,6 +23,7 @@ mod literals;
 mod long;
 mod memo;
 pub mod pipeline;
+mod resolve;
 mod rewrite;
 mod scan;
 pub mod tags;
@@ -37,6 +38,8 @@ pub use filter::{
     Failure, Filter, FilterOptions, FilterState, RegexRole, Resolver, Stats, DEFAULT_LINE_CAP,
 };
 pub use pipeline::{Pipeline, Processed};
+#[doc(hidden)]
+pub use resolve::fallbacks as resolver_fallbacks;
 pub use scan::{Scan, Scratch};
 pub use tags::{expand_tags, UseDns};
 pub use translate::PyFlags;

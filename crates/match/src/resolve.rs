@@ -1,0 +1,437 @@
+//! Group spans of a known match without a backtracker: the pattern is cut into pieces
+//! (runs without groups, groups, alternations and greedy optional parts holding groups) and
+//! resolved left to right, each piece by an anchored leftmost-first lazy-DFA search (or a
+//! byte comparison, or a walk over a class run).
+//!
+//! Why it is exact: the preferred (leftmost-first) match is the first complete path of the
+//! pattern in priority order, and that order is lexicographic over the pieces' own choices.
+//! At each piece the resolver takes a choice that comes no later than the first one the
+//! rest of the pattern can complete: the piece's own first complete path, or, for a class
+//! run, its first length after which the next piece matches (a necessary condition for the
+//! rest to complete). If the chain of such choices completes and ends where the known match
+//! ends, it is a complete path that no complete path precedes, so it is the preferred one
+//! and its group spans are the backtracker's. When a piece finds nothing or the end
+//! differs, the caller asks the backtracker ([`fallbacks`] counts those searches).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use regex_automata::hybrid::dfa::{Cache as DfaCache, DFA};
+use regex_automata::nfa::thompson::{self, WhichCaptures};
+use regex_automata::util::primitives::PatternID;
+use regex_automata::{Anchored, Input, MatchKind};
+use regex_syntax::hir::{Class, Hir, HirKind, Repetition};
+
+/// At most this many distinct group-free parts per pattern (each is a DFA pattern).
+const MAX_PARTS: usize = 64;
+
+/// At most this many lengths of a class run are tried against the next part (else the
+/// backtracker decides): each try is a search, and an attacker's long run must not make
+/// the resolver quadratic.
+const MAX_TRIES: usize = 64;
+
+/// Searches the resolver handed back to the backtracker (process-wide).
+static FALLBACKS: AtomicU64 = AtomicU64::new(0);
+
+/// How many capture searches the resolver handed back to the backtracker so far.
+pub fn fallbacks() -> u64 {
+    FALLBACKS.load(Ordering::Relaxed)
+}
+
+/// Counts one search handed back to the backtracker.
+pub(crate) fn count_fallback() {
+    FALLBACKS.fetch_add(1, Ordering::Relaxed);
+}
+
+/// One part of the pattern's tree.
+#[derive(Debug)]
+struct Node {
+    /// The part without its groups, as a DFA pattern.
+    pid: PatternID,
+    kind: Kind,
+}
+
+#[derive(Debug)]
+enum Kind {
+    /// No group inside: a literal compared as bytes, runs of one class (alternatives in
+    /// order), or anything else (the DFA's first path).
+    Run(Run),
+    /// A capture group.
+    Group { index: usize, sub: Box<Node> },
+    /// Parts in sequence.
+    Concat(Vec<Node>),
+    /// Alternatives with groups inside: the first that matches is taken.
+    Alt(Vec<Node>),
+    /// `(?:X)?`, greedy, with groups inside: X when it matches, else nothing.
+    Opt(Box<Node>),
+}
+
+#[derive(Debug)]
+enum Run {
+    Literal(Box<[u8]>),
+    Reps(Vec<ClassRep>),
+    Other,
+}
+
+/// `[class]{min,max}`, greedy or lazy.
+#[derive(Debug)]
+struct ClassRep {
+    set: Box<[bool; 256]>,
+    min: usize,
+    max: usize,
+    greedy: bool,
+}
+
+/// A pattern's resolver (see the module's notes).
+#[derive(Debug)]
+pub(crate) struct Resolver {
+    dfa: DFA,
+    root: Node,
+    groups: usize,
+}
+
+/// Per-thread state of a [`Resolver`]: its DFA cache, the spans found, the last searches.
+#[derive(Debug, Clone)]
+pub(crate) struct ResolveCache {
+    dfa: DfaCache,
+    spans: Vec<Option<(usize, usize)>>,
+    /// Recent searches: (pattern, start, end found), most recent first.
+    recent: [(u32, usize, Option<usize>); 4],
+}
+
+impl ResolveCache {
+    /// Group `i`'s span after a successful [`Resolver::resolve`].
+    pub(crate) fn get(&self, i: usize) -> Option<(usize, usize)> {
+        self.spans.get(i).copied().flatten()
+    }
+}
+
+/// Builds the tree; `parts` collects the group-free patterns (deduplicated).
+struct Builder {
+    parts: Vec<Hir>,
+}
+
+impl Builder {
+    fn pid(&mut self, h: Hir) -> Option<PatternID> {
+        if let Some(i) = self.parts.iter().position(|p| *p == h) {
+            return PatternID::new(i).ok();
+        }
+        if self.parts.len() >= MAX_PARTS {
+            return None;
+        }
+        self.parts.push(h);
+        PatternID::new(self.parts.len() - 1).ok()
+    }
+
+    fn node(&mut self, h: &Hir) -> Option<Node> {
+        if h.properties().explicit_captures_len() == 0 {
+            let run = run_of(h);
+            return Some(Node {
+                pid: self.pid(h.clone())?,
+                kind: Kind::Run(run),
+            });
+        }
+        let pid = self.pid(strip(h))?;
+        let kind = match h.kind() {
+            HirKind::Capture(c) => Kind::Group {
+                index: c.index as usize,
+                sub: Box::new(self.node(&c.sub)?),
+            },
+            HirKind::Concat(subs) => {
+                let mut out = Vec::new();
+                let mut run: Vec<Hir> = Vec::new();
+                for s in subs {
+                    if s.properties().explicit_captures_len() == 0 {
+                        run.push(s.clone());
+                        continue;
+                    }
+                    if !run.is_empty() {
+                        out.push(self.node(&Hir::concat(std::mem::take(&mut run)))?);
+                    }
+                    out.push(self.node(s)?);
+                }
+                if !run.is_empty() {
+                    out.push(self.node(&Hir::concat(run))?);
+                }
+                Kind::Concat(out)
+            }
+            HirKind::Alternation(alts) => {
+                Kind::Alt(alts.iter().map(|a| self.node(a)).collect::<Option<_>>()?)
+            }
+            HirKind::Repetition(Repetition {
+                min: 0,
+                max: Some(1),
+                greedy: true,
+                sub,
+            }) => Kind::Opt(Box::new(self.node(sub)?)),
+            _ => return None,
+        };
+        Some(Node { pid, kind })
+    }
+}
+
+/// `h` without its capture groups.
+fn strip(h: &Hir) -> Hir {
+    match h.kind() {
+        HirKind::Capture(c) => strip(&c.sub),
+        HirKind::Concat(subs) => Hir::concat(subs.iter().map(strip).collect()),
+        HirKind::Alternation(subs) => Hir::alternation(subs.iter().map(strip).collect()),
+        HirKind::Repetition(r) => Hir::repetition(Repetition {
+            min: r.min,
+            max: r.max,
+            greedy: r.greedy,
+            sub: Box::new(strip(&r.sub)),
+        }),
+        _ => h.clone(),
+    }
+}
+
+/// How a group-free part is resolved.
+fn run_of(h: &Hir) -> Run {
+    match h.kind() {
+        HirKind::Literal(l) => Run::Literal(l.0.clone()),
+        HirKind::Repetition(_) => class_rep(h).map_or(Run::Other, |r| Run::Reps(vec![r])),
+        HirKind::Alternation(alts) => alts
+            .iter()
+            .map(class_rep)
+            .collect::<Option<Vec<_>>>()
+            .map_or(Run::Other, Run::Reps),
+        _ => Run::Other,
+    }
+}
+
+/// `h` as a repetition of one byte class.
+fn class_rep(h: &Hir) -> Option<ClassRep> {
+    let HirKind::Repetition(r) = h.kind() else {
+        return None;
+    };
+    let mut set = Box::new([false; 256]);
+    match r.sub.kind() {
+        HirKind::Class(Class::Bytes(c)) => {
+            for range in c.iter() {
+                for b in range.start()..=range.end() {
+                    set[usize::from(b)] = true;
+                }
+            }
+        }
+        HirKind::Class(Class::Unicode(c)) => {
+            for range in c.iter() {
+                // Only ASCII classes: the haystacks here are ASCII.
+                let (a, b) = (u32::from(range.start()), u32::from(range.end()));
+                if b > 0x7f {
+                    return None;
+                }
+                for x in a..=b {
+                    set[x as usize] = true;
+                }
+            }
+        }
+        HirKind::Literal(l) if l.0.len() == 1 => set[usize::from(l.0[0])] = true,
+        _ => return None,
+    }
+    Some(ClassRep {
+        set,
+        min: usize::try_from(r.min).ok()?,
+        max: r
+            .max
+            .map_or(Some(usize::MAX), |m| usize::try_from(m).ok())?,
+        greedy: r.greedy,
+    })
+}
+
+impl Resolver {
+    /// The resolver of `hir` (parsed as the ASCII automata parse their pattern), `None`
+    /// when its shape is not supported (a repetition holding a group, a lazy optional
+    /// group...) or it does not compile.
+    pub(crate) fn new(hir: &Hir) -> Option<Resolver> {
+        let mut b = Builder { parts: Vec::new() };
+        let root = b.node(hir)?;
+        let nfa = thompson::Compiler::new()
+            .configure(
+                thompson::Config::new()
+                    .utf8(false)
+                    .nfa_size_limit(Some(64 << 20))
+                    .which_captures(WhichCaptures::None),
+            )
+            .build_many_from_hir(&b.parts)
+            .ok()?;
+        let dfa = DFA::builder()
+            .configure(
+                DFA::config()
+                    .match_kind(MatchKind::LeftmostFirst)
+                    .starts_for_each_pattern(true)
+                    .cache_capacity(1 << 20),
+            )
+            .build_from_nfa(nfa)
+            .ok()?;
+        let groups = hir.properties().explicit_captures_len() + 1;
+        Some(Resolver { dfa, root, groups })
+    }
+
+    /// Number of groups (group 0 included) the spans cover.
+    pub(crate) fn groups_len(&self) -> usize {
+        self.groups
+    }
+
+    /// Fresh per-thread state.
+    pub(crate) fn create_cache(&self) -> ResolveCache {
+        ResolveCache {
+            dfa: self.dfa.create_cache(),
+            spans: vec![None; self.groups],
+            recent: [(u32::MAX, 0, None); 4],
+        }
+    }
+
+    /// The group spans of the pattern's preferred match on `hay`, known to be
+    /// `start..end` (anchored at `start`), into `c` ([`ResolveCache::get`]). False when the
+    /// resolver cannot tell (the caller then runs the backtracker).
+    pub(crate) fn resolve(
+        &self,
+        c: &mut ResolveCache,
+        hay: &[u8],
+        start: usize,
+        end: usize,
+    ) -> bool {
+        if start > end || end > hay.len() {
+            return false;
+        }
+        c.spans.iter_mut().for_each(|s| *s = None);
+        c.recent = [(u32::MAX, 0, None); 4];
+        let cx = Cx { hay, end };
+        match self.node(c, &cx, &self.root, start, None) {
+            Some(q) if q == end => {
+                if let Some(s) = c.spans.first_mut() {
+                    *s = Some((start, end));
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Resolves `n` from `p`; `next` is the part that follows it, if known. Returns where
+    /// the chosen path of `n` ends.
+    fn node(
+        &self,
+        c: &mut ResolveCache,
+        cx: &Cx<'_>,
+        n: &Node,
+        p: usize,
+        next: Option<PatternID>,
+    ) -> Option<usize> {
+        match &n.kind {
+            Kind::Run(Run::Literal(l)) => {
+                let q = p.checked_add(l.len())?;
+                (q <= cx.end && cx.hay.get(p..q)? == &l[..]).then_some(q)
+            }
+            Kind::Run(Run::Reps(reps)) => self.reps(c, cx, reps, p, next),
+            Kind::Run(Run::Other) => self.search(c, cx, n.pid, p),
+            Kind::Group { index, sub } => {
+                let q = self.node(c, cx, sub, p, next)?;
+                if let Some(s) = c.spans.get_mut(*index) {
+                    *s = Some((p, q));
+                }
+                Some(q)
+            }
+            Kind::Concat(parts) => {
+                let mut p = p;
+                for (i, part) in parts.iter().enumerate() {
+                    let after = parts.get(i + 1).map(|x| x.pid).or(next);
+                    p = self.node(c, cx, part, p, after)?;
+                }
+                Some(p)
+            }
+            Kind::Alt(alts) => {
+                let last = alts.len().saturating_sub(1);
+                for (i, a) in alts.iter().enumerate() {
+                    // The last alternative needs no test of its own: it is resolved anyway.
+                    if i == last || self.search(c, cx, a.pid, p).is_some() {
+                        return self.node(c, cx, a, p, next);
+                    }
+                }
+                None
+            }
+            Kind::Opt(sub) => {
+                if self.search(c, cx, sub.pid, p).is_some() {
+                    self.node(c, cx, sub, p, next)
+                } else {
+                    Some(p)
+                }
+            }
+        }
+    }
+
+    /// Runs of one class, alternatives in order: the first length (longest first when
+    /// greedy) after which `next` matches; without `next`, the first length.
+    fn reps(
+        &self,
+        c: &mut ResolveCache,
+        cx: &Cx<'_>,
+        reps: &[ClassRep],
+        p: usize,
+        next: Option<PatternID>,
+    ) -> Option<usize> {
+        let rest = cx.hay.get(p..cx.end)?;
+        for r in reps {
+            let limit = rest.len().min(r.max);
+            let run = rest
+                .iter()
+                .take(limit)
+                .position(|b| !r.set[usize::from(*b)])
+                .unwrap_or(limit);
+            if run < r.min {
+                continue;
+            }
+            let Some(next) = next else {
+                return Some(p + if r.greedy { run } else { r.min });
+            };
+            let lens = r.min..=run;
+            let found = if r.greedy {
+                lens.rev()
+                    .take(MAX_TRIES)
+                    .find(|len| self.search(c, cx, next, p + len).is_some())
+            } else {
+                lens.take(MAX_TRIES)
+                    .find(|len| self.search(c, cx, next, p + len).is_some())
+            };
+            match found {
+                Some(len) => return Some(p + len),
+                // Lengths left untried: the first that fits may be among them.
+                None if run - r.min >= MAX_TRIES => return None,
+                None => {}
+            }
+        }
+        None
+    }
+
+    /// Where the first path of part `pid` from `p` ends (anchored, bounded by the match's
+    /// end, look-arounds seeing the whole haystack); `None` when it has none.
+    fn search(&self, c: &mut ResolveCache, cx: &Cx<'_>, pid: PatternID, p: usize) -> Option<usize> {
+        let key = pid.as_u32();
+        if let Some(hit) = c.recent.iter().find(|r| r.0 == key && r.1 == p) {
+            return hit.2;
+        }
+        if p > cx.end {
+            return None;
+        }
+        let input = Input::new(cx.hay)
+            .range(p..cx.end)
+            .anchored(Anchored::Pattern(pid));
+        // A DFA that gives up counts as no match: the chain then fails and the caller
+        // falls back.
+        let found = self
+            .dfa
+            .try_search_fwd(&mut c.dfa, &input)
+            .ok()
+            .flatten()
+            .map(|m| m.offset());
+        c.recent.rotate_right(1);
+        c.recent[0] = (key, p, found);
+        found
+    }
+}
+
+/// The search's haystack and the known match's end.
+struct Cx<'h> {
+    hay: &'h [u8],
+    end: usize,
+}
