@@ -32,6 +32,7 @@
 #![deny(missing_docs)]
 
 mod backlog;
+mod ban_helpers;
 mod ban_history;
 mod control;
 mod error;

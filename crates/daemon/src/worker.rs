@@ -12,6 +12,7 @@ use jailor_action::{
     Action, ActionRunner, BanContext, BanHistory, JailInfo, Outcome, Skip, Ticket,
 };
 
+use crate::ban_helpers::{run_bans, BanHelpers, BanResults};
 use crate::ban_history::StoreHistory;
 use crate::jail_counters::JailCounters;
 use crate::logf;
@@ -83,17 +84,17 @@ pub(crate) fn spawn(
     Ok((tx, handle))
 }
 
-/// Each action's result of one ticket's ban, by the action's index.
-type BanResults = Vec<(usize, Result<Outcome, jailor_action::Error>)>;
-
 struct Worker {
     jail: String,
-    actions: Vec<Action>,
+    /// Shared with the batch's helper threads while a batch runs.
+    actions: Vec<Arc<Action>>,
     /// Native nftables actions: bans reach them in batches.
     native: Vec<NativeNft>,
     epochs: Vec<u64>,
     /// Bans in force, by address text: for re-bans after a repair and for the final unban.
     held: BTreeMap<String, Ticket>,
+    /// Threads that run a batch's bans beside this one.
+    helpers: BanHelpers,
     /// Counts failed action commands.
     stats: Arc<JailCounters>,
     /// Runs the commands of actions replaced later (`Job::Replace`).
@@ -121,7 +122,7 @@ impl Worker {
                 }
             };
             match Action::new(spec, runner) {
-                Ok(a) => actions.push(a),
+                Ok(a) => actions.push(Arc::new(a)),
                 Err(e) => logf!(
                     ERROR,
                     "fail2ban.actions",
@@ -141,13 +142,15 @@ impl Worker {
                 ),
             }
         }
-        let epochs = actions.iter().map(Action::epoch).collect();
+        let epochs = actions.iter().map(|a| a.epoch()).collect();
+        let helpers = BanHelpers::new(&jail);
         Worker {
             jail,
             actions,
             native,
             epochs,
             held: BTreeMap::new(),
+            helpers,
             stats,
             runner: runner.clone(),
             history,
@@ -202,7 +205,7 @@ impl Worker {
         let new = Action::new(spec, &self.runner).map_err(|e| e.to_string())?;
         new.carry_state_from(&self.actions[i]);
         self.epochs[i] = new.epoch();
-        self.actions[i] = new;
+        self.actions[i] = Arc::new(new);
         Ok(())
     }
 
@@ -276,51 +279,20 @@ impl Worker {
             return;
         }
         // Independent bans: each still runs every action's `actionban`, several at a time.
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let done: std::sync::Mutex<Vec<Option<BanResults>>> =
-            std::sync::Mutex::new((0..batch.len()).map(|_| None).collect());
-        let this = &*self;
-        std::thread::scope(|scope| {
-            let run = || loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some((ticket, counters)) = batch.get(i) else {
-                    return;
-                };
-                let results = this.run_bans(ticket, *counters);
-                if let Ok(mut done) = done.lock() {
-                    done[i] = Some(results);
-                }
-            };
-            let helpers = PARALLEL_BANS.min(batch.len()) - 1;
-            for _ in 0..helpers {
-                let spawned = std::thread::Builder::new()
-                    .name(format!("bans-{}", self.jail))
-                    .stack_size(crate::memory::SMALL_STACK)
-                    .spawn_scoped(scope, run);
-                if spawned.is_err() {
-                    // Fewer helpers: this thread still runs every ban.
-                    break;
-                }
-            }
-            run();
-        });
-        let done = done.into_inner().unwrap_or_else(|p| p.into_inner());
-        for ((ticket, counters), results) in batch.into_iter().zip(done) {
-            let results = results.unwrap_or_default();
+        let done = self.helpers.run(
+            self.actions.clone(),
+            Arc::clone(&self.history),
+            batch,
+            PARALLEL_BANS - 1,
+        );
+        for (ticket, counters, results) in done {
             self.finish_ban(ticket, counters, results);
         }
     }
 
     /// Runs `actionban` of every action for one ticket; returns each action's result.
     fn run_bans(&self, ticket: &Ticket, counters: Counters) -> BanResults {
-        let info = self.info(counters);
-        let ctx = self.context(&info);
-        self.actions
-            .iter()
-            .enumerate()
-            .filter(|(_, a)| !(ticket.restored && a.norestored()))
-            .map(|(i, a)| (i, a.ban(ticket, &ctx)))
-            .collect()
+        run_bans(&self.jail, &self.actions, &self.history, ticket, counters)
     }
 
     /// Reports the results of a ticket's bans, re-bans after a repair and holds the ticket.
