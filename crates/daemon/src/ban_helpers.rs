@@ -70,20 +70,36 @@ impl Batch {
             let Some(item) = self.items.get(i) else {
                 return;
             };
-            {
-                let mut item = relock(item.lock());
-                if let Some((ticket, counters)) = &item.ticket {
-                    let results =
-                        run_bans(&self.jail, &self.actions, &self.history, ticket, *counters);
-                    item.results = Some(results);
-                }
-            }
-            let mut left = relock(self.left.lock());
-            *left = left.saturating_sub(1);
-            if *left == 0 {
-                self.finished.notify_all();
+            // Counted as done even if the ban panics, so the worker never waits forever.
+            let _done = Done(self);
+            let mut item = relock(item.lock());
+            if let Some((ticket, counters)) = &item.ticket {
+                let results = run_bans(&self.jail, &self.actions, &self.history, ticket, *counters);
+                item.results = Some(results);
             }
         }
+    }
+}
+
+/// Counts one ban of a batch as finished when dropped.
+struct Done<'a>(&'a Batch);
+
+impl Drop for Done<'_> {
+    fn drop(&mut self) {
+        let mut left = relock(self.0.left.lock());
+        *left = left.saturating_sub(1);
+        if *left == 0 {
+            self.0.finished.notify_all();
+        }
+    }
+}
+
+/// Counts a helper as ended when dropped (also when it panics).
+struct Alive<'a>(&'a AtomicUsize);
+
+impl Drop for Alive<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -184,6 +200,7 @@ impl BanHelpers {
 
 /// A helper's life: batches until none comes for [`IDLE`] or the worker is gone.
 fn helper(queue: &Mutex<mpsc::Receiver<Arc<Batch>>>, alive: &AtomicUsize) {
+    let _alive = Alive(alive);
     loop {
         let next = relock(queue.lock()).recv_timeout(IDLE);
         match next {
@@ -191,7 +208,6 @@ fn helper(queue: &Mutex<mpsc::Receiver<Arc<Batch>>>, alive: &AtomicUsize) {
             Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => break,
         }
     }
-    alive.fetch_sub(1, Ordering::AcqRel);
 }
 
 #[cfg(test)]
