@@ -20,7 +20,8 @@ fn next_tag(s: &str, from: usize) -> Option<(usize, usize, &str)> {
     while let Some(p) = s.get(i..).and_then(|r| r.find('<')) {
         let start = i + p;
         let body = &s[start + 1..];
-        let end = body.find([' ', '<', '>']);
+        // Bytes, not chars: the three are ASCII (a char pattern decodes every char).
+        let end = body.bytes().position(|b| matches!(b, b' ' | b'<' | b'>'));
         match end {
             Some(e) if e > 0 && body[e..].starts_with('>') => {
                 return Some((start, start + 1 + e + 1, &body[..e]));

@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::LazyLock;
 
 use crate::error::{Error, ErrorKind};
 
@@ -76,6 +77,14 @@ fn addr() -> String {
 
 const DNS: &str = r"(?P<dns>[\w\-.^_]*\w)";
 
+/// The expansions of the address tags, formatted once per process.
+static HOST_WITH_DNS: LazyLock<String> = LazyLock::new(|| format!("(?:{}|{DNS})", addr()));
+static ADDR: LazyLock<String> = LazyLock::new(addr);
+static IP4_TAG: LazyLock<String> = LazyLock::new(ip4);
+static IP6_TAG: LazyLock<String> = LazyLock::new(ip6);
+static SUBNET: LazyLock<String> =
+    LazyLock::new(|| format!(r"\[?(?:{}|{})(?:/(?P<cidr>\d+))?\]?", ip4(), ip6()));
+
 /// Expands fail2ban's tags in a failregex/prefregex/ignoreregex, then applies the
 /// global→local flag rewrite, giving the Python pattern fail2ban would compile (with our
 /// look-behind-free `IP_6_RE`).
@@ -97,21 +106,17 @@ pub fn expand_tags(pattern: &str, usedns: UseDns) -> String {
         match tag {
             "<HOST>" => {
                 if usedns.host_has_dns() {
-                    out.push_str(&format!("(?:{}|{DNS})", addr()));
+                    out.push_str(&HOST_WITH_DNS);
                 } else {
-                    out.push_str(&addr());
+                    out.push_str(&ADDR);
                 }
             }
-            "<ADDR>" | "<F-ADDR/>" => out.push_str(&addr()),
-            "<IP4>" | "<F-IP4/>" => out.push_str(&ip4()),
-            "<IP6>" | "<F-IP6/>" => out.push_str(&ip6()),
+            "<ADDR>" | "<F-ADDR/>" => out.push_str(&ADDR),
+            "<IP4>" | "<F-IP4/>" => out.push_str(&IP4_TAG),
+            "<IP6>" | "<F-IP6/>" => out.push_str(&IP6_TAG),
             "<DNS>" | "<F-DNS/>" => out.push_str(DNS),
             "<CIDR>" | "<F-CIDR/>" => out.push_str(r"(?P<cidr>\d+)"),
-            "<SUBNET>" | "<F-SUBNET/>" => out.push_str(&format!(
-                r"\[?(?:{}|{})(?:/(?P<cidr>\d+))?\]?",
-                ip4(),
-                ip6()
-            )),
+            "<SUBNET>" | "<F-SUBNET/>" => out.push_str(&SUBNET),
             "<F-ID/>" => out.push_str(r"(?P<fid>\S+)"),
             "<F-PORT/>" => out.push_str(r"(?P<fport>\w+)"),
             "<SKIPLINES>" => {
