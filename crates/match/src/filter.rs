@@ -133,6 +133,21 @@ pub struct Stats {
     pub prefiltered: u64,
 }
 
+/// From this many failregexes on, [`Filter::new`] compiles half of them on a helper thread.
+const PARALLEL_COMPILE_MIN: usize = 8;
+
+/// Compiles `raws` (the regexes of `role` from index `first` on), in order.
+fn compile_each(
+    role: &str,
+    first: usize,
+    raws: &[String],
+    opts: &FilterOptions,
+) -> Vec<Result<Compiled, Error>> {
+    (raws.iter().enumerate())
+        .map(|(j, raw)| Compiled::new(role, first + j, raw, opts))
+        .collect()
+}
+
 #[derive(Debug)]
 struct Compiled {
     re: Regex,
@@ -287,23 +302,59 @@ impl Filter {
         if opts.line_cap < 64 {
             return Err(ErrorKind::Option("line_cap must be ≥ 64 bytes".into()).into());
         }
-        let pref = match &opts.prefregex {
-            Some(p) => Some(Compiled::new("prefregex", 0, p, &opts)?),
-            None => None,
+        // Most failregexes compile on a helper thread meanwhile (this thread has the
+        // prefregex and its head too): compiling is a `jailor regex` run's (or a jail's first
+        // line's) fixed cost, and sshd has 22 of them.
+        let n = opts.failregex.len();
+        let split = if n >= PARALLEL_COMPILE_MIN {
+            n * 2 / 5
+        } else {
+            n
         };
+        let (pref, pref_head, results) = std::thread::scope(|s| {
+            let opts = &opts;
+            let helper = (split < n)
+                .then(|| {
+                    std::thread::Builder::new()
+                        .name("compile".into())
+                        .spawn_scoped(s, move || {
+                            compile_each("failregex", split, &opts.failregex[split..], opts)
+                        })
+                        .ok()
+                })
+                .flatten();
+            let pref = (opts.prefregex.as_ref())
+                .map(|p| Compiled::new("prefregex", 0, p, opts))
+                .transpose();
+            let pref_head = match &pref {
+                Ok(Some(p)) => match p.re.group_index("content") {
+                    Some(c) if opts.maxlines == 1 && p.re.is_plain() => {
+                        ContentHead::new(p.re.accept_pattern(), p.re.parsed(), c, p.re.groups_len())
+                    }
+                    _ => None,
+                },
+                _ => None,
+            };
+            let end = if helper.is_some() { split } else { n };
+            let mut results = compile_each("failregex", 0, &opts.failregex[..end], opts);
+            if let Some(h) = helper {
+                match h.join() {
+                    Ok(rest) => results.extend(rest),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
+            (pref, pref_head, results)
+        });
+        // Errors as a sequential compilation gives them: the prefregex's, then the
+        // failregexes' in order.
+        let pref = pref?;
         let pref_has_id = pref
             .as_ref()
             .is_some_and(|p| p.re.group_names().any(|(_, n)| ID_GROUPS.contains(&n)));
         let content_group = pref.as_ref().and_then(|p| p.re.group_index("content"));
-        let pref_head = match (&pref, content_group) {
-            (Some(p), Some(c)) if opts.maxlines == 1 && p.re.is_plain() => {
-                ContentHead::new(p.re.accept_pattern(), p.re.parsed(), c, p.re.groups_len())
-            }
-            _ => None,
-        };
-        let mut fail = Vec::with_capacity(opts.failregex.len());
-        for (i, raw) in opts.failregex.iter().enumerate() {
-            let c = Compiled::new("failregex", i, raw, &opts)?;
+        let mut fail = Vec::with_capacity(n);
+        for (i, (raw, c)) in opts.failregex.iter().zip(results).enumerate() {
+            let c = c?;
             if !pref_has_id && !c.re.group_names().any(|(_, n)| ID_GROUPS.contains(&n)) {
                 return Err(
                     Error::new(ErrorKind::NoFailureId(c.re.as_python().to_owned()))

@@ -91,6 +91,39 @@ fn errors_name_the_regex() {
 }
 
 #[test]
+fn many_failregexes_compile_on_two_threads_with_errors_in_order() {
+    // Ten failregexes: #4 to #9 compile on a helper thread; the error reported is
+    // still the first in order, the prefregex's before any failregex's.
+    let mut pats: Vec<String> = (0..10).map(|i| format!("^r{i} <HOST>$")).collect();
+    pats[3] = "no id here".into();
+    pats[7] = "(<HOST>".into();
+    let refs: Vec<&str> = pats.iter().map(String::as_str).collect();
+    let e = Filter::new(filter(&refs)).unwrap_err();
+    assert!(
+        e.to_string().starts_with("failregex #3 'no id here'"),
+        "{e}"
+    );
+    pats[3] = "^r3 <HOST>$".into();
+    let refs: Vec<&str> = pats.iter().map(String::as_str).collect();
+    let e = Filter::new(filter(&refs)).unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::Syntax { .. }));
+    assert!(e.to_string().contains("failregex #7 '(<HOST>'"), "{e}");
+    let mut o = filter(&refs);
+    o.prefregex = Some("(".into());
+    let e = Filter::new(o).unwrap_err();
+    assert!(e.to_string().contains("prefregex #0"), "{e}");
+    // All valid: each line goes to its own failregex, in order.
+    pats[7] = "^r7 <HOST>$".into();
+    let refs: Vec<&str> = pats.iter().map(String::as_str).collect();
+    let mut f = Filter::new(filter(&refs)).unwrap();
+    for i in 0..10 {
+        let out = f.process("", "", &format!("r{i} 10.0.0.{i}"), 0.0);
+        assert_eq!(out.len(), 1, "r{i}");
+        assert_eq!(out[0].regex_index, i);
+    }
+}
+
+#[test]
 fn ignoreregex_first_when_fewer_and_on_matched_lines() {
     // 1 ignoreregex < 4 failregexes - 2: tested on the whole buffer first.
     let mut o = filter(&["a <ADDR>", "b <ADDR>", "c <ADDR>", "d <ADDR>"]);
