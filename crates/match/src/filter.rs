@@ -277,10 +277,6 @@ pub struct Filter {
     scratch: Option<Box<crate::scan::Scratch>>,
     /// The last line's scan, its buffers reused by the next ([`Filter::scan_into`]).
     scan: crate::scan::Scan,
-    /// Failregex results of recent contents, shared by every thread's [`Scratch`].
-    ///
-    /// [`Scratch`]: crate::scan::Scratch
-    memo: crate::memo::SharedMemo,
 }
 
 impl std::fmt::Debug for Filter {
@@ -412,7 +408,6 @@ impl Filter {
             state,
             scratch: None,
             scan: crate::scan::Scan::default(),
-            memo: crate::memo::SharedMemo::default(),
         })
     }
 
@@ -610,11 +605,6 @@ impl Filter {
             });
         }
         fields
-    }
-
-    /// The memo every thread's scratch shares.
-    pub(crate) fn shared_memo(&self) -> &crate::memo::SharedMemo {
-        &self.memo
     }
 
     pub(crate) fn pref_regex(&self) -> Option<&Regex> {

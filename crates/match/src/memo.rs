@@ -13,78 +13,32 @@
 //! at worst evict entries (a miss costs a hash and a copy, never a wrong answer).
 
 use std::hash::BuildHasher;
-use std::sync::{Arc, Mutex, TryLockError};
 
-/// Sets of the cache at most (a power of two).
-const SETS: usize = 1024;
-/// Sets of a new cache: a quiet filter (a daemon's jail) keeps a small one; it grows
-/// fourfold each time it has been filled twice over, up to [`SETS`].
-const FIRST_SETS: usize = 64;
-/// Slots per set (the least recently used one is replaced).
-const WAYS: usize = 4;
+/// Sets of the cache (a power of two).
+const SETS: usize = 256;
+/// Slots per set (most recently used first).
+const WAYS: usize = 2;
 /// Longest haystack kept (bytes): longer ones are searched every time.
 pub(crate) const MAX_KEY: usize = 256;
 /// A group that did not take part (spans are stored as `u16`: keys are short).
 const NONE: u16 = u16::MAX;
 
-/// A thread's handle on a filter's memo ([`SharedMemo`], inside [`crate::Scratch`]): the
-/// threads searching for one filter share its entries (each sees the others' blocks, and
-/// one attacker's repeats are far apart), each with its own copy of the entry it found.
+/// The memo (one per thread, inside [`crate::Scratch`]); empty until first used.
 #[derive(Debug, Default)]
 pub(crate) struct Memo {
-    shared: SharedMemo,
-    /// The last entry found, copied out of the table.
-    hits: Vec<(usize, usize)>,
-    spans: Vec<[u16; 2]>,
-    /// Lookups and hits so far (reported by benchmarks).
-    lookups: u64,
-    found: u64,
-}
-
-/// The table itself, one per filter; empty until first used. Threads never wait for it:
-/// a lookup or insert that finds it locked is skipped (a miss costs a search, never a
-/// wrong answer).
-#[derive(Debug, Default, Clone)]
-pub(crate) struct SharedMemo(Arc<Mutex<Table>>);
-
-impl SharedMemo {
-    /// A handle for one thread.
-    pub(crate) fn handle(&self) -> Memo {
-        Memo {
-            shared: self.clone(),
-            hits: Vec::new(),
-            spans: Vec::new(),
-            lookups: 0,
-            found: 0,
-        }
-    }
-}
-
-#[derive(Debug, Default)]
-struct Table {
     /// The filter the entries belong to (a scratch may be moved to another filter).
     owner: u64,
     hasher: foldhash::fast::RandomState,
     slots: Vec<Slot>,
-    /// Entries stored since the table last grew.
-    stored: usize,
-    /// Lookups and inserts so far (the slots' `used` stamps).
-    clock: u64,
-}
-
-impl Table {
-    /// Sets now (a power of two).
-    fn sets(&self) -> usize {
-        self.slots.len() / WAYS
-    }
+    /// Lookups and hits so far (reported by benchmarks).
+    lookups: u64,
+    found: u64,
 }
 
 #[derive(Debug, Default)]
 struct Slot {
     /// 0: empty (a real hash of 0 is stored as 1).
     hash: u64,
-    /// When it was last used (the table's clock): the least recently used of a set goes.
-    used: u64,
     key: Vec<u8>,
     /// Per hit: the failregex and its first group's index in `spans`.
     hits: Vec<(usize, usize)>,
@@ -101,8 +55,7 @@ pub(crate) enum Lookup<'m> {
 
 /// A recorded search result.
 pub(crate) struct Entry<'m> {
-    hits: &'m [(usize, usize)],
-    spans: &'m [[u16; 2]],
+    slot: &'m Slot,
 }
 
 impl<'m> Entry<'m> {
@@ -110,10 +63,11 @@ impl<'m> Entry<'m> {
     pub(crate) fn hits(
         &self,
     ) -> impl Iterator<Item = (usize, impl Iterator<Item = Option<(usize, usize)>> + 'm)> + 'm {
-        let (hits, all) = (self.hits, self.spans);
-        hits.iter().enumerate().map(move |(n, &(idx, from))| {
-            let to = hits.get(n + 1).map_or(all.len(), |h| h.1);
-            let spans = all
+        let slot = self.slot;
+        slot.hits.iter().enumerate().map(move |(n, &(idx, from))| {
+            let to = slot.hits.get(n + 1).map_or(slot.spans.len(), |h| h.1);
+            let spans = slot
+                .spans
                 .get(from..to)
                 .unwrap_or(&[])
                 .iter()
@@ -126,44 +80,29 @@ impl<'m> Entry<'m> {
 impl Memo {
     /// Looks `key` up among the entries of filter `owner` (forgetting another filter's).
     pub(crate) fn lookup(&mut self, owner: u64, key: &[u8]) -> Lookup<'_> {
+        if self.owner != owner {
+            self.owner = owner;
+            self.slots.iter_mut().for_each(|s| s.hash = 0);
+        }
+        if self.slots.is_empty() {
+            self.slots.resize_with(SETS * WAYS, Slot::default);
+        }
         self.lookups += 1;
-        let mut t = match self.shared.0.try_lock() {
-            Ok(t) => t,
-            Err(TryLockError::Poisoned(p)) => p.into_inner(),
-            // Another thread is at it: search (and keep nothing) rather than wait.
-            Err(TryLockError::WouldBlock) => return Lookup::Missing(0),
-        };
-        let t = &mut *t;
-        if t.owner != owner {
-            t.owner = owner;
-            t.slots.iter_mut().for_each(|s| s.hash = 0);
-        }
-        if t.slots.is_empty() {
-            t.slots.resize_with(FIRST_SETS * WAYS, Slot::default);
-        }
-        let hash = t.hasher.hash_one(key).max(1);
-        let set = (hash as usize) & (t.sets() - 1);
-        t.clock += 1;
-        let now = t.clock;
-        let ways = &mut t.slots[set * WAYS..(set + 1) * WAYS];
-        let Some(slot) = ways.iter_mut().find(|s| s.hash == hash && s.key == key) else {
+        let hash = self.hasher.hash_one(key).max(1);
+        let set = (hash as usize) & (SETS - 1);
+        let ways = &mut self.slots[set * WAYS..(set + 1) * WAYS];
+        let Some(w) = ways.iter().position(|s| s.hash == hash && s.key == key) else {
             return Lookup::Missing(hash);
         };
-        slot.used = now;
-        self.hits.clear();
-        self.hits.extend_from_slice(&slot.hits);
-        self.spans.clear();
-        self.spans.extend_from_slice(&slot.spans);
+        // Most recently used first.
+        ways[..=w].rotate_right(1);
         self.found += 1;
-        Lookup::Found(Entry {
-            hits: &self.hits,
-            spans: &self.spans,
-        })
+        Lookup::Found(Entry { slot: &ways[0] })
     }
 
     /// Records the search result for `key` (which [`Memo::lookup`] did not find, giving
     /// `hash`): `hits` are `(failregex, index of its first group in spans)`. Results with a
-    /// span that does not fit are not kept, nor any while another thread holds the table.
+    /// span that does not fit are not kept.
     pub(crate) fn insert(
         &mut self,
         hash: u64,
@@ -171,35 +110,17 @@ impl Memo {
         hits: impl Iterator<Item = (usize, usize)>,
         spans: &[Option<(usize, usize)>],
     ) {
-        if key.len() > MAX_KEY || hash == 0 {
+        if key.len() > MAX_KEY || self.slots.is_empty() {
             return;
         }
         let fits = |v: usize| u16::try_from(v).ok().filter(|v| *v != NONE);
-        let mut t = match self.shared.0.try_lock() {
-            Ok(t) => t,
-            Err(TryLockError::Poisoned(p)) => p.into_inner(),
-            Err(TryLockError::WouldBlock) => return,
-        };
-        if t.slots.is_empty() {
-            return;
-        }
-        t.stored += 1;
-        if t.stored > 2 * t.slots.len() && t.sets() < SETS {
-            // Churning: a bigger table (the old entries are dropped).
-            let sets = (t.sets() * 4).min(SETS);
-            t.slots = Vec::new();
-            t.slots.resize_with(sets * WAYS, Slot::default);
-            t.stored = 0;
-        }
-        let set = (hash as usize) & (t.sets() - 1);
-        t.clock += 1;
-        let now = t.clock;
-        let ways = &mut t.slots[set * WAYS..(set + 1) * WAYS];
-        // The least recently used slot is replaced (no entry moves).
-        let Some(slot) = ways.iter_mut().min_by_key(|s| s.used) else {
+        let set = (hash as usize) & (SETS - 1);
+        let ways = &mut self.slots[set * WAYS..(set + 1) * WAYS];
+        // The least recently used slot becomes the first.
+        ways.rotate_right(1);
+        let Some(slot) = ways.first_mut() else {
             return;
         };
-        slot.used = now;
         slot.hash = 0;
         slot.key.clear();
         slot.key.extend_from_slice(key);
@@ -285,7 +206,7 @@ mod tests {
                 );
             }
         }
-        assert_eq!(m.shared.0.lock().unwrap().slots.len(), SETS * WAYS);
+        assert_eq!(m.slots.len(), SETS * WAYS);
         // The most recent keys are still there, with their own spans.
         let key = format!("line {}\n", 10 * SETS * WAYS - 1);
         assert_eq!(
@@ -294,28 +215,5 @@ mod tests {
         );
         let (lookups, found) = m.counts();
         assert!(lookups > found && found >= 1);
-    }
-
-    #[test]
-    fn handles_share_entries_and_never_wait_for_a_held_table() {
-        let shared = SharedMemo::default();
-        let (mut a, mut b) = (shared.handle(), shared.handle());
-        let Lookup::Missing(h) = a.lookup(3, b"k\n") else {
-            panic!();
-        };
-        a.insert(h, b"k\n", [(1, 0)].into_iter(), &[Some((0, 2))]);
-        // Another thread's handle finds what this one stored.
-        assert_eq!(
-            replay(&mut b, 3, b"k\n"),
-            Some(vec![(1, vec![Some((0, 2))])])
-        );
-        let held = shared.0.lock().unwrap();
-        // While the table is held, a lookup misses without a hash to store under, and an
-        // insert is dropped.
-        assert!(matches!(b.lookup(3, b"k\n"), Lookup::Missing(0)));
-        b.insert(0, b"x\n", std::iter::empty(), &[]);
-        drop(held);
-        assert_eq!(replay(&mut b, 3, b"x\n"), None);
-        assert_eq!(b.counts(), (3, 1));
     }
 }

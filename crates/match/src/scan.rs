@@ -79,7 +79,7 @@ impl Filter {
             // Made when first needed: with the leftmost-first set, rarely.
             set: None,
             first: self.first_cache(),
-            memo: self.shared_memo().handle(),
+            memo: Memo::default(),
         }
     }
 
