@@ -19,6 +19,7 @@ use regex_automata::hybrid::dfa::{Cache as DfaCache, DFA};
 use regex_automata::nfa::thompson::{self, WhichCaptures};
 use regex_automata::util::primitives::PatternID;
 use regex_automata::{Anchored, Input, MatchKind};
+use regex_syntax::hir::literal::{ExtractKind, Extractor};
 use regex_syntax::hir::{Class, Hir, HirKind, Repetition};
 
 /// At most this many distinct group-free parts per pattern (each is a DFA pattern).
@@ -28,6 +29,10 @@ const MAX_PARTS: usize = 64;
 /// backtracker decides): each try is a search, and an attacker's long run must not make
 /// the resolver quadratic.
 const MAX_TRIES: usize = 64;
+
+/// Longer matches are left to the caller's engines (an attacker's 100 KB line): the class
+/// runs' tries each search on, and the long-match path (`long.rs`) is already bounded.
+const MAX_SPAN: usize = crate::long::MIN_SPAN;
 
 /// Searches the resolver handed back to the backtracker (process-wide).
 static FALLBACKS: AtomicU64 = AtomicU64::new(0);
@@ -47,6 +52,8 @@ pub(crate) fn count_fallback() {
 struct Node {
     /// The part without its groups, as a DFA pattern.
     pid: PatternID,
+    /// It can match the empty string.
+    nullable: bool,
     kind: Kind,
 }
 
@@ -85,6 +92,10 @@ struct ClassRep {
 #[derive(Debug)]
 pub(crate) struct Resolver {
     dfa: DFA,
+    /// For each part: the bytes a match of it can start with, when known (it cannot match
+    /// the empty string and its prefixes are a short list): a search from elsewhere fails
+    /// without the DFA.
+    firsts: Vec<Option<Box<[bool; 256]>>>,
     root: Node,
     groups: usize,
 }
@@ -108,6 +119,9 @@ impl ResolveCache {
 /// Builds the tree; `parts` collects the group-free patterns (deduplicated).
 struct Builder {
     parts: Vec<Hir>,
+    /// The largest group index seen (a branch of a split pattern keeps the whole
+    /// pattern's indexes, so they need not be dense).
+    max_index: usize,
 }
 
 impl Builder {
@@ -127,15 +141,20 @@ impl Builder {
             let run = run_of(h);
             return Some(Node {
                 pid: self.pid(h.clone())?,
+                nullable: nullable(h),
                 kind: Kind::Run(run),
             });
         }
         let pid = self.pid(strip(h))?;
         let kind = match h.kind() {
-            HirKind::Capture(c) => Kind::Group {
-                index: c.index as usize,
-                sub: Box::new(self.node(&c.sub)?),
-            },
+            HirKind::Capture(c) => {
+                let index = usize::try_from(c.index).ok()?;
+                self.max_index = self.max_index.max(index);
+                Kind::Group {
+                    index,
+                    sub: Box::new(self.node(&c.sub)?),
+                }
+            }
             HirKind::Concat(subs) => {
                 let mut out = Vec::new();
                 let mut run: Vec<Hir> = Vec::new();
@@ -165,8 +184,16 @@ impl Builder {
             }) => Kind::Opt(Box::new(self.node(sub)?)),
             _ => return None,
         };
-        Some(Node { pid, kind })
+        Some(Node {
+            pid,
+            nullable: nullable(h),
+            kind,
+        })
     }
+}
+
+fn nullable(h: &Hir) -> bool {
+    h.properties().minimum_len().is_none_or(|n| n == 0)
 }
 
 /// `h` without its capture groups.
@@ -183,6 +210,20 @@ fn strip(h: &Hir) -> Hir {
         }),
         _ => h.clone(),
     }
+}
+
+/// The bytes a match of `h` can start with, when `h` cannot match the empty string and its
+/// prefixes are a finite list.
+fn first_bytes(h: &Hir) -> Option<Box<[bool; 256]>> {
+    if h.properties().minimum_len().is_none_or(|n| n == 0) {
+        return None;
+    }
+    let seq = Extractor::new().kind(ExtractKind::Prefix).extract(h);
+    let mut set = Box::new([false; 256]);
+    for lit in seq.literals()? {
+        set[usize::from(*lit.as_bytes().first()?)] = true;
+    }
+    Some(set)
 }
 
 /// How a group-free part is resolved.
@@ -243,7 +284,10 @@ impl Resolver {
     /// when its shape is not supported (a repetition holding a group, a lazy optional
     /// group...) or it does not compile.
     pub(crate) fn new(hir: &Hir) -> Option<Resolver> {
-        let mut b = Builder { parts: Vec::new() };
+        let mut b = Builder {
+            parts: Vec::new(),
+            max_index: 0,
+        };
         let root = b.node(hir)?;
         let nfa = thompson::Compiler::new()
             .configure(
@@ -263,8 +307,14 @@ impl Resolver {
             )
             .build_from_nfa(nfa)
             .ok()?;
-        let groups = hir.properties().explicit_captures_len() + 1;
-        Some(Resolver { dfa, root, groups })
+        let groups = b.max_index + 1;
+        let firsts = b.parts.iter().map(first_bytes).collect();
+        Some(Resolver {
+            dfa,
+            firsts,
+            root,
+            groups,
+        })
     }
 
     /// Number of groups (group 0 included) the spans cover.
@@ -291,7 +341,7 @@ impl Resolver {
         start: usize,
         end: usize,
     ) -> bool {
-        if start > end || end > hay.len() {
+        if start > end || end > hay.len() || end - start > MAX_SPAN {
             return false;
         }
         c.spans.iter_mut().for_each(|s| *s = None);
@@ -340,22 +390,54 @@ impl Resolver {
                 }
                 Some(p)
             }
+            // An alternative (or the optional part) that may match is taken: it is the
+            // first choice left, so no later one can precede it; if it does not match
+            // after all, the chain fails and the backtracker decides.
             Kind::Alt(alts) => {
                 let last = alts.len().saturating_sub(1);
                 for (i, a) in alts.iter().enumerate() {
                     // The last alternative needs no test of its own: it is resolved anyway.
-                    if i == last || self.search(c, cx, a.pid, p).is_some() {
+                    if i == last || self.may_match(c, cx, a, p) {
                         return self.node(c, cx, a, p, next);
                     }
                 }
                 None
             }
             Kind::Opt(sub) => {
-                if self.search(c, cx, sub.pid, p).is_some() {
+                if self.may_match(c, cx, sub, p) {
                     self.node(c, cx, sub, p, next)
                 } else {
                     Some(p)
                 }
+            }
+        }
+    }
+
+    /// False only when `n` cannot match at `p`: a test of its first part (whose search
+    /// the resolution then finds in [`ResolveCache`]'s recent ones).
+    fn may_match(&self, c: &mut ResolveCache, cx: &Cx<'_>, n: &Node, p: usize) -> bool {
+        match &n.kind {
+            Kind::Run(Run::Literal(l)) => cx
+                .hay
+                .get(p..cx.end)
+                .is_some_and(|rest| rest.starts_with(l)),
+            Kind::Run(Run::Reps(reps)) => {
+                let rest = cx.hay.get(p..cx.end).unwrap_or_default();
+                reps.iter().any(|r| {
+                    r.min == 0
+                        || (rest.len() >= r.min
+                            && rest.iter().take(r.min).all(|b| r.set[usize::from(*b)]))
+                })
+            }
+            Kind::Group { sub, .. } => self.may_match(c, cx, sub, p),
+            // The first part tells, unless it can match nothing (then what follows it
+            // would have to be tested too: the whole part is searched instead).
+            Kind::Concat(parts) => match parts.first() {
+                Some(first) if !first.nullable => self.may_match(c, cx, first, p),
+                _ => self.search(c, cx, n.pid, p).is_some(),
+            },
+            Kind::Run(Run::Other) | Kind::Alt(_) | Kind::Opt(_) => {
+                self.search(c, cx, n.pid, p).is_some()
             }
         }
     }
@@ -413,6 +495,14 @@ impl Resolver {
         if p > cx.end {
             return None;
         }
+        if let Some(Some(first)) = self.firsts.get(pid.as_usize()) {
+            if !cx.hay[..cx.end]
+                .get(p)
+                .is_some_and(|b| first[usize::from(*b)])
+            {
+                return None;
+            }
+        }
         let input = Input::new(cx.hay)
             .range(p..cx.end)
             .anchored(Anchored::Pattern(pid));
@@ -434,4 +524,37 @@ impl Resolver {
 struct Cx<'h> {
     hay: &'h [u8],
     end: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{PyFlags, Regex};
+
+    #[test]
+    fn chains_that_must_back_off_agree_with_the_backtracker() {
+        let cases = [
+            (r"^(?P<a>\w+)(?P<b>\w+)$", "abcd"),
+            (
+                r"^x (?P<u>.*?) from (?P<h>\d+)(?: port \d+)?$",
+                "x a from 2 from 3 port 4",
+            ),
+            (r"^(?P<u>\S+|.*?) from (?P<h>\d+)$", "a b from 1"),
+            (
+                r"^(?:\[?(?P<v4>\d+\.\d+)\]?|(?P<dns>[\w.]*\w))(?P<t> t)?$",
+                "1.2.x t",
+            ),
+            (r"^(?P<p>a)?(?P<q>a+)b$", "aab"),
+            (r"^(?:(?P<k>key)|\S+) (?P<r>.+)$", "keyring x"),
+        ];
+        let mut answered = 0;
+        for (p, line) in cases {
+            let re = Regex::new(p, PyFlags::default()).unwrap();
+            let hay = format!("{line}\n");
+            let (a, _) = re
+                .resolver_diff(&hay)
+                .unwrap_or_else(|e| panic!("{p} {line}: {e}"));
+            answered += a;
+        }
+        assert!(answered >= 3, "{answered}");
+    }
 }
