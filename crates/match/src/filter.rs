@@ -572,8 +572,9 @@ impl Filter {
                 continue;
             }
             let data = Data::new(self.hit_fields(scan, hit, &searched));
-            // An array, not a `Vec`: no allocation for the one line's list.
-            let lines = [concat3(pre, date, post)];
+            // Copied only when kept (not for a forgotten no-failure line), and no list
+            // allocated for the one line.
+            let lines = std::iter::once_with(|| concat3(pre, date, post));
             self.failure(st, hit.index, data, lines, time, &mut out);
             if !self.opts.check_all {
                 break;
