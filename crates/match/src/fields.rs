@@ -184,6 +184,9 @@ pub(crate) struct FieldTable {
     pub(crate) fail: Vec<GroupPlan>,
     /// The slots the filter's logic reads.
     pub(crate) slots: Slots,
+    /// By failregex: whether a hit of it may set `mlfforget` (a group of it or of the
+    /// prefregex goes there).
+    pub(crate) may_forget: Vec<bool>,
 }
 
 impl FieldTable {
@@ -215,7 +218,7 @@ impl FieldTable {
                 .collect(),
             ..GroupPlan::default()
         };
-        let fail = fail
+        let fail: Vec<GroupPlan> = fail
             .map(|re| {
                 let mut plan = GroupPlan::default();
                 for (i, n) in re.group_names() {
@@ -244,11 +247,15 @@ impl FieldTable {
             mlfforget: at("mlfforget"),
             mlfgained: at("mlfgained"),
         };
+        let may_forget = (fail.iter())
+            .map(|p| p.touches(slots.mlfforget) || pref.touches(slots.mlfforget))
+            .collect();
         FieldTable {
             names,
             pref,
             fail,
             slots,
+            may_forget,
         }
     }
 
@@ -269,6 +276,41 @@ impl GroupPlan {
                 fields.set(s, Value::Text(v));
             }
         }
+    }
+
+    /// Whether a group of this regex goes to slot `s`.
+    fn touches(&self, s: usize) -> bool {
+        (self.plain.iter().chain(&self.alts).chain(&self.tuples)).any(|&(_, t)| t == s)
+    }
+
+    /// The text slot `s` holds after [`GroupPlan::put`] or [`GroupPlan::merge`] onto a slot
+    /// holding `prior`, read without building the fields; `Err(())` when a `tuple_` group
+    /// goes to `s` (its value would be a tuple).
+    pub(crate) fn text_after<T: AsRef<str>>(
+        &self,
+        s: usize,
+        prior: Option<T>,
+        group: impl Fn(usize) -> Option<T>,
+    ) -> Result<Option<T>, ()> {
+        if self.tuples.iter().any(|&(_, t)| t == s) {
+            return Err(());
+        }
+        let mut v = prior;
+        for &(g, t) in &self.plain {
+            if t == s {
+                if let Some(x) = group(g) {
+                    v = Some(x);
+                }
+            }
+        }
+        for &(g, t) in &self.alts {
+            if t == s && v.as_ref().is_none_or(|x| x.as_ref().is_empty()) {
+                if let Some(x) = group(g) {
+                    v = Some(x);
+                }
+            }
+        }
+        Ok(v)
     }
 
     /// A failregex's groups merged into `fields`: captured groups replace, `alt_x[_n]` fills

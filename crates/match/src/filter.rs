@@ -571,6 +571,9 @@ impl Filter {
                 st.count_ignore(i);
                 continue;
             }
+            if !self.opts.check_all && self.forget_quietly(st, scan, hit, &searched, time) {
+                break;
+            }
             let data = Data::new(self.hit_fields(scan, hit, &searched));
             // Copied only when kept (not for a forgotten no-failure line), and no list
             // allocated for the one line.
@@ -581,6 +584,88 @@ impl Filter {
             }
         }
         out
+    }
+
+    /// A no-failure hit that makes its multi-line id forgotten (`<F-NOFAIL>` and
+    /// `<F-MLFFORGET>`, no `<F-MLFGAINED>`) yields nothing and leaves only the id's removal
+    /// from the cache, unless the cached entry was pending or the hit brings a second user
+    /// (then [`Filter::failure`] decides). Such hits (most of sshd's closing lines) are
+    /// recognised here from the spans alone, without building their fields: true when the
+    /// hit was handled so.
+    fn forget_quietly(
+        &self,
+        st: &mut FilterState,
+        scan: &crate::scan::Scan,
+        hit: &crate::scan::Hit,
+        src: &Searched<'_>,
+        time: f64,
+    ) -> bool {
+        if !self
+            .table
+            .may_forget
+            .get(hit.index)
+            .copied()
+            .unwrap_or(false)
+        {
+            return false;
+        }
+        let Some(plan) = self.table.fail.get(hit.index) else {
+            return false;
+        };
+        let spans = scan.spans.get(hit.groups..).unwrap_or(&[]);
+        // A slot's text as the hit's fields would hold it (`Err`: a tuple, not decided here).
+        let text = |slot: usize| -> Result<Option<Cow<'_, str>>, ()> {
+            let prior = if scan.pref_matched {
+                self.table.pref.text_after(slot, None, |i| {
+                    let (a, b) = scan.spans.get(i).copied().flatten()?;
+                    Some(src.text(a, b))
+                })?
+            } else {
+                None
+            };
+            plan.text_after(slot, prior, |i| {
+                let (a, b) = spans.get(i).copied().flatten()?;
+                Some(src.hay(a, b))
+            })
+        };
+        let s = &self.table.slots;
+        let truthy = |v: &Option<Cow<'_, str>>| v.as_ref().is_some_and(|t| !t.is_empty());
+        match text(s.mlfforget) {
+            Ok(v) if truthy(&v) => {}
+            _ => return false,
+        }
+        match text(s.nofail) {
+            Ok(v) if truthy(&v) => {}
+            _ => return false,
+        }
+        match text(s.mlfgained) {
+            Ok(v) if !truthy(&v) => {}
+            _ => return false,
+        }
+        let Ok(Some(id)) = text(s.mlfid) else {
+            return false;
+        };
+        if let Some(c) = st.mlfid.get(&*id) {
+            // A live entry: its pending failure or a second user makes a failure.
+            if time - c.time <= MLFID_CACHE_TTL {
+                if c.data.pending {
+                    return false;
+                }
+                let users = c.data.users.as_ref();
+                if users.is_some_and(|u| u.len() > 1) {
+                    return false;
+                }
+                if let Some(one) = users.and_then(|u| u.first()) {
+                    match text(s.user) {
+                        Ok(Some(u)) if !u.is_empty() && *u != **one => return false,
+                        Ok(_) => {}
+                        Err(()) => return false,
+                    }
+                }
+            }
+            st.mlfid.remove(&*id);
+        }
+        true
     }
 
     /// A scanned hit's fields: the prefregex's groups (but its content), then the

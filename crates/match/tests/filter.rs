@@ -321,6 +321,45 @@ fn mlfgained_resets_pending_and_mlfforget_drops_the_entry() {
     );
 }
 
+fn mlf_closing() -> Filter {
+    Filter::new(filter(&[
+        r"^c\[<F-MLFID>\d+</F-MLFID>\]: user <F-USER>\w+</F-USER> <F-NOFAIL>try</F-NOFAIL>$",
+        r"^c\[<F-MLFID>\d+</F-MLFID>\]: auth failed$",
+        r"^c\[<F-MLFID>\d+</F-MLFID>\]: <F-MLFFORGET>closed</F-MLFFORGET>(?: user <F-USER>\w+</F-USER>)? by <ADDR> <F-NOFAIL>preauth</F-NOFAIL>$",
+    ]))
+    .unwrap()
+}
+
+#[test]
+fn a_closing_nofail_line_forgets_quietly_unless_pending_or_a_second_user() {
+    let mut f = mlf_closing();
+    // No entry: nothing.
+    assert!(f
+        .process("", "", "c[8]: closed by 192.0.2.8 preauth", 0.0)
+        .is_empty());
+    // A pending failure is counted against the closing line's address, then forgotten.
+    assert!(f.process("", "", "c[5]: auth failed", 0.0).is_empty());
+    let r = f.process("", "", "c[5]: closed by 192.0.2.5 preauth", 0.0);
+    assert_eq!(ids_of(&r), ["192.0.2.5"]);
+    assert!(f.process("", "", "c[5]: auth failed", 0.0).is_empty());
+    // A second user makes a failure.
+    assert!(f.process("", "", "c[6]: user bob try", 0.0).is_empty());
+    let r = f.process("", "", "c[6]: closed user al by 192.0.2.6 preauth", 0.0);
+    assert_eq!(ids_of(&r), ["192.0.2.6"]);
+    assert_eq!(r[0].users, vec!["al", "bob"]);
+    // The same user: nothing, and the entry (with its address) is gone.
+    assert!(f.process("", "", "c[7]: user bob try", 0.0).is_empty());
+    assert!(f
+        .process("", "", "c[7]: closed user bob by 192.0.2.7 preauth", 0.0)
+        .is_empty());
+    assert!(f.process("", "", "c[7]: auth failed", 0.0).is_empty());
+    // An entry older than the cache's time to live counts as none.
+    assert!(f.process("", "", "c[9]: auth failed", 0.0).is_empty());
+    assert!(f
+        .process("", "", "c[9]: closed by 192.0.2.9 preauth", 1000.0)
+        .is_empty());
+}
+
 #[test]
 fn multi_line_buffer_cuts_dates_and_consumes_matched_lines() {
     let mut o = filter(&[r"^ login <F-USER>\w+</F-USER>\n denied <ADDR>$"]);
