@@ -184,9 +184,67 @@ pub(crate) struct FieldTable {
     pub(crate) fail: Vec<GroupPlan>,
     /// The slots the filter's logic reads.
     pub(crate) slots: Slots,
-    /// By failregex: whether a hit of it may set `mlfforget` (a group of it or of the
-    /// prefregex goes there).
-    pub(crate) may_forget: Vec<bool>,
+    /// By failregex: where the slots a forgetting hit is judged by come from, when a group
+    /// of it or of the prefregex may set `mlfforget` and no `tuple_` group goes to them.
+    pub(crate) quiet: Vec<Option<QuietReads>>,
+}
+
+/// Where one slot's text comes from in a hit of one failregex, in the order the fields are
+/// built ([`GroupPlan::put`] for the prefregex, then [`GroupPlan::merge`]).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SlotReads {
+    /// Prefregex groups (the last captured one wins).
+    pref: Box<[usize]>,
+    /// Failregex groups (the last captured one wins, over the prefregex's).
+    plain: Box<[usize]>,
+    /// `alt_` groups, each filling the slot while it is missing or empty.
+    alts: Box<[usize]>,
+}
+
+impl SlotReads {
+    fn new(pref: &GroupPlan, fail: &GroupPlan, s: usize) -> SlotReads {
+        let of = |v: &[(usize, usize)]| v.iter().filter(|p| p.1 == s).map(|p| p.0).collect();
+        SlotReads {
+            pref: of(&pref.plain),
+            plain: of(&fail.plain),
+            alts: of(&fail.alts),
+        }
+    }
+
+    /// The slot's text, from the prefregex's groups by `pref` and the failregex's by `fail`.
+    pub(crate) fn text<T: AsRef<str>>(
+        &self,
+        pref: impl Fn(usize) -> Option<T>,
+        fail: impl Fn(usize) -> Option<T>,
+    ) -> Option<T> {
+        let mut v = self.plain.iter().rev().find_map(|&g| fail(g));
+        if v.is_none() {
+            v = self.pref.iter().rev().find_map(|&g| pref(g));
+        }
+        for &g in self.alts.iter() {
+            if v.as_ref().is_none_or(|x| x.as_ref().is_empty()) {
+                if let Some(x) = fail(g) {
+                    v = Some(x);
+                }
+            }
+        }
+        v
+    }
+}
+
+/// The slots deciding whether a hit only makes its multi-line id forgotten.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct QuietReads {
+    /// `mlfforget`.
+    pub(crate) forget: SlotReads,
+    /// `nofail`.
+    pub(crate) nofail: SlotReads,
+    /// `mlfgained`.
+    pub(crate) gained: SlotReads,
+    /// `mlfid`.
+    pub(crate) mlfid: SlotReads,
+    /// `user`.
+    pub(crate) user: SlotReads,
 }
 
 impl FieldTable {
@@ -247,15 +305,32 @@ impl FieldTable {
             mlfforget: at("mlfforget"),
             mlfgained: at("mlfgained"),
         };
-        let may_forget = (fail.iter())
-            .map(|p| p.touches(slots.mlfforget) || pref.touches(slots.mlfforget))
+        let read = [
+            slots.mlfforget,
+            slots.nofail,
+            slots.mlfgained,
+            slots.mlfid,
+            slots.user,
+        ];
+        let quiet = (fail.iter())
+            .map(|p| {
+                let forgets = p.touches(slots.mlfforget) || pref.touches(slots.mlfforget);
+                let tuple = p.tuples.iter().any(|t| read.contains(&t.1));
+                (forgets && !tuple).then(|| QuietReads {
+                    forget: SlotReads::new(&pref, p, slots.mlfforget),
+                    nofail: SlotReads::new(&pref, p, slots.nofail),
+                    gained: SlotReads::new(&pref, p, slots.mlfgained),
+                    mlfid: SlotReads::new(&pref, p, slots.mlfid),
+                    user: SlotReads::new(&pref, p, slots.user),
+                })
+            })
             .collect();
         FieldTable {
             names,
             pref,
             fail,
             slots,
-            may_forget,
+            quiet,
         }
     }
 
@@ -281,36 +356,6 @@ impl GroupPlan {
     /// Whether a group of this regex goes to slot `s`.
     fn touches(&self, s: usize) -> bool {
         (self.plain.iter().chain(&self.alts).chain(&self.tuples)).any(|&(_, t)| t == s)
-    }
-
-    /// The text slot `s` holds after [`GroupPlan::put`] or [`GroupPlan::merge`] onto a slot
-    /// holding `prior`, read without building the fields; `Err(())` when a `tuple_` group
-    /// goes to `s` (its value would be a tuple).
-    pub(crate) fn text_after<T: AsRef<str>>(
-        &self,
-        s: usize,
-        prior: Option<T>,
-        group: impl Fn(usize) -> Option<T>,
-    ) -> Result<Option<T>, ()> {
-        if self.tuples.iter().any(|&(_, t)| t == s) {
-            return Err(());
-        }
-        let mut v = prior;
-        for &(g, t) in &self.plain {
-            if t == s {
-                if let Some(x) = group(g) {
-                    v = Some(x);
-                }
-            }
-        }
-        for &(g, t) in &self.alts {
-            if t == s && v.as_ref().is_none_or(|x| x.as_ref().is_empty()) {
-                if let Some(x) = group(g) {
-                    v = Some(x);
-                }
-            }
-        }
-        Ok(v)
     }
 
     /// A failregex's groups merged into `fields`: captured groups replace, `alt_x[_n]` fills
@@ -374,6 +419,21 @@ mod tests {
                 ("user", &text("ann")),
             ]
         );
+        // The slots read without building the fields give the same texts.
+        let user = SlotReads::new(&GroupPlan::default(), &t.fail[0], t.slots.user);
+        let group = |i: usize| texts.get(i).copied().flatten();
+        assert_eq!(user.text(|_| None, group), Some("ann"));
+        let pref = GroupPlan {
+            plain: vec![(7, t.slots.user), (8, t.slots.user)],
+            ..GroupPlan::default()
+        };
+        let pref_texts = |i: usize| (i == 7).then_some("pre");
+        let only_pref = SlotReads::new(&pref, &GroupPlan::default(), t.slots.user);
+        assert_eq!(only_pref.text(pref_texts, group), Some("pre"));
+        // A captured failregex group wins over the prefregex's; an empty one is then filled
+        // by the alt group.
+        let both = SlotReads::new(&pref, &t.fail[0], t.slots.user);
+        assert_eq!(both.text(pref_texts, group), Some("ann"));
         assert_eq!(fields.get("user3"), None);
         assert!(fields.contains_key("tuple_k") && fields.len() == 4);
         assert_eq!(

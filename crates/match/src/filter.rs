@@ -600,49 +600,29 @@ impl Filter {
         src: &Searched<'_>,
         time: f64,
     ) -> bool {
-        if !self
-            .table
-            .may_forget
-            .get(hit.index)
-            .copied()
-            .unwrap_or(false)
-        {
-            return false;
-        }
-        let Some(plan) = self.table.fail.get(hit.index) else {
+        let Some(Some(q)) = self.table.quiet.get(hit.index) else {
             return false;
         };
         let spans = scan.spans.get(hit.groups..).unwrap_or(&[]);
-        // A slot's text as the hit's fields would hold it (`Err`: a tuple, not decided here).
-        let text = |slot: usize| -> Result<Option<Cow<'_, str>>, ()> {
-            let prior = if scan.pref_matched {
-                self.table.pref.text_after(slot, None, |i| {
-                    let (a, b) = scan.spans.get(i).copied().flatten()?;
-                    Some(src.text(a, b))
-                })?
-            } else {
-                None
-            };
-            plan.text_after(slot, prior, |i| {
-                let (a, b) = spans.get(i).copied().flatten()?;
-                Some(src.hay(a, b))
-            })
+        let pref = |i: usize| {
+            if !scan.pref_matched {
+                return None;
+            }
+            let (a, b) = scan.spans.get(i).copied().flatten()?;
+            Some(src.text(a, b))
         };
-        let s = &self.table.slots;
-        let truthy = |v: &Option<Cow<'_, str>>| v.as_ref().is_some_and(|t| !t.is_empty());
-        match text(s.mlfforget) {
-            Ok(v) if truthy(&v) => {}
-            _ => return false,
+        let fail = |i: usize| {
+            let (a, b) = spans.get(i).copied().flatten()?;
+            Some(src.hay(a, b))
+        };
+        let truthy = |v: Option<Cow<'_, str>>| v.is_some_and(|t| !t.is_empty());
+        if !truthy(q.forget.text(pref, fail))
+            || !truthy(q.nofail.text(pref, fail))
+            || truthy(q.gained.text(pref, fail))
+        {
+            return false;
         }
-        match text(s.nofail) {
-            Ok(v) if truthy(&v) => {}
-            _ => return false,
-        }
-        match text(s.mlfgained) {
-            Ok(v) if !truthy(&v) => {}
-            _ => return false,
-        }
-        let Ok(Some(id)) = text(s.mlfid) else {
+        let Some(id) = q.mlfid.text(pref, fail) else {
             return false;
         };
         if let Some(c) = st.mlfid.get(&*id) {
@@ -656,10 +636,9 @@ impl Filter {
                     return false;
                 }
                 if let Some(one) = users.and_then(|u| u.first()) {
-                    match text(s.user) {
-                        Ok(Some(u)) if !u.is_empty() && *u != **one => return false,
-                        Ok(_) => {}
-                        Err(()) => return false,
+                    match q.user.text(pref, fail) {
+                        Some(u) if !u.is_empty() && *u != **one => return false,
+                        _ => {}
                     }
                 }
             }
