@@ -18,7 +18,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use regex_automata::hybrid::dfa::{Cache as DfaCache, DFA};
 use regex_automata::nfa::thompson::{self, WhichCaptures};
 use regex_automata::util::primitives::PatternID;
-use regex_automata::{Anchored, Input, MatchKind};
+use regex_automata::util::start;
+use regex_automata::{Anchored, MatchKind};
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
 use regex_syntax::hir::{Class, Hir, HirKind, Repetition};
 
@@ -96,6 +97,10 @@ pub(crate) struct Resolver {
     /// the empty string and its prefixes are a short list): a search from elsewhere fails
     /// without the DFA.
     firsts: Vec<Option<Box<[bool; 256]>>>,
+    /// For each part: its shape, so that a search of a literal or of class runs (the
+    /// part after a class run, tested at each length) is a byte comparison or a walk
+    /// instead of a DFA search.
+    shapes: Vec<Run>,
     root: Node,
     groups: usize,
 }
@@ -309,9 +314,11 @@ impl Resolver {
             .ok()?;
         let groups = b.max_index + 1;
         let firsts = b.parts.iter().map(first_bytes).collect();
+        let shapes = b.parts.iter().map(run_of).collect();
         Some(Resolver {
             dfa,
             firsts,
+            shapes,
             root,
             groups,
         })
@@ -369,10 +376,7 @@ impl Resolver {
         next: Option<PatternID>,
     ) -> Option<usize> {
         match &n.kind {
-            Kind::Run(Run::Literal(l)) => {
-                let q = p.checked_add(l.len())?;
-                (q <= cx.end && cx.hay.get(p..q)? == &l[..]).then_some(q)
-            }
+            Kind::Run(Run::Literal(l)) => literal_end(cx, l, p),
             Kind::Run(Run::Reps(reps)) => self.reps(c, cx, reps, p, next),
             Kind::Run(Run::Other) => self.search(c, cx, n.pid, p),
             Kind::Group { index, sub } => {
@@ -488,6 +492,13 @@ impl Resolver {
     /// Where the first path of part `pid` from `p` ends (anchored, bounded by the match's
     /// end, look-arounds seeing the whole haystack); `None` when it has none.
     fn search(&self, c: &mut ResolveCache, cx: &Cx<'_>, pid: PatternID, p: usize) -> Option<usize> {
+        // A literal's or class runs' first path is found without the DFA (neither holds a
+        // look-around, so only the bytes of `p..end` decide).
+        match self.shapes.get(pid.as_usize()) {
+            Some(Run::Literal(l)) => return literal_end(cx, l, p),
+            Some(Run::Reps(reps)) => return self.reps(c, cx, reps, p, None),
+            Some(Run::Other) | None => {}
+        }
         let key = pid.as_u32();
         if let Some(hit) = c.recent.iter().find(|r| r.0 == key && r.1 == p) {
             return hit.2;
@@ -503,21 +514,64 @@ impl Resolver {
                 return None;
             }
         }
-        let input = Input::new(cx.hay)
-            .range(p..cx.end)
-            .anchored(Anchored::Pattern(pid));
         // A DFA that gives up counts as no match: the chain then fails and the caller
         // falls back.
-        let found = self
-            .dfa
-            .try_search_fwd(&mut c.dfa, &input)
-            .ok()
-            .flatten()
-            .map(|m| m.offset());
+        let found = self.first_path_end(&mut c.dfa, cx, pid, p);
         c.recent.rotate_right(1);
         c.recent[0] = (key, p, found);
         found
     }
+}
+
+impl Resolver {
+    /// The anchored leftmost-first search of part `pid` over `p..cx.end` as the lazy DFA's
+    /// own forward search does it (matches delayed by one byte, the byte after the range
+    /// or the end of input deciding a match at its end), without its per-search setup
+    /// (prefilter, unrolling, cache bookkeeping): these searches are short (an address,
+    /// a word) and there are a few per resolved line. `None` also when the DFA gives up.
+    #[inline]
+    fn first_path_end(
+        &self,
+        cache: &mut DfaCache,
+        cx: &Cx<'_>,
+        pid: PatternID,
+        p: usize,
+    ) -> Option<usize> {
+        let behind = p.checked_sub(1).and_then(|i| cx.hay.get(i).copied());
+        let config = start::Config::new()
+            .anchored(Anchored::Pattern(pid))
+            .look_behind(behind);
+        let mut sid = self.dfa.start_state(cache, &config).ok()?;
+        let mut found = None;
+        for (at, &b) in cx.hay.get(p..cx.end)?.iter().enumerate() {
+            sid = self.dfa.next_state(cache, sid, b).ok()?;
+            if sid.is_tagged() {
+                if sid.is_match() {
+                    found = Some(p + at);
+                } else if sid.is_dead() {
+                    return found;
+                } else if sid.is_quit() {
+                    return None;
+                }
+            }
+        }
+        sid = match cx.hay.get(cx.end) {
+            Some(&b) => self.dfa.next_state(cache, sid, b).ok()?,
+            None => self.dfa.next_eoi_state(cache, sid).ok()?,
+        };
+        if sid.is_match() {
+            found = Some(cx.end);
+        } else if sid.is_quit() {
+            return None;
+        }
+        found
+    }
+}
+
+/// Where literal `l` ends when it is found at `p` (before the match's end).
+fn literal_end(cx: &Cx<'_>, l: &[u8], p: usize) -> Option<usize> {
+    let q = p.checked_add(l.len())?;
+    (q <= cx.end && cx.hay.get(p..q)? == l).then_some(q)
 }
 
 /// The search's haystack and the known match's end.
