@@ -210,11 +210,20 @@ impl CoShell {
         if !self.alive || !self.stdout.open() || !self.stderr.open() {
             return Err(NotStarted);
         }
-        // Output that arrived between commands belongs to no command.
-        self.stdout.discard();
-        self.stderr.discard();
+        // Output that arrived between commands belongs to no command, and a status before
+        // the command is sent means the protocol is out of step. One look at all three
+        // (usually nothing) instead of a read of each.
+        let [status_ready, out_ready, err_ready] = self.ready(true, Duration::ZERO);
+        if out_ready {
+            self.stdout.discard();
+        }
+        if err_ready {
+            self.stderr.discard();
+        }
         let mut pending = Vec::new();
-        if read_available(&self.status, &mut pending) != Read::Open || !pending.is_empty() {
+        if status_ready
+            && (read_available(&self.status, &mut pending) != Read::Open || !pending.is_empty())
+        {
             self.alive = false;
             return Err(NotStarted);
         }
@@ -250,15 +259,33 @@ impl CoShell {
         pending: &mut Vec<u8>,
     ) -> RunStatus {
         loop {
-            match read_available(&self.status, pending) {
-                Read::Open => {}
-                Read::Closed => return self.died(),
+            // Waits on the status and the output pipes together, and reads only those with
+            // something to read: a command costs a few system calls, not a read of each
+            // descriptor per wake-up.
+            let wait = timeout.saturating_sub(started.elapsed());
+            let [status_ready, out_ready, err_ready] = self.ready(true, wait);
+            if out_ready {
+                self.stdout.drain();
+            }
+            if err_ready {
+                self.stderr.drain();
+            }
+            if status_ready {
+                match read_available(&self.status, pending) {
+                    Read::Open => {}
+                    Read::Closed => return self.died(),
+                }
             }
             if let Some(end) = pending.iter().position(|b| *b == b'\n') {
                 // Everything the subshell wrote is in the pipes by now: it exited before
                 // its parent wrote the status.
-                self.stdout.drain();
-                self.stderr.drain();
+                let [_, out_ready, err_ready] = self.ready(false, Duration::ZERO);
+                if out_ready {
+                    self.stdout.drain();
+                }
+                if err_ready {
+                    self.stderr.drain();
+                }
                 let code = std::str::from_utf8(&pending[..end])
                     .ok()
                     .and_then(|s| s.trim().parse::<i32>().ok());
@@ -274,13 +301,39 @@ impl CoShell {
                     }
                 };
             }
-            let elapsed = started.elapsed();
-            if elapsed >= timeout {
+            if started.elapsed() >= timeout {
                 self.kill(kill_grace);
                 return RunStatus::TimedOut(timeout);
             }
-            self.poll(Some(self.status.as_raw_fd()), timeout - elapsed);
         }
+    }
+
+    /// Which of the status (when `status`), stdout and stderr descriptors have something
+    /// to read or were closed, after waiting up to `wait` for one of them (zero: a look).
+    /// A failed `poll` (a signal) answers all of them: their reads do not block.
+    fn ready(&self, status: bool, wait: Duration) -> [bool; 3] {
+        let entry = |fd: Option<libc::c_int>| libc::pollfd {
+            // A negative descriptor is skipped by poll (a closed pipe).
+            fd: fd.unwrap_or(-1),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let mut fds = [
+            entry(status.then(|| self.status.as_raw_fd())),
+            entry(self.stdout.raw_fd()),
+            entry(self.stderr.raw_fd()),
+        ];
+        let ms = if wait.is_zero() {
+            0
+        } else {
+            wait.as_millis().clamp(1, i32::MAX as u128) as libc::c_int
+        };
+        // SAFETY: `fds` holds `fds.len()` valid pollfds for the duration of the call.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+        if n < 0 {
+            return [status, true, true];
+        }
+        fds.map(|f| f.revents != 0)
     }
 
     /// Waits up to `wait` for output or the status, then reads the output pipes.

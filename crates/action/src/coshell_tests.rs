@@ -122,6 +122,28 @@ fn nothing_leaks_from_one_command_to_the_next() {
     assert_eq!(out.stdout, "[]\n");
 }
 
+/// Output a background process writes between two commands is nobody's: the next command
+/// (in place or in a subshell) gets only its own, on both pipes.
+#[test]
+fn output_between_commands_is_dropped_and_each_pipe_kept() {
+    let mut co = coshell();
+    // Writes to the co-process's pipes after its command has ended.
+    let bg = "( sleep 0.2; echo late; echo late >&2 ) &";
+    co.run(bg, &[], LONG, GRACE).unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    assert!(in_place("echo now >&2", &[]));
+    let out = co.run("echo now >&2", &[], LONG, GRACE).unwrap();
+    assert_eq!((out.stdout.as_str(), out.stderr.as_str()), ("", "now\n"));
+    let out = co
+        .run("echo out; echo err >&2; exit 4", &[], LONG, GRACE)
+        .unwrap();
+    assert_eq!(out.status, RunStatus::Exited(4));
+    assert_eq!(
+        (out.stdout.as_str(), out.stderr.as_str()),
+        ("out\n", "err\n")
+    );
+}
+
 #[test]
 fn a_command_reading_stdin_gets_dev_null_not_the_protocol() {
     let mut co = coshell();

@@ -164,6 +164,9 @@ impl Exec<'_> {
     }
 }
 
+/// The most one `read` of an output pipe takes.
+const CHUNK: usize = 8192;
+
 /// One output pipe read without blocking, keeping at most `limit` bytes (the rest is read
 /// and dropped, so the writer never blocks on a full pipe).
 pub(crate) struct Pipe {
@@ -191,14 +194,18 @@ impl Pipe {
         let Some(fd) = &self.fd else {
             return;
         };
-        let mut chunk = [0u8; 8192];
+        // Not zeroed: most calls find the pipe empty, and zeroing 8 KiB each time was most
+        // of a co-shell command's instructions.
+        let mut chunk = std::mem::MaybeUninit::<[u8; CHUNK]>::uninit();
         loop {
-            // SAFETY: `chunk` is valid for writes of its length; the descriptor is ours.
-            let n = unsafe { libc::read(fd.as_raw_fd(), chunk.as_mut_ptr().cast(), chunk.len()) };
+            // SAFETY: `chunk` is valid for writes of CHUNK bytes; the descriptor is ours.
+            let n = unsafe { libc::read(fd.as_raw_fd(), chunk.as_mut_ptr().cast(), CHUNK) };
             if n > 0 {
                 let n = n as usize;
+                // SAFETY: `read` wrote the first `n` (<= CHUNK) bytes.
+                let got = unsafe { std::slice::from_raw_parts(chunk.as_ptr().cast::<u8>(), n) };
                 let room = self.limit.saturating_sub(self.kept.len());
-                self.kept.extend_from_slice(&chunk[..n.min(room)]);
+                self.kept.extend_from_slice(&got[..n.min(room)]);
                 continue;
             }
             if n < 0 {

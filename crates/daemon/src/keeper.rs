@@ -527,8 +527,13 @@ impl Keeper {
             st.pending = 0;
         }
         let announce = std::mem::take(&mut self.announce);
+        // The batch's lines go out in one write (they were one each, a burst's bans in
+        // hundreds), still after the commit; the workers get the bans after that write, so
+        // a `Ban` line still comes before its action runs.
+        let held = (!announce.is_empty()).then(crate::logging::HeldLines::start);
+        let mut jobs = Vec::new();
         for nb in announce {
-            let Some(mut st) = self.jails.remove(&nb.jail) else {
+            let Some(st) = self.jails.get(&nb.jail) else {
                 continue;
             };
             logf!(NOTICE, "fail2ban.actions", "[{}] Ban {}", nb.jail, nb.id);
@@ -544,9 +549,9 @@ impl Keeper {
                     crate::logging::local_time(end)
                 );
             }
-            schedule(&mut self.deadlines, &nb.jail, &st, &nb.id);
-            match ban_job(&st, &nb.id, false) {
-                Some(job) => dispatch(&mut st, job),
+            schedule(&mut self.deadlines, &nb.jail, st, &nb.id);
+            match ban_job(st, &nb.id, false) {
+                Some(job) => jobs.push((nb.jail.clone(), job)),
                 None => logf!(
                     WARNING,
                     "fail2ban.actions",
@@ -555,8 +560,13 @@ impl Keeper {
                     nb.id
                 ),
             }
-            self.jails.insert(nb.jail.clone(), st);
             crate::fleet::published(self, &nb.jail, &nb.id);
+        }
+        drop(held);
+        for (jail, job) in jobs {
+            if let Some(st) = self.jails.get_mut(&jail) {
+                dispatch(st, job);
+            }
         }
         stored
     }
