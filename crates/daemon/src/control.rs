@@ -849,6 +849,7 @@ fn ban(k: &mut Keeper, jail: &str, ids: Vec<Id>) -> i64 {
             ticket,
             fid: None,
             data: BTreeMap::new(),
+            more: false,
         });
         if k.jails.get(jail).is_some_and(|st| st.book.is_banned(&id)) {
             n += 1;

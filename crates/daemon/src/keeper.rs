@@ -28,6 +28,9 @@ use crate::worker::{Counters, Job};
 pub(crate) enum ToKeeper {
     /// An id reached `maxretry`.
     Candidate(Box<Candidate>),
+    /// A reader's burst ended without a candidate after its last ones, which said more
+    /// would follow: commit now.
+    BurstEnd,
     /// Where a jail's reader stands in its files.
     Positions {
         jail: Arc<str>,
@@ -59,6 +62,9 @@ pub(crate) struct Candidate {
     pub ticket: FailTicket,
     pub fid: Option<String>,
     pub data: BTreeMap<String, String>,
+    /// The reader is inside a burst and sends more candidates within milliseconds: the
+    /// keeper may wait for them (up to [`GATHER_FOR`]) to commit them in one transaction.
+    pub more: bool,
 }
 
 pub(crate) struct JailState {
@@ -92,6 +98,12 @@ struct NewBan {
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
 /// The most messages gathered into one batch.
 const BATCH_MAX: usize = 4096;
+/// How long a batch whose last candidate said more would follow waits for them, from its
+/// first message. A burst's bans were ~200 commits of a few bans each; SQLite's cost per
+/// commit (~42 k instructions and a few system calls) is as much as a ban's.
+const GATHER_FOR: Duration = Duration::from_millis(5);
+/// The most messages taken while waiting so.
+const GATHER_MAX: usize = 256;
 
 /// Starts the keeper thread.
 pub(crate) fn spawn(
@@ -110,6 +122,7 @@ pub(crate) fn spawn(
                 batch: Batch::new(),
                 announce: Vec::new(),
                 rng: SplitMix64::from_entropy(),
+                more: false,
                 purge_age,
                 last_purge: Instant::now(),
                 fleet: None,
@@ -127,6 +140,8 @@ pub(crate) struct Keeper {
     pub(crate) batch: Batch,
     announce: Vec<NewBan>,
     rng: SplitMix64,
+    /// The last candidate said its reader sends more soon (see [`Candidate::more`]).
+    more: bool,
     purge_age: i64,
     last_purge: Instant,
     /// Fleet-wide bans, when `[Fleet]` sets an engine (see `fleet`).
@@ -199,6 +214,7 @@ impl Keeper {
                 Err(RecvTimeoutError::Timeout) => None,
                 Err(RecvTimeoutError::Disconnected) => Some(ToKeeper::Shutdown),
             };
+            let gather_until = Instant::now() + GATHER_FOR;
             let mut shutdown = false;
             let mut next = first;
             let mut n = 0;
@@ -212,6 +228,9 @@ impl Keeper {
                     break;
                 }
                 next = rx.try_recv().ok();
+            }
+            if !shutdown && n < BATCH_MAX {
+                shutdown = self.gather_more(&rx, gather_until);
             }
             self.commit();
             self.unban_due();
@@ -232,6 +251,29 @@ impl Keeper {
                 return;
             }
         }
+    }
+
+    /// While the batch holds changes and the last candidate said more would follow, takes
+    /// messages until `until`, [`GATHER_MAX`] of them, or one that says the burst ended.
+    /// The bans still are logged only after their commit. Answers whether to stop.
+    fn gather_more(&mut self, rx: &Receiver<ToKeeper>, until: Instant) -> bool {
+        let mut taken = 0;
+        while self.more && !self.batch.is_empty() && taken < GATHER_MAX {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            let msg = match rx.recv_timeout(left) {
+                Ok(m) => m,
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => ToKeeper::Shutdown,
+            };
+            if self.handle(msg) {
+                return true;
+            }
+            taken += 1;
+        }
+        false
     }
 
     /// Brings every jail's shared ban counters up to date.
@@ -262,8 +304,15 @@ impl Keeper {
 
     /// Handles one message; `true` to stop.
     fn handle(&mut self, msg: ToKeeper) -> bool {
+        // Only a reader's candidates may delay the commit; anything else is answered now.
+        self.more = match &msg {
+            ToKeeper::Candidate(c) => c.more,
+            ToKeeper::Positions { .. } | ToKeeper::JournalCursor { .. } => self.more,
+            _ => false,
+        };
         match msg {
             ToKeeper::Candidate(c) => self.candidate(*c),
+            ToKeeper::BurstEnd => {}
             ToKeeper::Positions { jail, positions } => {
                 for p in positions {
                     self.batch.position(LogPosition {
@@ -724,6 +773,70 @@ mod tests {
         assert_eq!(duration_text(3_661), "1h 1m 1s");
         assert_eq!(duration_text(0), "0s");
         assert_eq!(duration_text(-1), "permanent");
+    }
+
+    fn keeper() -> Keeper {
+        Keeper {
+            store: Arc::new(Mutex::new(Store::open_in_memory().unwrap())),
+            jails: HashMap::new(),
+            deadlines: Deadlines::new(),
+            batch: Batch::new(),
+            announce: Vec::new(),
+            rng: SplitMix64::from_entropy(),
+            more: false,
+            purge_age: 0,
+            last_purge: Instant::now(),
+            fleet: None,
+            from_fleet: HashSet::new(),
+        }
+    }
+
+    fn cursor(text: &str) -> ToKeeper {
+        ToKeeper::JournalCursor {
+            jail: "j".into(),
+            cursor: text.into(),
+        }
+    }
+
+    #[test]
+    fn a_burst_is_gathered_until_its_reader_says_it_ended() {
+        let mut k = keeper();
+        let (tx, rx) = queue::bounded(16);
+        // Nothing said more would follow: the batch is committed without waiting.
+        k.handle(cursor("a"));
+        tx.send(cursor("b")).unwrap();
+        let t0 = Instant::now();
+        assert!(!k.gather_more(&rx, t0 + Duration::from_secs(10)));
+        assert_eq!(k.batch.len(), 1);
+        assert!(rx.try_recv().is_ok());
+        // A candidate said more would follow: what comes next joins the batch, up to the
+        // reader's end of burst, long before the time limit.
+        k.more = true;
+        let burst = tx.clone();
+        let sender = std::thread::spawn(move || {
+            let tx = burst;
+            std::thread::sleep(Duration::from_millis(20));
+            tx.send(cursor("c")).unwrap();
+            tx.send(ToKeeper::BurstEnd).unwrap();
+            tx.send(cursor("d")).unwrap();
+        });
+        assert!(!k.gather_more(&rx, Instant::now() + Duration::from_secs(10)));
+        sender.join().unwrap();
+        assert_eq!(k.batch.len(), 2);
+        assert!(!k.more);
+        assert!(
+            rx.try_recv().is_ok(),
+            "the message after the burst's end waits"
+        );
+        // Without the end, the wait stops at the limit.
+        k.more = true;
+        let t0 = Instant::now();
+        assert!(!k.gather_more(&rx, t0 + Duration::from_millis(30)));
+        assert!(t0.elapsed() >= Duration::from_millis(30));
+        // A reader gone (the queue closed) ends the keeper.
+        drop(tx);
+        k.more = true;
+        assert!(k.gather_more(&rx, Instant::now() + Duration::from_secs(10)));
     }
 
     #[test]

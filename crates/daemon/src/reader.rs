@@ -74,6 +74,9 @@ pub(crate) struct Reader {
     outbox: Vec<Candidate>,
     /// When [`Reader::flush_out`] last ran (Unix seconds).
     last_flush: f64,
+    /// The last candidates sent said more would follow (see [`Candidate::more`]): the
+    /// burst's end must be told to the keeper even when it brings no candidate.
+    more_sent: bool,
     /// The time lines of a backlog are matched at, read once per [`CLOCK_LINES`] lines.
     clock: f64,
     /// Lines left before `clock` is read again (0: read it for the next line).
@@ -230,6 +233,7 @@ pub(crate) fn build(
             backlog: Backlog::default(),
             scratches: None,
             outbox: Vec::new(),
+            more_sent: false,
             last_flush: 0.0,
             clock: 0.0,
             clock_lines: 0,
@@ -332,7 +336,7 @@ impl Reader {
                 }
             }
         }
-        self.flush_out(now_f64());
+        self.flush_out(now_f64(), burst_goes_on);
         drop(held);
         backlog.clear(burst_goes_on);
         self.backlog = backlog;
@@ -342,7 +346,8 @@ impl Reader {
     fn process(&mut self, text: &str, ahead: Option<AheadLine<'_>>) {
         let now = self.line_clock();
         if now - self.last_flush >= FLUSH_EVERY {
-            self.flush_out(now);
+            // Within a backlog: its end flushes again.
+            self.flush_out(now, true);
         }
         let recent_last = self
             .last_date
@@ -519,25 +524,32 @@ impl Reader {
             };
             self.failure(f, now);
         }
-        self.flush_out(now_f64());
+        self.flush_out(now_f64(), false);
     }
 
     /// Writes the log lines held so far, then sends the ban candidates they led to (so a
     /// `Found` line precedes its `Ban` in the log), waiting while the keeper holds the jail
-    /// back.
-    fn flush_out(&mut self, now: f64) {
+    /// back. `more`: this reader is inside a burst and flushes again soon (the keeper may
+    /// wait a little for those candidates, to commit them together).
+    fn flush_out(&mut self, now: f64, more: bool) {
         self.last_flush = now;
         crate::logging::flush_held();
         if self.outbox.is_empty() {
+            if !more && self.more_sent {
+                self.more_sent = false;
+                self.send_to_keeper(ToKeeper::BurstEnd);
+            }
             return;
         }
         let mut outbox = std::mem::take(&mut self.outbox);
-        for candidate in outbox.drain(..) {
+        for mut candidate in outbox.drain(..) {
+            candidate.more = more;
             // The keeper's backlog for the jail's actions is bounded: wait here while it is
             // full (back-pressure; no candidate is dropped).
             self.stats.wait_while_held_back();
             self.send_to_keeper(ToKeeper::Candidate(Box::new(candidate)));
         }
+        self.more_sent = more;
         self.outbox = outbox;
     }
 
@@ -616,6 +628,7 @@ impl Reader {
                 ticket,
                 fid: f.fid.clone(),
                 data,
+                more: false,
             };
             self.outbox.push(candidate);
         }
@@ -750,7 +763,7 @@ impl Reader {
                 self.failure(f, now);
             }
         }
-        self.flush_out(now);
+        self.flush_out(now, false);
     }
 
     /// After a round of journal entries: in operation once the journal's end was reached,
@@ -810,7 +823,8 @@ impl InOrder for BacklogSink<'_> {
         self.reader.process(block.line(i), Some(ahead));
         if i + 1 == block.len() {
             let now = self.reader.clock;
-            self.reader.flush_out(now);
+            // The backlog's end flushes again, and tells whether the burst goes on.
+            self.reader.flush_out(now, true);
         }
         Ok(())
     }
