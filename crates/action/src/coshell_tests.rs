@@ -331,6 +331,8 @@ fn plain_builtins_in_place_give_what_sh_c_gives() {
         "printf",
         "echo to-stderr >&2",
         "echo x >&9",
+        "echo x >&0",
+        "echo x 2>&0 >/dev/full",
         "echo -n no-newline",
         "true > {d}/empty",
         "false",
