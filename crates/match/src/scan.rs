@@ -9,7 +9,6 @@ use crate::memo::{Lookup, Memo};
 /// The search buffers [`Filter::search_fail`] uses (borrowed from a [`Scratch`] whose
 /// text is the haystack).
 struct FailSearch<'s> {
-    first: &'s mut Option<crate::engine::FirstCache>,
     set: &'s mut Option<regex_automata::meta::Cache>,
     fail: &'s mut Vec<Captures>,
 }
@@ -172,6 +171,15 @@ impl Filter {
             }
             None => text,
         };
+        // The first failregex that may match, from the leftmost-first set: a content none
+        // can match (most lines of other services) is done here, before the memo's hash.
+        let first = match s.first.as_mut() {
+            Some(f) => self.first_candidate(hay, f),
+            None => None,
+        };
+        if let Some(None) = first {
+            return;
+        }
         // The failregexes' result is a function of `hay` alone (no ignoreregex in between):
         // a repeated content gets it from the memo.
         let owner = self
@@ -197,11 +205,10 @@ impl Filter {
         }
         let pref_len = out.spans.len();
         let searched = FailSearch {
-            first: &mut s.first,
             set: &mut s.set,
             fail: &mut s.fail,
         };
-        self.search_fail(searched, out, hay, text);
+        self.search_fail(searched, first, out, hay, text);
         // Only results that took a capture search are kept: a content no failregex matches
         // is rejected by the set alone, about as fast as a lookup, and would take the slot
         // of a costly one.
@@ -222,12 +229,22 @@ impl Filter {
     }
 
     /// The failregexes on `hay` (the content, or the whole `text`), in order, into `out`.
-    fn search_fail(&self, s: FailSearch<'_>, out: &mut Scan, hay: &str, text: &str) {
+    /// `first`: the leftmost-first set's answer on `hay` ([`Filter::first_candidate`];
+    /// `None` when it cannot tell or there is no such set).
+    #[allow(clippy::type_complexity)]
+    fn search_fail(
+        &self,
+        s: FailSearch<'_>,
+        first: Option<Option<(usize, Option<usize>, usize, usize)>>,
+        out: &mut Scan,
+        hay: &str,
+        text: &str,
+    ) {
         // The first failregex that may match, and its match's span, from one search; the
         // rest of the set only when that one gives no final hit.
         let mut after = 0;
-        if let Some(first) = s.first.as_mut() {
-            match self.first_candidate(hay, first) {
+        {
+            match first {
                 Some(None) => return,
                 Some(Some((idx, branch, start, end))) => {
                     if let (Some(re), Some(caps)) =
@@ -369,8 +386,9 @@ mod tests {
         }
         // The second line of each matching pair came from the memo, with the first one's
         // spans (relative to the content); a fresh scratch searches them again alike. A
-        // content no failregex matches is not kept.
-        assert_eq!(s.memo.counts(), (6, 2));
+        // content no failregex matches is not kept, nor even looked up: the leftmost-first
+        // set rejects it first (4 lookups for 6 lines).
+        assert_eq!(s.memo.counts(), (4, 2));
         let mut fresh = f.scratch();
         for (i, (line, _)) in lines.iter().enumerate() {
             let scan = f.scan(&mut fresh, "", "", line);
