@@ -284,8 +284,10 @@ Anonymous:             0 kB
     fn freed_heap_under_a_live_block_leaves_the_resident_set() {
         // Small blocks (below the mmap threshold) live in the heap. A block allocated after
         // them (too big for a cached size) keeps the heap top in place: freeing them returns nothing.
+        // `black_box`: in a release build the optimiser would otherwise drop blocks never read.
         let blocks: Vec<Vec<u8>> = (0..40_000).map(|i| vec![i as u8; 1000]).collect();
-        let pin = vec![7u8; 5000];
+        let blocks = std::hint::black_box(blocks);
+        let pin = std::hint::black_box(vec![7u8; 5000]);
         drop(blocks);
         let freed = rss_kib().unwrap();
         release_free_memory();
