@@ -276,7 +276,9 @@ fn setup(args: &RegexArgs) -> anyhow::Result<Setup> {
         exact_stats: args.out.is_none() && !args.json,
         ..FilterOptions::default()
     };
-    let filter = Filter::new(opts).context("cannot compile the filter")?;
+    let mut filter = Filter::new(opts).context("cannot compile the filter")?;
+    // Only `-o` with `<msg>`/`<matches>` prints a failure's matched lines: else none is copied.
+    filter.set_keep_matches(args.out.as_deref().is_some_and(reads_matches));
     let datepattern = args.datepattern.clone().or(spec.datepattern.clone());
     let mut detector = DateDetector::new(datepattern.as_deref())
         .with_context(|| format!("datepattern {:?}", datepattern.as_deref().unwrap_or("")))?;
@@ -327,6 +329,11 @@ fn keep(list: &mut Vec<String>, all: bool, line: &str) {
     if all || list.len() <= PRINT_LIMIT {
         list.push(line.to_owned());
     }
+}
+
+/// Whether `-o`'s format (a key or a template) reads a failure's matched lines.
+fn reads_matches(fmt: &str) -> bool {
+    fmt.contains("msg") || fmt.contains("matches")
 }
 
 /// `-o`'s rendering of one failure.

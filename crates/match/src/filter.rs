@@ -277,6 +277,10 @@ pub struct Filter {
     scratch: Option<Box<crate::scan::Scratch>>,
     /// The last line's scan, its buffers reused by the next ([`Filter::scan_into`]).
     scan: crate::scan::Scan,
+    /// Whether failures carry their matched lines ([`Filter::set_keep_matches`]).
+    keep_matches: bool,
+    /// The matched lines of a failure without any: shared, so none allocates its own.
+    no_matches: Arc<Vec<String>>,
 }
 
 impl std::fmt::Debug for Filter {
@@ -408,6 +412,8 @@ impl Filter {
             state,
             scratch: None,
             scan: crate::scan::Scan::default(),
+            keep_matches: true,
+            no_matches: Arc::default(),
         })
     }
 
@@ -415,6 +421,14 @@ impl Filter {
     /// one, names are never resolved (and give no failure).
     pub fn set_resolver(&mut self, resolver: Resolver) {
         self.resolver = Some(resolver);
+    }
+
+    /// Whether failures carry their matched lines ([`Failure::matches`]; on by default). A
+    /// caller that never reads them (`jailor regex -o ip`, a jail whose actions use no
+    /// `<matches>`) turns this off: no line is then copied, and every failure's `matches`
+    /// is empty. Nothing else a failure carries depends on it.
+    pub fn set_keep_matches(&mut self, keep: bool) {
+        self.keep_matches = keep;
     }
 
     /// The options this filter was built from.
@@ -577,7 +591,8 @@ impl Filter {
             let data = Data::new(self.hit_fields(scan, hit, &searched));
             // Copied only when kept (not for a forgotten no-failure line), and no list
             // allocated for the one line.
-            let lines = std::iter::once_with(|| concat3(pre, date, post));
+            let lines = std::iter::once_with(|| concat3(pre, date, post))
+                .take(usize::from(self.keep_matches));
             self.failure(st, hit.index, data, lines, time, &mut out);
             if !self.opts.check_all {
                 break;
@@ -924,7 +939,9 @@ impl Filter {
             } else {
                 (vec![0], Vec::new())
             };
-            let lines: Vec<String> = if multi {
+            let lines: Vec<String> = if !self.keep_matches {
+                Vec::new()
+            } else if multi {
                 matched
                     .iter()
                     .filter_map(|&i| self.buffer.get(i))
@@ -1036,7 +1053,10 @@ impl Filter {
             }
             key = Some(k);
         } else {
-            Arc::make_mut(data.matches.get_or_insert_with(Default::default)).extend(lines);
+            let lines = lines.into_iter();
+            if lines.len() > 0 {
+                Arc::make_mut(data.matches.get_or_insert_with(Default::default)).extend(lines);
+            }
         }
         let fid = data.text(s.fid);
         let ip = data.text(s.ip4).or(data.text(s.ip6));
@@ -1068,12 +1088,12 @@ impl Filter {
         let (fields, matches) = if cache.is_some() {
             (
                 Arc::clone(&data.fields),
-                data.matches.clone().unwrap_or_default(),
+                (data.matches.clone()).unwrap_or_else(|| Arc::clone(&self.no_matches)),
             )
         } else {
             (
                 std::mem::take(&mut data.fields),
-                data.matches.take().unwrap_or_default(),
+                (data.matches.take()).unwrap_or_else(|| Arc::clone(&self.no_matches)),
             )
         };
         let last = ids.len().saturating_sub(1);
@@ -1274,7 +1294,8 @@ fn merge_mlfid<L: IntoIterator<Item = String, IntoIter: ExactSizeIterator>>(
         if flags & GAINED == 0 {
             m.extend(lines);
         }
-        fail.matches = Some(Arc::new(m));
+        // No lines is the same as none kept (no allocation for it).
+        fail.matches = (!m.is_empty()).then(|| Arc::new(m));
     } else if flags & (NOFAIL | FORGET) == NOFAIL {
         fail.nofail_matches
             .get_or_insert_with(Vec::new)

@@ -259,6 +259,34 @@ fn mlfid_nofail_then_failure() {
 }
 
 #[test]
+fn failures_without_their_lines_are_otherwise_the_same() {
+    let lines = [
+        "c[1]: user bob try",
+        "c[1]: connect from 192.0.2.1",
+        "c[2]: connect from 192.0.2.2",
+        "c[1]: auth failed",
+        "c[2]: user ann ok",
+        "c[2]: auth failed",
+        "c[2]: bye",
+    ];
+    let (mut keep, mut lean) = (mlf(), mlf());
+    lean.set_keep_matches(false);
+    let mut found = 0;
+    for (t, l) in lines.iter().enumerate() {
+        let a = keep.process("", "", l, t as f64);
+        let mut b = lean.process("", "", l, t as f64);
+        assert!(b.iter().all(|f| f.matches.is_empty()), "{l}");
+        for (x, y) in a.iter().zip(&mut b) {
+            assert!(!x.matches.is_empty());
+            y.matches = x.matches.clone();
+        }
+        assert_eq!(a, b, "{l}");
+        found += a.len();
+    }
+    assert!(found >= 2);
+}
+
+#[test]
 fn a_full_mlfid_cache_drops_its_first_stored_entry_among_equal_times() {
     let mut f = mlf();
     // 101 ids at the same time: the cache holds 100, so the first stored one goes.
