@@ -463,20 +463,9 @@ impl Loader {
     /// [`Loader::read_jails`], with the warnings of reading the jail files themselves.
     pub(crate) fn read_jails_and_warnings(&self) -> Result<(Vec<JailResult>, Vec<String>)> {
         let cfg = Config::read(&self.base, "jail", &self.statics())?;
-        let mut out = Vec::new();
-        for name in cfg.section_names() {
-            if name == "INCLUDES" {
-                continue;
-            }
-            match self.read_jail(&cfg, name) {
-                Ok(Some(j)) => out.push(Ok(j)),
-                Ok(None) => {}
-                Err(error) => out.push(Err(JailError {
-                    jail: name.to_string(),
-                    error,
-                })),
-            }
-        }
+        let out = crate::jail_sections::read_in_order(self, &cfg, |loader, cfg, name| {
+            loader.read_jail(cfg, name)
+        });
         Ok((out, cfg.warnings().to_vec()))
     }
 

@@ -29,6 +29,7 @@ mod files;
 mod filter;
 mod ini;
 mod jail;
+mod jail_sections;
 pub mod map;
 mod server;
 mod stream;
