@@ -39,6 +39,7 @@ mod error;
 mod fleet;
 mod ignore_cmd;
 mod jail_counters;
+mod jail_prep;
 mod journal_source;
 mod keeper;
 mod lazy_filter;

@@ -125,18 +125,25 @@ fn window_config(settings: &JailSettings) -> WindowConfig {
     }
 }
 
-/// Builds the reader and its tailer (the files found now are the ones "at start").
+/// What a reader needs from its settings alone, checked before the jail starts: its
+/// filter's regexes translate (they are compiled by the reader thread on the first line,
+/// see `lazy_filter`), and its date detector.
+pub(crate) fn prepare(settings: &JailSettings) -> Result<DateDetector, String> {
+    lazy_filter::precheck(&settings.filter)?;
+    detector(settings)
+}
+
+/// Builds the reader and its tailer (the files found now are the ones "at start"), with the
+/// date detector [`prepare`] gave.
 pub(crate) fn build(
     settings: Arc<JailSettings>,
+    det: DateDetector,
     store: Arc<Mutex<Store>>,
     to_keeper: SyncSender<ToKeeper>,
     stats: Arc<JailCounters>,
 ) -> Result<(Box<Reader>, Tailer), String> {
     let name: Arc<str> = Arc::from(settings.name.as_str());
-    // Compiled by the reader thread on the first line (see `lazy_filter`).
-    lazy_filter::precheck(&settings.filter)?;
     let filter = LazyFilter::new(settings.filter.clone());
-    let det = detector(&settings)?;
     // The seek's own detector (the seek runs inside the tailer, which cannot borrow the
     // reader's) is built on the first seek: most starts have none (a stored position, an
     // empty or new file), and each detector cost ~75 k instructions and its memory.

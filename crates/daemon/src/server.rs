@@ -21,7 +21,7 @@ use crate::logf;
 use crate::logging::{self, Level, Target};
 use crate::notify::{Notifier, StartGate};
 use crate::settings::{JailSettings, MAX_TRACKED_OPTION};
-use crate::{lazy_filter, reader, worker};
+use crate::{jail_prep, lazy_filter, reader, worker};
 
 /// `jailor server`'s options, with fail2ban-server's meanings.
 #[derive(Debug, Clone, Default)]
@@ -297,12 +297,30 @@ impl Server {
         jails: Vec<Result<JailSpec, jailor_config::JailError>>,
     ) -> Vec<mpsc::Receiver<()>> {
         let _batch = lazy_filter::CheckBatch::begin();
+        let jails: Vec<_> = jails
+            .into_iter()
+            .map(|j| {
+                j.map(|spec| {
+                    let max_tracked = max_tracked_value(server, &spec);
+                    (spec, max_tracked)
+                })
+            })
+            .collect();
+        // Computed on two threads before the first jail starts; the jails then start (and
+        // log) in order, as they would one by one.
+        let specs: Vec<_> = jails
+            .iter()
+            .flatten()
+            .map(|(spec, max_tracked)| (spec, max_tracked.as_deref()))
+            .collect();
+        let mut prepared = jail_prep::prepare_all(&specs).into_iter();
         let mut started = Vec::new();
         for j in jails {
             match j {
-                Ok(spec) => {
-                    let max_tracked = max_tracked_value(server, &spec);
-                    started.extend(self.start_jail(spec, max_tracked, None))
+                Ok((spec, max_tracked)) => {
+                    // One result per valid jail, by construction.
+                    let Some(prep) = prepared.next() else { break };
+                    started.extend(self.start_prepared(spec, max_tracked, None, prep))
                 }
                 Err(e) => logf!(
                     ERROR,
@@ -325,13 +343,25 @@ impl Server {
         max_tracked: Option<String>,
         stats: Option<Arc<JailCounters>>,
     ) -> Option<mpsc::Receiver<()>> {
+        let prep = jail_prep::prepare(&spec, max_tracked.as_deref());
+        self.start_prepared(spec, max_tracked, stats, prep)
+    }
+
+    /// [`Server::start_jail`] with what [`jail_prep::prepare`] computed for `spec`.
+    fn start_prepared(
+        &mut self,
+        spec: JailSpec,
+        max_tracked: Option<String>,
+        stats: Option<Arc<JailCounters>>,
+        prep: jail_prep::Prepared,
+    ) -> Option<mpsc::Receiver<()>> {
         let stats = stats.unwrap_or_default();
         // Failures tracked by the previous reader are gone.
         JailCounters::set(&stats.failed_current, 0);
         let name = &spec.name;
         logf!(INFO, "fail2ban.jail", "Creating new jail '{name}'");
-        let settings = match JailSettings::from_spec(&spec, max_tracked.as_deref()) {
-            Ok(s) => Arc::new(s),
+        let (settings, det) = match prep {
+            Ok(p) => p,
             Err(e) => {
                 logf!(ERROR, "fail2ban.jail", "Jail '{name}' skipped: {e}");
                 return None;
@@ -340,12 +370,16 @@ impl Server {
         for w in &settings.warnings {
             logf!(WARNING, "fail2ban.jail", "[{name}] {w}");
         }
-        let (reader, tailer) = match reader::build(
-            settings.clone(),
-            self.store.clone(),
-            self.to_keeper.clone(),
-            stats.clone(),
-        ) {
+        let built = det.and_then(|det| {
+            reader::build(
+                settings.clone(),
+                det,
+                self.store.clone(),
+                self.to_keeper.clone(),
+                stats.clone(),
+            )
+        });
+        let (reader, tailer) = match built {
             Ok(r) => r,
             Err(e) => {
                 logf!(ERROR, "fail2ban.jail", "Jail '{name}' skipped: {e}");
