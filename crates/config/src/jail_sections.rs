@@ -89,6 +89,14 @@ mod tests {
                 .insert(std::thread::current().name().map(str::to_owned));
             // Uneven costs, so the two threads take sections out of order.
             let n: usize = name[1..].parse().unwrap();
+            if n == 0 {
+                // The first section waits (a bounded time) for the helper to take one, so a
+                // slow thread start on a loaded machine does not leave this thread alone.
+                let deadline = std::time::Instant::now() + Duration::from_secs(10);
+                while threads.lock().unwrap().len() < 2 && std::time::Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
             std::thread::sleep(Duration::from_micros(200 * (n % 4) as u64));
             match n % 5 {
                 0 => Ok(None),
