@@ -205,8 +205,6 @@ struct AsciiSlots {
     cache: Option<meta::Cache>,
     /// Cache of the regex's own [`BoundedBacktracker`] (made on first use).
     bt: Option<backtrack::Cache>,
-    /// Cache of a second automaton searched with the first ([`Captures::search_split`]).
-    aux: Option<meta::Cache>,
     slots: Vec<Option<NonMaxUsize>>,
 }
 
@@ -221,7 +219,6 @@ impl AsciiSlots {
             own: own_cache,
             cache: None,
             bt: None,
-            aux: None,
             slots: vec![None; slot_len],
         }
     }
@@ -328,36 +325,6 @@ impl Captures {
             *s = slots.get(i);
         }
         slots.get(0)
-    }
-
-    /// Two anchored leftmost-first searches from the start of `hay`: `first` (made with
-    /// [`Captures::for_head`]`(first, …)`) and, from where it ends, `then`. `Some(None)`
-    /// when `first` finds nothing, `None` when `then` does (or no slots); else the two
-    /// ends. Group spans are cleared. `then_starts`: when known, the bytes a non-empty match
-    /// of `then` can start with (`then` matching the empty string anywhere).
-    pub(crate) fn search_split(
-        &mut self,
-        first: &meta::Regex,
-        then: &meta::Regex,
-        then_starts: Option<&[bool; 256]>,
-        hay: &[u8],
-    ) -> Option<Option<(usize, usize)>> {
-        self.spans.iter_mut().for_each(|s| *s = None);
-        let slots = self.ascii.as_mut()?;
-        let input = Input::new(hay).anchored(regex_automata::Anchored::Yes);
-        let Some(m) = (match slots.cache(first) {
-            Some(c) => first.search_with(c, &input),
-            None => first.search(&input),
-        }) else {
-            return Some(None);
-        };
-        // `then` can match nothing here but the empty string: no search.
-        if then_starts.is_some_and(|st| hay.get(m.end()).is_none_or(|b| !st[usize::from(*b)])) {
-            return Some(Some((m.end(), m.end())));
-        }
-        let aux = slots.aux.get_or_insert_with(|| then.create_cache());
-        let n = then.search_with(aux, &input.range(m.end()..))?;
-        Some(Some((m.end(), n.end())))
     }
 
     /// Sets group `i`'s span.

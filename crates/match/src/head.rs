@@ -10,20 +10,22 @@
 //! anywhere: a sequence of optional items), fail2ban's usual `^<F-MLFID>…</F-MLFID>…`, needs
 //! no capture engine at all: its preferred match takes `X`'s preferred match (the first
 //! completion of `X` in priority order, and `Y` then always succeeds), then `Y`'s from there.
-//! Two anchored DFA searches give both ends.
+//! Two anchored DFA walks ([`crate::walk`]) give both ends.
 
+use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::meta;
 use regex_syntax::hir::{Capture, Hir, HirKind, Look, Repetition};
 
-use crate::engine::{ascii_config, ascii_syntax, Captures};
+use crate::engine::{ascii_config, ascii_syntax, Captures, DFA_SIZE_LIMIT};
 use crate::long::{self, LongNfa};
+use crate::walk;
 
 /// The part of a prefregex before a final `(?P<content>.+)$`, compiled for ASCII lines.
 #[derive(Debug)]
 pub(crate) struct ContentHead {
     re: meta::Regex,
-    /// `^(?P<g>X)Y`: `X` alone (anchored), `Y` alone and `g`'s index.
-    split: Option<(meta::Regex, meta::Regex, usize)>,
+    /// `^(?P<g>X)Y`: `X` alone, `Y` alone (lazy DFAs, searched anchored) and `g`'s index.
+    split: Option<(DFA, DFA, usize)>,
     /// The bytes a non-empty match of `Y` can start with, when a small literal set tells.
     y_starts: Option<Box<[bool; 256]>>,
     /// Index of the content group (the full pattern's last group).
@@ -68,8 +70,8 @@ fn first_bytes(h: &Hir) -> Option<Box<[bool; 256]>> {
     Some(set)
 }
 
-/// `(X, Y, g)` for a head `^(?P<g>X)Y` as in the module notes, compiled anchored.
-fn split_head(head: &[Hir]) -> Option<(meta::Regex, meta::Regex, usize)> {
+/// `(X, Y, g)` for a head `^(?P<g>X)Y` as in the module notes.
+fn split_head(head: &[Hir]) -> Option<(DFA, DFA, usize)> {
     let [start, cap, rest @ ..] = head else {
         return None;
     };
@@ -83,17 +85,7 @@ fn split_head(head: &[Hir]) -> Option<(meta::Regex, meta::Regex, usize)> {
     if has_group(sub) || has_group(&y) || !always_empty(&y) {
         return None;
     }
-    let build = |h: Hir| {
-        meta::Builder::new()
-            .configure(
-                ascii_config()
-                    .match_kind(regex_automata::MatchKind::LeftmostFirst)
-                    .which_captures(regex_automata::nfa::thompson::WhichCaptures::Implicit),
-            )
-            .syntax(ascii_syntax())
-            .build_from_hir(&h)
-            .ok()
-    };
+    let build = |h: Hir| walk::leftmost_first(&[h], DFA_SIZE_LIMIT);
     Some((build(*sub.clone())?, build(y)?, *index as usize))
 }
 
@@ -174,31 +166,45 @@ impl ContentHead {
         })
     }
 
-    /// Slots for [`ContentHead::captures`] (per thread).
-    pub(crate) fn new_captures(&self) -> Captures {
-        match &self.split {
-            Some((x, _, _)) => Captures::for_head(x, self.content + 1),
-            None => Captures::for_head(&self.re, self.content + 1),
+    /// Slots and caches for [`ContentHead::captures`] (per thread).
+    pub(crate) fn new_scratch(&self) -> HeadScratch {
+        HeadScratch {
+            caps: Captures::for_head(&self.re, self.content + 1),
+            x: None,
+            y: None,
         }
     }
 
     /// The full pattern's search on `hay` (a line plus its final newline): `Some(found)`
-    /// with `caps` filled as the full pattern would fill them, or `None` when the head
-    /// cannot tell (non-ASCII, an inner newline, nothing left for the content).
-    pub(crate) fn captures(&self, hay: &str, caps: &mut Captures) -> Option<bool> {
+    /// with `s.caps` filled as the full pattern would fill them, or `None` when the head
+    /// cannot tell (non-ASCII, an inner newline, nothing left for the content, a DFA that
+    /// gave up).
+    pub(crate) fn captures(&self, hay: &str, s: &mut HeadScratch) -> Option<bool> {
         let body = hay.strip_suffix('\n')?;
         if !hay.is_ascii() || memchr::memchr(b'\n', body.as_bytes()).is_some() {
             return None;
         }
+        let caps = &mut s.caps;
         let (start, end) = match &self.split {
             Some((x, y, g)) => {
-                match caps.search_split(x, y, self.y_starts.as_deref(), hay.as_bytes())? {
-                    Some((x_end, end)) => {
-                        caps.set_span(*g, Some((0, x_end)));
-                        (0, end)
-                    }
-                    None => return Some(false),
+                for i in 0..caps.len() {
+                    caps.set_span(i, None);
                 }
+                let bytes = hay.as_bytes();
+                let xc = s.x.get_or_insert_with(|| x.create_cache());
+                let Some((x_end, _)) = walk::anchored_end(x, xc, bytes, 0)? else {
+                    return Some(false);
+                };
+                // `Y` can match nothing here but the empty string: no search.
+                let y_end = match &self.y_starts {
+                    Some(st) if bytes.get(x_end).is_none_or(|b| !st[usize::from(*b)]) => x_end,
+                    _ => {
+                        let yc = s.y.get_or_insert_with(|| y.create_cache());
+                        walk::anchored_end(y, yc, bytes, x_end)??.0
+                    }
+                };
+                caps.set_span(*g, Some((0, x_end)));
+                (0, y_end)
             }
             None => {
                 let long_nfa = || self.long.get(|| long::nfa_of_hir(&self.head));
@@ -215,6 +221,16 @@ impl ContentHead {
         caps.set_span(self.content, Some((end, body.len())));
         Some(true)
     }
+}
+
+/// Per-thread buffers of a [`ContentHead`]'s search.
+#[derive(Debug)]
+pub(crate) struct HeadScratch {
+    /// The full pattern's group spans after a search.
+    pub(crate) caps: Captures,
+    /// The split head's DFA caches (made on first use).
+    x: Option<Cache>,
+    y: Option<Cache>,
 }
 
 #[cfg(test)]
@@ -293,7 +309,7 @@ mod tests {
 
     fn same_as_full(re: &Regex, head: &ContentHead) {
         let mut full = re.new_captures();
-        let mut hc = head.new_captures();
+        let mut hc = head.new_scratch();
         let mut decided = 0;
         for line in [
             "a b c d\n",
@@ -323,7 +339,7 @@ mod tests {
                 decided += 1;
                 assert_eq!(got, want, "{line:?}");
                 if got {
-                    assert_eq!(spans(&hc), spans(&full), "{line:?}");
+                    assert_eq!(spans(&hc.caps), spans(&full), "{line:?}");
                 }
             }
         }

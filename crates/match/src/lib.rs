@@ -28,6 +28,7 @@ mod rewrite;
 mod scan;
 pub mod tags;
 pub mod translate;
+mod walk;
 
 pub use addr::{parse_host, parse_ip, FailureId};
 pub use block::LineBlock;

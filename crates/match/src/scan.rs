@@ -19,7 +19,7 @@ pub struct Scratch {
     text: String,
     content: String,
     pref: Option<Captures>,
-    head: Option<Captures>,
+    head: Option<crate::head::HeadScratch>,
     fail: Vec<Captures>,
     set: Option<regex_automata::meta::Cache>,
     first: Option<crate::engine::FirstCache>,
@@ -73,7 +73,7 @@ impl Filter {
             text: String::new(),
             content: String::new(),
             pref: self.pref_regex().map(|r| r.new_captures()),
-            head: self.pref_head().map(|h| h.new_captures()),
+            head: self.pref_head().map(|h| h.new_scratch()),
             fail: self.fail_regexes().map(|r| r.new_captures()).collect(),
             // Made when first needed: with the leftmost-first set, rarely.
             set: None,
@@ -137,7 +137,7 @@ impl Filter {
         if let Some(p) = self.pref_regex() {
             // The head alone when it can tell (the usual case), else the whole prefregex.
             let head = match (self.pref_head(), s.head.as_mut()) {
-                (Some(h), Some(c)) => h.captures(text, c).map(|found| (found, &*c)),
+                (Some(h), Some(c)) => h.captures(text, c).map(|found| (found, &c.caps)),
                 _ => None,
             };
             let (found, caps) = match head {
