@@ -76,6 +76,31 @@ fn variants(line: &str) -> Vec<String> {
     out
 }
 
+/// Variants with addresses at the edges of `<HOST>`'s expansion (its scan,
+/// `crates/match/src/host_scan.rs`): checked for agreement only, as the resolver is
+/// expected to hand many of them back (a chain that cannot complete after the address).
+fn host_variants(line: &str) -> Vec<String> {
+    let v4 = regex::Regex::new(r"\b\d{1,3}(?:\.\d{1,3}){3}\b").unwrap();
+    [
+        "1.2.3.4:22",
+        "1.2.3.4567",
+        "::ffff:1.2.3",
+        "::fffff:1.2.3.4",
+        "fe80::1%eth0",
+        "1:2:3:4:5:6:7:8:9",
+        "a::b::c",
+        "[1.2.3.4]",
+        "[2001:db8::1]:22",
+        "[host.example.com]",
+        "123host.example.com",
+        "host.example.com.",
+        "host-",
+    ]
+    .iter()
+    .map(|host| v4.replacen(line, 1, *host).into_owned())
+    .collect()
+}
+
 #[derive(Default)]
 struct Tally {
     answered: usize,
@@ -83,8 +108,10 @@ struct Tally {
     bad: Vec<String>,
 }
 
-fn check(re: &Regex, hay: &str, what: &str, t: &mut Tally) {
+/// `counted`: the answers count towards the share the resolver must answer.
+fn check(re: &Regex, hay: &str, what: &str, counted: bool, t: &mut Tally) {
     match re.resolver_diff(hay) {
+        Ok(_) if !counted => {}
         Ok((a, d)) => {
             t.answered += a;
             t.declined += d;
@@ -127,7 +154,9 @@ fn run_filter(
         .map(|(_, _, re)| re)
         .collect();
     for line in lines {
-        for v in variants(line) {
+        let usual = variants(line);
+        let counted = usual.len();
+        for (k, v) in usual.into_iter().chain(host_variants(line)).enumerate() {
             let text = match dd.find(&v) {
                 Some(hit) => format!("{}{}", &v[..hit.span.start], &v[hit.span.end..]),
                 None => v.clone(),
@@ -143,7 +172,7 @@ fn run_filter(
             }
             for hay in &hays {
                 for re in &fails {
-                    check(re, hay, spec_name, t);
+                    check(re, hay, spec_name, k < counted, t);
                 }
             }
         }

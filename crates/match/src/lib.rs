@@ -18,6 +18,7 @@ mod fields;
 mod filter;
 mod flat;
 mod head;
+mod host_scan;
 pub mod lint;
 mod literals;
 mod long;

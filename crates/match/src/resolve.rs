@@ -1,7 +1,8 @@
 //! Group spans of a known match without a backtracker: the pattern is cut into pieces
 //! (runs without groups, groups, alternations and greedy optional parts holding groups) and
 //! resolved left to right, each piece by an anchored leftmost-first lazy-DFA search (or a
-//! byte comparison, or a walk over a class run).
+//! byte comparison, a walk over a class run, or the scan of `<HOST>`'s expansion,
+//! [`crate::host_scan`]).
 //!
 //! Why it is exact: the preferred (leftmost-first) match is the first complete path of the
 //! pattern in priority order, and that order is lexicographic over the pieces' own choices.
@@ -22,6 +23,8 @@ use regex_automata::util::start;
 use regex_automata::{Anchored, MatchKind};
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
 use regex_syntax::hir::{Class, Hir, HirKind, Repetition};
+
+use crate::host_scan::HostScan;
 
 /// At most this many distinct group-free parts per pattern (each is a DFA pattern).
 const MAX_PARTS: usize = 64;
@@ -71,12 +74,16 @@ enum Kind {
     Alt(Vec<Node>),
     /// `(?:X)?`, greedy, with groups inside: X when it matches, else nothing.
     Opt(Box<Node>),
+    /// The expansion of `<HOST>` or `<ADDR>`: its own preferred match, by one scan.
+    Host(HostScan),
 }
 
 #[derive(Debug)]
 enum Run {
     Literal(Box<[u8]>),
     Reps(Vec<ClassRep>),
+    /// `<HOST>` or `<ADDR>` without its groups.
+    Host(HostScan),
     Other,
 }
 
@@ -151,6 +158,14 @@ impl Builder {
             });
         }
         let pid = self.pid(strip(h))?;
+        if let Some(host) = HostScan::recognise(h) {
+            self.max_index = self.max_index.max(host.max_group());
+            return Some(Node {
+                pid,
+                nullable: nullable(h),
+                kind: Kind::Host(host),
+            });
+        }
         let kind = match h.kind() {
             HirKind::Capture(c) => {
                 let index = usize::try_from(c.index).ok()?;
@@ -202,7 +217,7 @@ fn nullable(h: &Hir) -> bool {
 }
 
 /// `h` without its capture groups.
-fn strip(h: &Hir) -> Hir {
+pub(crate) fn strip(h: &Hir) -> Hir {
     match h.kind() {
         HirKind::Capture(c) => strip(&c.sub),
         HirKind::Concat(subs) => Hir::concat(subs.iter().map(strip).collect()),
@@ -233,6 +248,14 @@ fn first_bytes(h: &Hir) -> Option<Box<[bool; 256]>> {
 
 /// How a group-free part is resolved.
 fn run_of(h: &Hir) -> Run {
+    match shape_of(h) {
+        Run::Other => HostScan::recognise_bare(h).map_or(Run::Other, Run::Host),
+        run => run,
+    }
+}
+
+/// A group-free part as a literal or class runs.
+fn shape_of(h: &Hir) -> Run {
     match h.kind() {
         HirKind::Literal(l) => Run::Literal(l.0.clone()),
         HirKind::Repetition(_) => class_rep(h).map_or(Run::Other, |r| Run::Reps(vec![r])),
@@ -378,7 +401,18 @@ impl Resolver {
         match &n.kind {
             Kind::Run(Run::Literal(l)) => literal_end(cx, l, p),
             Kind::Run(Run::Reps(reps)) => self.reps(c, cx, reps, p, next),
+            Kind::Run(Run::Host(host)) => host_end(cx, host, p),
             Kind::Run(Run::Other) => self.search(c, cx, n.pid, p),
+            // The closing `]` is taken when what follows can match after it, as a class
+            // run's length is chosen.
+            Kind::Host(host) => {
+                let hay = cx.hay.get(..cx.end)?;
+                let m = host.scan_before(hay, p, |q| {
+                    next.is_none_or(|nx| self.search(c, cx, nx, q).is_some())
+                })?;
+                host.write_spans(&m, &mut c.spans);
+                Some(m.end)
+            }
             Kind::Group { index, sub } => {
                 let q = self.node(c, cx, sub, p, next)?;
                 if let Some(s) = c.spans.get_mut(*index) {
@@ -434,6 +468,7 @@ impl Resolver {
                 })
             }
             Kind::Group { sub, .. } => self.may_match(c, cx, sub, p),
+            Kind::Run(Run::Host(host)) | Kind::Host(host) => host_end(cx, host, p).is_some(),
             // The first part tells, unless it can match nothing (then what follows it
             // would have to be tested too: the whole part is searched instead).
             Kind::Concat(parts) => match parts.first() {
@@ -492,11 +527,12 @@ impl Resolver {
     /// Where the first path of part `pid` from `p` ends (anchored, bounded by the match's
     /// end, look-arounds seeing the whole haystack); `None` when it has none.
     fn search(&self, c: &mut ResolveCache, cx: &Cx<'_>, pid: PatternID, p: usize) -> Option<usize> {
-        // A literal's or class runs' first path is found without the DFA (neither holds a
-        // look-around, so only the bytes of `p..end` decide).
+        // A literal's, class runs' or address's first path is found without the DFA (none
+        // holds a look-around, so only the bytes of `p..end` decide).
         match self.shapes.get(pid.as_usize()) {
             Some(Run::Literal(l)) => return literal_end(cx, l, p),
             Some(Run::Reps(reps)) => return self.reps(c, cx, reps, p, None),
+            Some(Run::Host(host)) => return host_end(cx, host, p),
             Some(Run::Other) | None => {}
         }
         let key = pid.as_u32();
@@ -566,6 +602,11 @@ impl Resolver {
         }
         found
     }
+}
+
+/// Where the preferred match of `<HOST>`/`<ADDR>` from `p` ends (before the match's end).
+fn host_end(cx: &Cx<'_>, host: &HostScan, p: usize) -> Option<usize> {
+    host.scan(cx.hay.get(..cx.end)?, p).map(|m| m.end)
 }
 
 /// Where literal `l` ends when it is found at `p` (before the match's end).
