@@ -6,8 +6,6 @@
 //! [`Config`]), so two threads take the sections in turn and the results are put back in
 //! file order: what comes out is what one thread would give.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use crate::config::Config;
 use crate::jail::{JailError, JailResult};
 use crate::Loader;
@@ -23,43 +21,20 @@ where
         .section_names()
         .filter(|name| *name != "INCLUDES")
         .collect();
-    let next = AtomicUsize::new(0);
-    // Sections are handed out one at a time: enabled jails cost ~100 times a disabled one,
-    // so a fixed split would leave one thread with most of the work.
-    let work = || {
-        let mut got = Vec::new();
-        loop {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            let Some(name) = names.get(i) else {
-                return got;
-            };
-            let result = match read(loader, cfg, name) {
-                Ok(Some(jail)) => Some(Ok(jail)),
-                Ok(None) => None,
-                Err(error) => Some(Err(JailError {
-                    jail: name.to_string(),
-                    error,
-                })),
-            };
-            got.extend(result.map(|r| (i, r)));
-        }
-    };
-    let mut all = std::thread::scope(|s| {
-        // If the helper cannot start, this thread's loop takes every section.
-        let helper = std::thread::Builder::new()
-            .name("config-jails".into())
-            .spawn_scoped(s, work);
-        let mut mine = work();
-        if let Ok(helper) = helper {
-            match helper.join() {
-                Ok(theirs) => mine.extend(theirs),
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        }
-        mine
-    });
-    all.sort_unstable_by_key(|(i, _)| *i);
-    all.into_iter().map(|(_, r)| r).collect()
+    let helper = std::thread::Builder::new().name("config-jails".into());
+    crate::two_threads::map_in_order(
+        &names,
+        helper,
+        || (),
+        |name| match read(loader, cfg, name) {
+            Ok(Some(jail)) => Some(Ok(jail)),
+            Ok(None) => None,
+            Err(error) => Some(Err(JailError {
+                jail: name.to_string(),
+                error,
+            })),
+        },
+    )
 }
 
 #[cfg(test)]

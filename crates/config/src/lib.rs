@@ -35,6 +35,7 @@ mod server;
 mod stream;
 mod tags;
 mod time;
+pub mod two_threads;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -4,7 +4,6 @@
 //! (~0.45 M instructions each, 10 jails ~4 M), and they neither log nor touch shared state,
 //! so the jails start, log and fail exactly as if each had computed them itself.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use jailor_config::JailSpec;
@@ -33,38 +32,12 @@ pub(crate) fn prepare_all(jails: &[(&JailSpec, Option<&str>)]) -> Vec<Prepared> 
     if jails.len() < 2 {
         return jails.iter().map(|(s, m)| prepare(s, *m)).collect();
     }
-    let next = AtomicUsize::new(0);
-    // One jail at a time from a shared counter: jails differ a lot in cost (sshd's filter is
-    // several times nginx's).
-    let work = || {
-        let mut got = Vec::new();
-        loop {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            let Some((spec, max_tracked)) = jails.get(i) else {
-                return got;
-            };
-            got.push((i, prepare(spec, *max_tracked)));
-        }
-    };
-    let mut all = std::thread::scope(|s| {
-        let helper = std::thread::Builder::new()
-            .name("jail-prepare".into())
-            .stack_size(crate::memory::THREAD_STACK)
-            .spawn_scoped(s, || {
-                let _batch = CheckBatch::begin();
-                work()
-            });
-        let mut mine = work();
-        if let Ok(helper) = helper {
-            match helper.join() {
-                Ok(theirs) => mine.extend(theirs),
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        }
-        mine
-    });
-    all.sort_unstable_by_key(|(i, _)| *i);
-    all.into_iter().map(|(_, p)| p).collect()
+    let helper = std::thread::Builder::new()
+        .name("jail-prepare".into())
+        .stack_size(crate::memory::THREAD_STACK);
+    jailor_config::two_threads::map_in_order(jails, helper, CheckBatch::begin, |(spec, m)| {
+        Some(prepare(spec, *m))
+    })
 }
 
 #[cfg(test)]
