@@ -115,19 +115,7 @@ pub(crate) fn spawn(
         .name("keeper".into())
         .stack_size(crate::memory::SMALL_STACK)
         .spawn(move || {
-            let mut k = Keeper {
-                store,
-                jails: HashMap::new(),
-                deadlines: Deadlines::new(),
-                batch: Batch::new(),
-                announce: Vec::new(),
-                rng: SplitMix64::from_entropy(),
-                more: false,
-                purge_age,
-                last_purge: Instant::now(),
-                fleet: None,
-                from_fleet: HashSet::new(),
-            };
+            let mut k = Keeper::new(store, purge_age);
             k.run(rx);
         })?;
     Ok((tx, handle))
@@ -152,6 +140,23 @@ pub(crate) struct Keeper {
 }
 
 impl Keeper {
+    /// A keeper of `store` with no jails yet, purging bans older than `purge_age` seconds.
+    fn new(store: Arc<Mutex<Store>>, purge_age: i64) -> Keeper {
+        Keeper {
+            store,
+            jails: HashMap::new(),
+            deadlines: Deadlines::new(),
+            batch: Batch::new(),
+            announce: Vec::new(),
+            rng: SplitMix64::from_entropy(),
+            more: false,
+            purge_age,
+            last_purge: Instant::now(),
+            fleet: None,
+            from_fleet: HashSet::new(),
+        }
+    }
+
     /// Changes `dbpurgeage` (seconds) for the next purge.
     pub(crate) fn set_purge_age(&mut self, age: i64) {
         self.purge_age = age;
@@ -776,19 +781,7 @@ mod tests {
     }
 
     fn keeper() -> Keeper {
-        Keeper {
-            store: Arc::new(Mutex::new(Store::open_in_memory().unwrap())),
-            jails: HashMap::new(),
-            deadlines: Deadlines::new(),
-            batch: Batch::new(),
-            announce: Vec::new(),
-            rng: SplitMix64::from_entropy(),
-            more: false,
-            purge_age: 0,
-            last_purge: Instant::now(),
-            fleet: None,
-            from_fleet: HashSet::new(),
-        }
+        Keeper::new(Arc::new(Mutex::new(Store::open_in_memory().unwrap())), 0)
     }
 
     fn cursor(text: &str) -> ToKeeper {
